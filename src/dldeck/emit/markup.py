@@ -1,0 +1,203 @@
+"""Model → HTML fragments, shared by the Anki backend and the HTML cheat sheet.
+
+Content is text, never markup: every string from a content file is HTML-escaped here, so a
+stranger's file cannot inject tags or scripts into a learner's deck or page. How math and figures
+look differs per backend, so those are passed in as callables.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
+
+from dldeck.model import (
+    Block,
+    CheckBlock,
+    Cloze,
+    Code,
+    CodeBlock,
+    DisplayMath,
+    Emph,
+    FigureBlock,
+    Image,
+    Inline,
+    LineBreak,
+    Link,
+    ListBlock,
+    Math,
+    Paragraph,
+    Quote,
+    Strong,
+    Table,
+    Text,
+)
+
+MathRenderer = Callable[[str, bool], str]
+"""(tex without delimiters, display?) → HTML."""
+
+FigureRenderer = Callable[[FigureBlock], str]
+ImageSource = Callable[[Image], str]
+"""Image → the URL to put in `src` (e.g. a content-hashed media name)."""
+
+SAFE_LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+_LANGUAGE_NAME = re.compile(r"[A-Za-z0-9_+#.-]+")
+
+
+def _escape_text(text: str) -> str:
+    """Escape for HTML text content; also defuse `{{`/`}}` so text can never open or close a cloze."""
+    escaped = html.escape(text, quote=False)
+    return escaped.replace("{{", "{&#123;").replace("}}", "}&#125;")
+
+
+def _escape_cloze_text(text: str) -> str:
+    """Inside a deletion, braces and colons are Anki's syntax (`::` starts the hint, `}}` ends it)."""
+    escaped = html.escape(text, quote=False)
+    return escaped.replace("{", "&#123;").replace("}", "&#125;").replace(":", "&#58;")
+
+
+def _defuse_cloze_tex(tex: str) -> str:
+    """`}}` or `::` inside math would end the deletion or start its hint; in TeX a space is invisible."""
+    while "}}" in tex or "::" in tex:
+        tex = tex.replace("}}", "} }").replace("::", ": :")
+    return tex
+
+
+def _escape_attr(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def anki_math(tex: str, display: bool) -> str:
+    """TeX in the only delimiters Anki's MathJax reads, with `<`, `>`, `&` escaped for the field HTML."""
+    body = html.escape(tex, quote=False)
+    return f"\\[{body}\\]" if display else f"\\({body}\\)"
+
+
+def _default_image_source(image: Image) -> str:
+    return image.src
+
+
+class _InlineRenderer:
+    def __init__(self, math: MathRenderer, image_source: ImageSource | None) -> None:
+        self.math = math
+        self.image_source = image_source or _default_image_source
+
+    def render(self, inlines: Sequence[Inline], in_cloze: bool = False) -> str:
+        return "".join(self.render_one(node, in_cloze) for node in inlines)
+
+    def render_one(self, node: Inline, in_cloze: bool) -> str:
+        if isinstance(node, Text):
+            return _escape_cloze_text(node.text) if in_cloze else _escape_text(node.text)
+        if isinstance(node, Code):
+            code = _escape_cloze_text(node.text) if in_cloze else _escape_text(node.text)
+            return f"<code>{code}</code>"
+        if isinstance(node, Math):
+            return self.math(_defuse_cloze_tex(node.tex) if in_cloze else node.tex, False)
+        if isinstance(node, Strong):
+            return f"<strong>{self.render(node.children, in_cloze)}</strong>"
+        if isinstance(node, Emph):
+            return f"<em>{self.render(node.children, in_cloze)}</em>"
+        if isinstance(node, Link):
+            label = self.render(node.children, in_cloze)
+            if _is_safe_link(node.url):
+                return f'<a href="{_escape_attr(node.url)}">{label}</a>'
+            return label
+        if isinstance(node, Image):
+            src = self.image_source(node)
+            return f'<img src="{_escape_attr(src)}" alt="{_escape_attr(node.alt)}">'
+        if isinstance(node, Cloze):
+            body = self.render(node.children, in_cloze=True)
+            hint = ""
+            if node.hint:
+                hint = "::" + _escape_cloze_text(node.hint)
+            return f"{{{{c{node.number}::{body}{hint}}}}}"
+        if isinstance(node, LineBreak):
+            return "<br>"
+        raise TypeError(f"unknown inline node {type(node).__name__}")
+
+
+def _is_safe_link(url: str) -> bool:
+    try:
+        scheme = urlsplit(url.strip()).scheme.lower()
+    except ValueError:
+        return False
+    return scheme in SAFE_LINK_SCHEMES
+
+
+def render_inlines(
+    inlines: Sequence[Inline], math: MathRenderer, image_source: ImageSource | None = None
+) -> str:
+    """Inline content as an HTML fragment (no surrounding element)."""
+    return _InlineRenderer(math, image_source).render(inlines)
+
+
+def render_blocks(
+    blocks: Sequence[Block],
+    math: MathRenderer,
+    figure: FigureRenderer,
+    image_source: ImageSource | None = None,
+) -> str:
+    """Block content as an HTML fragment; check blocks vanish, figures come from `figure`."""
+    inline = _InlineRenderer(math, image_source)
+    return _render_blocks(blocks, inline, figure)
+
+
+def _render_blocks(blocks: Sequence[Block], inline: _InlineRenderer, figure: FigureRenderer) -> str:
+    parts = [_render_block(block, inline, figure) for block in blocks]
+    return "\n".join(part for part in parts if part)
+
+
+def _render_block(block: Block, inline: _InlineRenderer, figure: FigureRenderer) -> str:
+    if isinstance(block, Paragraph):
+        return f"<p>{inline.render(block.children)}</p>"
+    if isinstance(block, DisplayMath):
+        return f'<div class="math-display">{inline.math(block.tex, True)}</div>'
+    if isinstance(block, CodeBlock):
+        language = block.language.strip()
+        attr = f' class="language-{language}"' if _LANGUAGE_NAME.fullmatch(language) else ""
+        return f"<pre><code{attr}>{_escape_text(block.text)}</code></pre>"
+    if isinstance(block, ListBlock):
+        items = "".join(f"<li>{_render_list_item(item, inline, figure)}</li>" for item in block.items)
+        if block.ordered:
+            start = f' start="{block.start}"' if block.start != 1 else ""
+            return f"<ol{start}>{items}</ol>"
+        return f"<ul>{items}</ul>"
+    if isinstance(block, Quote):
+        return f"<blockquote>{_render_blocks(block.children, inline, figure)}</blockquote>"
+    if isinstance(block, Table):
+        head = "".join(f"<th>{inline.render(cell)}</th>" for cell in block.header)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{inline.render(cell)}</td>" for cell in row) + "</tr>"
+            for row in block.rows
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    if isinstance(block, CheckBlock):
+        return ""
+    if isinstance(block, FigureBlock):
+        return figure(block)
+    raise TypeError(f"unknown block node {type(block).__name__}")
+
+
+def _render_list_item(item: Sequence[Block], inline: _InlineRenderer, figure: FigureRenderer) -> str:
+    # A one-paragraph item reads as a tight list item; no <p> margins around it.
+    if len(item) == 1 and isinstance(item[0], Paragraph):
+        return inline.render(item[0].children)
+    return _render_blocks(item, inline, figure)
+
+
+def plain_text(inlines: Sequence[Inline]) -> str:
+    """Inline content as plain text (math as its TeX), for alt texts, titles and sort keys."""
+    out: list[str] = []
+    for node in inlines:
+        if isinstance(node, Text | Code):
+            out.append(node.text)
+        elif isinstance(node, Math):
+            out.append(node.tex)
+        elif isinstance(node, Strong | Emph | Link | Cloze):
+            out.append(plain_text(node.children))
+        elif isinstance(node, Image):
+            out.append(node.alt)
+        elif isinstance(node, LineBreak):
+            out.append(" ")
+    return "".join(out)
