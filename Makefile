@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make build` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: build test check lint bench gallery clean stats watch
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+build: $(STAMP)
+	$(BIN)/dldeck build
+
+check: $(STAMP)
+	$(BIN)/dldeck check
+
+stats: $(STAMP)
+	$(BIN)/dldeck stats
+
+watch: $(STAMP)
+	$(BIN)/dldeck watch
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/python -m pytest -n auto
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests scripts
+
+gallery: $(STAMP)
+	$(BIN)/python scripts/gallery.py
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf build

@@ -1,0 +1,220 @@
+"""The one document model every pass and backend reads.
+
+Readers build it, passes (verify, figures) annotate it by key, writers only read it.
+Everything is frozen so a pass cannot quietly change what another pass already saw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+# --------------------------------------------------------------------------- positions
+
+
+@dataclass(frozen=True, order=True)
+class SourceSpan:
+    """Where an element came from, so every message can say `path:line:`."""
+
+    path: str
+    line: int  # 1-based
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+# --------------------------------------------------------------------------- inline nodes
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Code:
+    text: str
+
+
+@dataclass(frozen=True)
+class Math:
+    """Inline TeX; `tex` is the formula without delimiters."""
+
+    tex: str
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class Strong:
+    children: tuple[Inline, ...]
+
+
+@dataclass(frozen=True)
+class Emph:
+    children: tuple[Inline, ...]
+
+
+@dataclass(frozen=True)
+class Link:
+    url: str
+    children: tuple[Inline, ...]
+
+
+@dataclass(frozen=True)
+class Image:
+    """A content image; `src` is resolved relative to the content file."""
+
+    src: str
+    alt: str
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class Cloze:
+    """An Anki cloze deletion `{{cN::text::hint}}`."""
+
+    number: int
+    children: tuple[Inline, ...]
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class LineBreak:
+    pass
+
+
+Inline = Text | Code | Math | Strong | Emph | Link | Image | Cloze | LineBreak
+
+# --------------------------------------------------------------------------- block nodes
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    children: tuple[Inline, ...]
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class DisplayMath:
+    tex: str
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    language: str
+    text: str
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class ListBlock:
+    ordered: bool
+    items: tuple[tuple[Block, ...], ...]
+    span: SourceSpan
+    start: int = 1
+
+
+@dataclass(frozen=True)
+class Quote:
+    children: tuple[Block, ...]
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[tuple[Inline, ...], ...]
+    rows: tuple[tuple[tuple[Inline, ...], ...], ...]
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class CheckBlock:
+    """A fenced ```check block: claims in the safe check language (see verify/)."""
+
+    source: str
+    span: SourceSpan  # line of the opening fence; source line i is span.line + 1 + i
+
+    def line_of(self, index: int) -> int:
+        return self.span.line + 1 + index
+
+
+@dataclass(frozen=True)
+class FigureBlock:
+    """A fenced ```figure block: a declarative figure spec (see figures/)."""
+
+    source: str
+    span: SourceSpan
+    index: int  # position among the card's figures, part of the figure's key
+
+    def line_of(self, index: int) -> int:
+        return self.span.line + 1 + index
+
+
+Block = Paragraph | DisplayMath | CodeBlock | ListBlock | Quote | Table | CheckBlock | FigureBlock
+
+# --------------------------------------------------------------------------- cards
+
+CardKind = Literal["basic", "cloze"]
+
+
+@dataclass(frozen=True)
+class Card:
+    """One note: a level-2 heading (question) and the blocks under it (answer)."""
+
+    slug: str
+    question: tuple[Inline, ...]
+    answer: tuple[Block, ...]
+    extra: tuple[Block, ...]
+    sources: tuple[Block, ...]
+    deck: str
+    section: str
+    tags: tuple[str, ...]
+    covers: tuple[str, ...]  # inventory slugs this card answers
+    kind: CardKind
+    span: SourceSpan
+    order: int  # position in the whole collection (file order, then card order)
+
+    @property
+    def checks(self) -> tuple[CheckBlock, ...]:
+        return tuple(b for b in self.answer + self.extra if isinstance(b, CheckBlock))
+
+    @property
+    def figures(self) -> tuple[FigureBlock, ...]:
+        return tuple(b for b in self.answer + self.extra if isinstance(b, FigureBlock))
+
+
+@dataclass(frozen=True)
+class Collection:
+    """All cards of a content tree, in reading order."""
+
+    cards: tuple[Card, ...]
+    root: str
+    files: tuple[str, ...] = field(default=())
+
+    def decks(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for card in self.cards:
+            seen.setdefault(card.deck, None)
+        return tuple(seen)
+
+
+# --------------------------------------------------------------------------- pass results
+
+
+@dataclass(frozen=True)
+class FigureKey:
+    slug: str
+    index: int
+
+
+@dataclass(frozen=True)
+class RenderedFigure:
+    """A figure on disk: content-hashed flat file names, ready to be copied as media."""
+
+    key: FigureKey
+    svg_path: str
+    png_path: str
+    caption: str
+    alt: str
+    figure_id: str = ""

@@ -1,0 +1,24 @@
+"""Readers: Markdown content → the model. `read_collection` is the one entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dldeck.errors import BuildError, Diagnostic
+from dldeck.model import Collection
+from dldeck.source.lint import lint
+from dldeck.source.reader import read_files
+
+__all__ = ["read_collection"]
+
+
+def read_collection(content_dir: Path) -> Collection:
+    """Read and lint a content tree; raise BuildError with every problem found, not just the first."""
+    if not content_dir.is_dir():
+        raise BuildError([Diagnostic(str(content_dir), 0, "content directory not found")])
+    diagnostics: list[Diagnostic] = []
+    cards, files = read_files(content_dir, diagnostics)
+    diagnostics.extend(lint(cards))
+    if diagnostics:
+        raise BuildError(diagnostics)
+    return Collection(tuple(cards), str(content_dir.resolve()), tuple(files))

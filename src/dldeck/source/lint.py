@@ -1,0 +1,137 @@
+"""Lint rules that protect Anki: each rule is a plain function `rule(cards) -> diagnostics`.
+
+The reader reports what is wrong in the Markdown itself; these rules judge the cards it made
+(identity, emptiness, math that Anki or MathJax would mangle).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+
+from dldeck.errors import Diagnostic, quote
+from dldeck.model import Block, Card, DisplayMath, Math, Text
+from dldeck.source.reader import walk_inlines
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+CLOZE_START = re.compile(r"\{\{c\d+::")
+
+Rule = Callable[[Sequence[Card]], Iterable[Diagnostic]]
+
+
+def _diag(card: Card, message: str, line: int | None = None) -> Diagnostic:
+    return Diagnostic(card.span.path, line if line is not None else card.span.line, message)
+
+
+def unique_slugs(cards: Sequence[Card]) -> Iterable[Diagnostic]:
+    first: dict[str, Card] = {}
+    for card in cards:
+        if card.slug in first:
+            other = first[card.slug]
+            yield _diag(card, f"duplicate card id {card.slug!r} (first used at {other.span})")
+        else:
+            first[card.slug] = card
+
+
+def slug_shape(cards: Sequence[Card]) -> Iterable[Diagnostic]:
+    for card in cards:
+        if not SLUG.match(card.slug):
+            yield _diag(card, f"card id {card.slug!r} is not a slug: use lowercase letters, digits and "
+                              "single hyphens, e.g. 'sigmoid-derivative'")
+        for covered in card.covers:
+            if not SLUG.match(covered):
+                yield _diag(card, f"covers names {covered!r}, which is not a slug")
+
+
+def _visible_text(blocks: Iterable[object]) -> str:
+    parts: list[str] = []
+    for block in blocks:
+        if isinstance(block, DisplayMath):
+            parts.append(block.tex)
+        for node in walk_inlines(block):
+            if isinstance(node, Text):
+                parts.append(node.text)
+            elif isinstance(node, Math):
+                parts.append(node.tex)
+            elif not hasattr(node, "children"):
+                parts.append("x")
+    return "".join(parts).strip()
+
+
+def not_empty(cards: Sequence[Card]) -> Iterable[Diagnostic]:
+    from dldeck.model import CheckBlock, FigureBlock, Paragraph
+
+    for card in cards:
+        if not _visible_text([Paragraph(card.question, card.span)]):
+            yield _diag(card, "empty question: the heading has no text")
+        shown = [b for b in card.answer if not isinstance(b, (CheckBlock, FigureBlock))]
+        if not _visible_text(shown) and not card.figures:
+            yield _diag(card, f"empty answer for card {card.slug!r}: write the answer under the heading")
+
+
+def _all_math(card: Card) -> Iterable[tuple[str, int]]:
+    from dldeck.model import Paragraph
+
+    blocks: list[Block] = [Paragraph(card.question, card.span), *card.answer, *card.extra, *card.sources]
+    for block in blocks:
+        if isinstance(block, DisplayMath):
+            yield block.tex, block.span.line
+        for node in walk_inlines(block):
+            if isinstance(node, Math):
+                yield node.tex, node.span.line
+
+
+def balanced_math(cards: Sequence[Card]) -> Iterable[Diagnostic]:
+    """Braces and \\left/\\right must pair up, or MathJax shows the raw source."""
+    for card in cards:
+        for tex, line in _all_math(card):
+            depth = 0
+            escaped = False
+            for char in tex:
+                if escaped:
+                    escaped = False
+                elif char == "\\":
+                    escaped = True
+                elif char == "{":
+                    depth += 1
+                elif char == "}":
+                    depth -= 1
+                    if depth < 0:
+                        break
+            if depth != 0:
+                yield _diag(card, f"unbalanced braces in math {quote(tex)}", line)
+            if len(re.findall(r"\\left\b", tex)) != len(re.findall(r"\\right\b", tex)):
+                yield _diag(card, f"\\left without matching \\right in math {quote(tex)}", line)
+            if "$" in tex:
+                yield _diag(card, f"'$' inside math {quote(tex)}: a math delimiter is unbalanced", line)
+
+
+def cloze_math_braces(cards: Sequence[Card]) -> Iterable[Diagnostic]:
+    """In Anki a cloze ends at the first `}}`: TeX like `\\frac{a}{b}}` inside one cuts it short."""
+    for card in cards:
+        for tex, line in _all_math(card):
+            for match in CLOZE_START.finditer(tex):
+                depth = 2
+                position = match.end()
+                intended_end = -1
+                while position < len(tex):
+                    char = tex[position]
+                    if char == "\\":
+                        position += 2
+                        continue
+                    depth += 1 if char == "{" else -1 if char == "}" else 0
+                    if depth == 0:
+                        intended_end = position - 1
+                        break
+                    position += 1
+                first_close = tex.find("}}", match.end())
+                if intended_end >= 0 and first_close < intended_end:
+                    yield _diag(card, f"'}}}}' inside a cloze in math {quote(tex)}: Anki would end the cloze "
+                                      "there; write '} }' instead", line)
+
+
+RULES: tuple[Rule, ...] = (unique_slugs, slug_shape, not_empty, balanced_math, cloze_math_braces)
+
+
+def lint(cards: Sequence[Card]) -> list[Diagnostic]:
+    return [diagnostic for rule in RULES for diagnostic in rule(cards)]

@@ -1,0 +1,506 @@
+"""Markdown files → cards. The only module that knows about markdown-it tokens.
+
+Problems found while reading (raw HTML, stray `$`, a card without id, bad front matter) become
+diagnostics; the reader keeps going so one run reports every problem of every file.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from mdit_py_plugins.container import container_plugin
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from mdit_py_plugins.front_matter import front_matter_plugin
+
+from dldeck.errors import Diagnostic, quote
+from dldeck.model import (
+    Block,
+    Card,
+    CheckBlock,
+    Cloze,
+    Code,
+    CodeBlock,
+    DisplayMath,
+    Emph,
+    FigureBlock,
+    Image,
+    Inline,
+    LineBreak,
+    Link,
+    ListBlock,
+    Math,
+    Paragraph,
+    Quote,
+    SourceSpan,
+    Strong,
+    Table,
+    Text,
+)
+from dldeck.source.plugins import cloze_plugin, heading_attrs_plugin
+
+FRONT_MATTER_KEYS = {"deck", "tags", "sources"}
+PARTS = ("extra", "sources")
+CLOZE_IN_TEX = re.compile(r"\{\{c\d+::")
+
+
+def make_parser() -> MarkdownIt:
+    """The one markdown-it configuration of the dldeck dialect."""
+    md = MarkdownIt("commonmark", {"html": True}).enable("table")
+    md.use(front_matter_plugin)
+    md.use(dollarmath_plugin, allow_space=True, allow_digits=True, double_inline=True)
+    for name in PARTS:
+        md.use(container_plugin, name=name)
+    md.use(heading_attrs_plugin)
+    md.use(cloze_plugin)
+    return md
+
+
+@dataclass
+class FileDefaults:
+    deck: str
+    tags: tuple[str, ...]
+    sources: tuple[Block, ...]
+
+
+@dataclass
+class _CardDraft:
+    heading: Token
+    question: tuple[Inline, ...]
+    line: int
+    section: str
+    answer: list[Block] = field(default_factory=list)
+    extra: list[Block] = field(default_factory=list)
+    sources: list[Block] = field(default_factory=list)
+
+
+def is_cjk(char: str) -> bool:
+    """CJK characters and punctuation: a line break between two of them is not a space."""
+    if not char:
+        return False
+    name = unicodedata.name(char, "")
+    return name.startswith(("CJK", "FULLWIDTH", "IDEOGRAPHIC", "HIRAGANA", "KATAKANA")) or (
+        "\u3000" <= char <= "\u303f"
+    )
+
+
+def deck_from_path(relative: Path) -> str:
+    """Folders become the deck hierarchy when a file names no deck; `01-` order prefixes drop."""
+    parts = [re.sub(r"^\d+[-_ ]", "", part) for part in relative.parent.parts]
+    return "::".join(parts) if parts else re.sub(r"^\d+[-_ ]", "", relative.stem)
+
+
+class FileReader:
+    """Reads one Markdown file into card drafts, collecting diagnostics."""
+
+    def __init__(self, md: MarkdownIt, path: Path, display_path: str, diagnostics: list[Diagnostic]):
+        self.md = md
+        self.path = path
+        self.display_path = display_path
+        self.diagnostics = diagnostics
+        self.figure_counter = 0
+        self.inline_lines: list[str] = []
+
+    # ----------------------------------------------------------------- helpers
+    def error(self, line: int, message: str) -> None:
+        self.diagnostics.append(Diagnostic(self.display_path, line, message))
+
+    def span(self, token: Token | None, fallback: int = 1) -> SourceSpan:
+        line = token.map[0] + 1 if token is not None and token.map else fallback
+        return SourceSpan(self.display_path, line)
+
+    # ----------------------------------------------------------------- file
+    def read(self, relative: Path) -> tuple[FileDefaults, list[_CardDraft]]:
+        text = self.path.read_text(encoding="utf-8")
+        self.inline_lines = text.splitlines()
+        tokens = self.md.parse(text)
+        defaults = FileDefaults(deck_from_path(relative), (), ())
+        if tokens and tokens[0].type == "front_matter":
+            defaults = self.front_matter(tokens[0], defaults)
+            tokens = tokens[1:]
+        return defaults, self.cards(tokens)
+
+    def front_matter(self, token: Token, defaults: FileDefaults) -> FileDefaults:
+        try:
+            data = yaml.safe_load(token.content) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = 2 + (mark.line if mark else 0)
+            self.error(line, f"front matter is not valid YAML: {getattr(exc, 'problem', exc)}")
+            return defaults
+        if not isinstance(data, dict):
+            self.error(1, "front matter must be a mapping of keys (deck, tags, sources)")
+            return defaults
+        for key in data:
+            if key not in FRONT_MATTER_KEYS:
+                self.error(self.front_matter_line(token, str(key)),
+                           f"unknown front matter key {key!r} (known: deck, tags, sources)")
+        deck = data.get("deck", defaults.deck)
+        if not isinstance(deck, str) or not deck.strip():
+            self.error(self.front_matter_line(token, "deck"), "front matter 'deck' must be a text")
+            deck = defaults.deck
+        tags = self.string_list(token, data, "tags")
+        sources_md = self.string_list(token, data, "sources")
+        sources: list[Block] = []
+        if sources_md:
+            items = tuple(
+                (Paragraph(self.inline_text(s, self.front_matter_line(token, "sources")),
+                           SourceSpan(self.display_path, self.front_matter_line(token, "sources"))),)
+                for s in sources_md
+            )
+            sources.append(ListBlock(False, items, SourceSpan(self.display_path,
+                                                              self.front_matter_line(token, "sources"))))
+        return FileDefaults(deck.strip(), tags, tuple(sources))
+
+    def front_matter_line(self, token: Token, key: str) -> int:
+        for offset, line in enumerate(token.content.splitlines()):
+            if line.startswith(f"{key}:"):
+                return 2 + offset
+        return 1
+
+    def string_list(self, token: Token, data: dict[str, Any], key: str) -> tuple[str, ...]:
+        value = data.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.error(self.front_matter_line(token, key), f"front matter {key!r} must be a list of texts")
+            return ()
+        return tuple(value)
+
+    def inline_text(self, markdown: str, line: int) -> tuple[Inline, ...]:
+        tokens = self.md.parseInline(markdown)
+        return self.inlines(tokens[0].children or [], line) if tokens else ()
+
+    # ----------------------------------------------------------------- cards
+    def cards(self, tokens: list[Token]) -> list[_CardDraft]:
+        drafts: list[_CardDraft] = []
+        section = ""
+        current: _CardDraft | None = None
+        target: list[Block] | None = None
+        i = 0
+        while i < len(tokens):
+            token = tokens[i]
+            if token.type == "heading_open":
+                inline = tokens[i + 1]
+                line = self.span(token).line
+                if "attrs_error" in token.meta:
+                    self.error(line, f"heading attributes do not parse: {token.meta['attrs_error']}")
+                if token.tag == "h1":
+                    section = self.plain_text(inline.children or [])
+                    current, target = None, None
+                elif token.tag == "h2":
+                    question = self.inlines(inline.children or [], line)
+                    current = _CardDraft(token, question, line, section)
+                    drafts.append(current)
+                    target = current.answer
+                else:
+                    self.error(line, f"{token.tag} heading {quote(inline.content)} inside a card: cards are "
+                                     "level-2 headings; use **bold** text for sub-headings")
+                i += 3
+                continue
+            if token.type.startswith("container_") and token.type.endswith("_open"):
+                name = token.type[len("container_"):-len("_open")]
+                close = self.matching_close(tokens, i)
+                if current is None:
+                    self.error(self.span(token).line, f"'::: {name}' outside a card")
+                else:
+                    part = current.extra if name == "extra" else current.sources
+                    part.extend(self.blocks(tokens[i + 1 : close]))
+                i = close + 1
+                continue
+            end = self.block_end(tokens, i)
+            blocks = self.blocks(tokens[i:end])
+            if target is None:
+                if any(not isinstance(b, Paragraph) or self.has_text(b) for b in blocks):
+                    self.error(self.span(token).line,
+                               "text outside a card: put it under a level-2 question heading")
+            else:
+                target.extend(blocks)
+            i = end
+        return drafts
+
+    @staticmethod
+    def has_text(block: Paragraph) -> bool:
+        return any(not isinstance(c, Text) or c.text.strip() for c in block.children)
+
+    @staticmethod
+    def matching_close(tokens: list[Token], start: int) -> int:
+        depth = 0
+        for j in range(start, len(tokens)):
+            depth += tokens[j].nesting
+            if depth == 0:
+                return j
+        return len(tokens) - 1
+
+    def block_end(self, tokens: list[Token], start: int) -> int:
+        return self.matching_close(tokens, start) + 1 if tokens[start].nesting == 1 else start + 1
+
+    # ----------------------------------------------------------------- blocks
+    def blocks(self, tokens: list[Token]) -> list[Block]:
+        out: list[Block] = []
+        i = 0
+        while i < len(tokens):
+            token = tokens[i]
+            end = self.block_end(tokens, i)
+            block = self.block(token, tokens[i + 1 : end - 1] if token.nesting == 1 else [])
+            if block is not None:
+                out.append(block)
+            i = end
+        return out
+
+    def block(self, token: Token, inner: list[Token]) -> Block | None:
+        span = self.span(token)
+        kind = token.type
+        if kind == "paragraph_open":
+            inline = inner[0] if inner else None
+            return Paragraph(self.inlines(inline.children or [], span.line) if inline else (), span)
+        if kind in ("math_block", "math_block_label"):
+            return DisplayMath(token.content.strip(), span)
+        if kind == "fence":
+            language = token.info.strip().split(" ")[0]
+            if language == "check":
+                return CheckBlock(token.content, span)
+            if language == "figure":
+                self.figure_counter += 1
+                return FigureBlock(token.content, span, self.figure_counter - 1)
+            return CodeBlock(language, token.content, span)
+        if kind == "code_block":
+            return CodeBlock("", token.content, span)
+        if kind in ("bullet_list_open", "ordered_list_open"):
+            items = []
+            i = 0
+            while i < len(inner):
+                end = self.matching_close(inner, i)
+                items.append(tuple(self.blocks(inner[i + 1 : end])))
+                i = end + 1
+            start = int(token.attrs.get("start", 1) or 1)
+            return ListBlock(kind == "ordered_list_open", tuple(items), span, start)
+        if kind == "blockquote_open":
+            return Quote(tuple(self.blocks(inner)), span)
+        if kind == "table_open":
+            return self.table(inner, span)
+        if kind == "html_block":
+            self.error(span.line, f"raw HTML is not allowed (content is text, not markup): "
+                                  f"{quote(token.content)}")
+            return None
+        if kind == "hr":
+            return None
+        if kind.startswith("container_"):
+            self.error(span.line, "'::: extra' and '::: sources' cannot be nested")
+            return None
+        self.error(span.line, f"unsupported Markdown element {kind!r}")
+        return None
+
+    def table(self, inner: list[Token], span: SourceSpan) -> Table:
+        header: list[tuple[Inline, ...]] = []
+        rows: list[tuple[tuple[Inline, ...], ...]] = []
+        row: list[tuple[Inline, ...]] = []
+        in_head = False
+        for token in inner:
+            if token.type == "thead_open":
+                in_head = True
+            elif token.type == "thead_close":
+                in_head = False
+            elif token.type == "tr_open":
+                row = []
+            elif token.type == "inline":
+                row.append(self.inlines(token.children or [], span.line))
+            elif token.type == "tr_close":
+                if in_head:
+                    header = row
+                else:
+                    rows.append(tuple(row))
+        return Table(tuple(header), tuple(rows), span)
+
+    # ----------------------------------------------------------------- inlines
+    def inlines(self, children: list[Token], line: int) -> tuple[Inline, ...]:
+        stack: list[tuple[str, list[Inline], Token]] = [("root", [], children[0] if children else Token(
+            "root", "", 0))]
+        for index, token in enumerate(children):
+            out = stack[-1][1]
+            kind = token.type
+            if kind == "text":
+                if "$" in token.content:
+                    self.error(line, f"unbalanced math delimiter '$' in {quote(token.content)} "
+                                     "(write \\$ for a literal dollar sign)")
+                out.append(Text(token.content))
+            elif kind in ("math_inline", "math_inline_double"):
+                if "\n" in token.content:
+                    self.error(line, f"newline inside inline math {quote(token.content)}: "
+                                     "keep $…$ on one line or use $$…$$")
+                out.append(Math(token.content.strip(), SourceSpan(self.display_path, line)))
+            elif kind == "code_inline":
+                out.append(Code(token.content))
+            elif kind == "softbreak":
+                before = self.last_char(out)
+                after = self.first_char(children[index + 1:])
+                out.append(Text("" if is_cjk(before) and is_cjk(after) else " "))
+            elif kind == "hardbreak":
+                out.append(LineBreak())
+            elif kind == "image":
+                out.append(self.image(token, line))
+            elif kind == "html_inline":
+                self.error(line, f"raw HTML is not allowed (content is text, not markup): "
+                                 f"{quote(token.content)}")
+            elif kind.endswith("_open"):
+                stack.append((kind, [], token))
+            elif kind.endswith("_close"):
+                opened, inner, open_token = stack.pop()
+                node = self.container_inline(opened, tuple(self.merge(inner)), open_token)
+                stack[-1][1].append(node)
+            else:
+                self.error(line, f"unsupported inline element {kind!r}")
+        return tuple(self.merge(stack[0][1]))
+
+    def image(self, token: Token, line: int) -> Inline:
+        """Images resolve against their Markdown file; a missing file is an error now, not in Anki."""
+        src = str(token.attrs.get("src", "") or "")
+        alt = self.plain_text(token.children or [])
+        if re.match(r"^[a-z]+:", src):
+            self.error(line, f"image {quote(src)} must be a local file next to the Markdown file")
+            return Text(alt)
+        resolved = (self.path.parent / src).resolve()
+        if not resolved.is_file():
+            self.error(line, f"image file not found: {quote(src)} (looked for {resolved})")
+        return Image(str(resolved), alt, SourceSpan(self.display_path, line))
+
+    @staticmethod
+    def container_inline(kind: str, children: tuple[Inline, ...], token: Token) -> Inline:
+        if kind == "strong_open":
+            return Strong(children)
+        if kind == "em_open":
+            return Emph(children)
+        if kind == "link_open":
+            return Link(str(token.attrs.get("href", "")), children)
+        if kind == "cloze_open":
+            return Cloze(int(token.meta["number"]), children, str(token.meta["hint"]))
+        return Emph(children)
+
+    @staticmethod
+    def merge(nodes: list[Inline]) -> list[Inline]:
+        merged: list[Inline] = []
+        for node in nodes:
+            if isinstance(node, Text) and merged and isinstance(merged[-1], Text):
+                merged[-1] = Text(merged[-1].text + node.text)
+            else:
+                merged.append(node)
+        return [n for n in merged if not (isinstance(n, Text) and n.text == "")]
+
+    @staticmethod
+    def last_char(nodes: list[Inline]) -> str:
+        for node in reversed(nodes):
+            if isinstance(node, Text) and node.text:
+                return node.text[-1]
+            if not isinstance(node, Text):
+                return ""
+        return ""
+
+    @staticmethod
+    def first_char(tokens: list[Token]) -> str:
+        for token in tokens:
+            if token.type == "text" and token.content:
+                return token.content[0]
+            if token.type != "text":
+                return ""
+        return ""
+
+    @staticmethod
+    def plain_text(children: list[Token]) -> str:
+        kept = ("text", "code_inline", "math_inline")
+        return "".join(t.content for t in children if t.type in kept).strip()
+
+
+def _finish(draft: _CardDraft, defaults: FileDefaults, display_path: str, order: int,
+            diagnostics: list[Diagnostic]) -> Card | None:
+    attrs = draft.heading.attrs
+    slug = str(attrs.get("id", ""))
+    if not slug:
+        message = "card heading has no {#slug} id: add one, e.g. '## Question {#my-card}'"
+        diagnostics.append(Diagnostic(display_path, draft.line, message))
+        return None
+    covers = tuple(str(attrs.get("covers", "")).replace(",", " ").split()) or (slug,)
+    tags = defaults.tags + tuple(str(attrs.get("tags", "")).replace(",", " ").split())
+    known = {"id", "covers", "tags"}
+    for key in attrs:
+        if key not in known:
+            diagnostics.append(Diagnostic(display_path, draft.line,
+                                          f"unknown heading attribute {key!r} (known: #id, covers, tags)"))
+    is_cloze = _has_cloze(draft.answer) or _has_cloze(draft.extra)
+    return Card(
+        slug=slug,
+        question=draft.question,
+        answer=tuple(draft.answer),
+        extra=tuple(draft.extra),
+        sources=tuple(draft.sources) or defaults.sources,
+        deck=defaults.deck,
+        section=draft.section,
+        tags=tuple(dict.fromkeys(tags)),
+        covers=covers,
+        kind="cloze" if is_cloze else "basic",
+        span=SourceSpan(display_path, draft.line),
+        order=order,
+    )
+
+
+def walk_inlines(node: object):
+    """Every inline node below a block or inline, depth first (lint and cloze detection use it)."""
+    if isinstance(node, Paragraph):
+        for child in node.children:
+            yield from walk_inlines(child)
+    elif isinstance(node, ListBlock):
+        for item in node.items:
+            for block in item:
+                yield from walk_inlines(block)
+    elif isinstance(node, Quote):
+        for block in node.children:
+            yield from walk_inlines(block)
+    elif isinstance(node, Table):
+        for cell in node.header + tuple(c for row in node.rows for c in row):
+            for child in cell:
+                yield from walk_inlines(child)
+    elif isinstance(node, (Strong, Emph, Link, Cloze)):
+        yield node
+        for child in node.children:
+            yield from walk_inlines(child)
+    elif isinstance(node, (Text, Code, Math, Image, LineBreak)):
+        yield node
+
+
+def _has_cloze(blocks: list[Block]) -> bool:
+    for block in blocks:
+        if isinstance(block, DisplayMath) and CLOZE_IN_TEX.search(block.tex):
+            return True
+        for node in walk_inlines(block):
+            if isinstance(node, Cloze) or (isinstance(node, Math) and CLOZE_IN_TEX.search(node.tex)):
+                return True
+    return False
+
+
+def read_files(root: Path, diagnostics: list[Diagnostic]) -> tuple[list[Card], list[str]]:
+    """Read every `*.md` under root in sorted path order (files starting with `_` or `.` are skipped)."""
+    md = make_parser()
+    cards: list[Card] = []
+    files: list[str] = []
+    paths = sorted(p for p in root.rglob("*.md")
+                   if not any(part.startswith(("_", ".")) for part in p.relative_to(root).parts))
+    for path in paths:
+        relative = path.relative_to(root)
+        display = str(Path(root.name) / relative) if root.name else str(relative)
+        files.append(display)
+        reader = FileReader(md, path, display, diagnostics)
+        try:
+            defaults, drafts = reader.read(relative)
+        except UnicodeDecodeError as exc:
+            diagnostics.append(Diagnostic(display, 1, f"file is not UTF-8 text: {exc.reason}"))
+            continue
+        for draft in drafts:
+            card = _finish(draft, defaults, display, len(cards), diagnostics)
+            if card is not None:
+                cards.append(card)
+    return cards, files
