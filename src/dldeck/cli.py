@@ -1,0 +1,208 @@
+"""The `dldeck` command: argument handling and printing only; the work is in pipeline.py."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from dldeck.errors import BuildError
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+CONTENT = click.option("--content", "content_dir", type=click.Path(path_type=Path), default=Path("content"),
+                       show_default=True, help="Folder with the Markdown sources.")
+BUILD = click.option("--build-dir", type=click.Path(path_type=Path), default=Path("build"), show_default=True,
+                     help="Folder for outputs and caches.")
+TIMEOUT = click.option("--timeout", type=float, default=5.0, show_default=True,
+                       help="Seconds each claim may take before it counts as failed.")
+
+
+def _report(error: BuildError) -> None:
+    for diagnostic in error.diagnostics:
+        err.print(str(diagnostic), markup=False)
+    count = len(error.diagnostics)
+    err.print(f"[bold red]{count} error{'s' if count != 1 else ''}[/]; nothing was written")
+    sys.exit(1)
+
+
+def _progress(status):
+    def show(message: str) -> None:
+        status.update(f"[cyan]{message}…")
+    return show
+
+
+@click.group()
+@click.version_option(package_name="dldeck")
+def main() -> None:
+    """Compile verified deep-learning cards into an Anki deck and cheat sheets."""
+
+
+@main.command()
+@CONTENT
+@BUILD
+@TIMEOUT
+@click.option("--only", type=click.Choice(["anki", "html", "pdf"]), multiple=True,
+              help="Build only these outputs (repeatable). Default: all.")
+def build(content_dir: Path, build_dir: Path, timeout: float, only: tuple[str, ...]) -> None:
+    """Read, verify, draw and emit every output; all or nothing."""
+    from dldeck import pipeline
+
+    try:
+        with err.status("building…") as status:
+            result = pipeline.build(content_dir, build_dir, only=only or pipeline.BACKENDS, timeout=timeout,
+                                    progress=_progress(status))
+    except BuildError as error:
+        _report(error)
+        return
+    cards = len(result.summary.collection.cards)
+    for path in result.outputs:
+        out.print(f"wrote {path}")
+    out.print(f"[green]{cards} cards[/], {_claims_line(result.summary.claim_counts)}, "
+              f"{result.summary.formulas} formulas compiled")
+
+
+def _claims_line(counts: dict[str, int]) -> str:
+    return (f"claims: {counts.get('symbolic', 0)} verified symbolically, {counts.get('numeric', 0)} "
+            f"numerically, {counts.get('failed', 0)} failed, {counts.get('timeout', 0)} timed out")
+
+
+@main.command()
+@CONTENT
+@BUILD
+@TIMEOUT
+@click.option("--verbose", "-v", is_flag=True, help="List every card's claims.")
+def check(content_dir: Path, build_dir: Path, timeout: float, verbose: bool) -> None:
+    """Read and verify without writing outputs; exit status 1 on any problem (for an author's CI)."""
+    from dldeck import pipeline
+
+    try:
+        with err.status("checking…") as status:
+            summary = pipeline.check(content_dir, build_dir, timeout=timeout, progress=_progress(status))
+    except BuildError as error:
+        _report(error)
+        return
+    if verbose:
+        by_card: dict[str, list] = {}
+        for result in summary.results:
+            by_card.setdefault(result.slug, []).append(result)
+        for card in summary.collection.cards:
+            results = by_card.get(card.slug, [])
+            out.print(f"[bold]{card.slug}[/] ({card.span}): {len(results)} claims")
+            for result in results:
+                out.print(f"  {result.status:9} {result.path}:{result.line}: {result.text}", markup=False)
+    out.print(f"{len(summary.collection.cards)} cards; {_claims_line(summary.claim_counts)}; "
+              f"{summary.formulas} formulas compiled")
+
+
+@main.command()
+@CONTENT
+def stats(content_dir: Path) -> None:
+    """Cards, checks and figures per deck."""
+    from rich.table import Table
+
+    from dldeck.source import read_collection
+
+    try:
+        collection = read_collection(content_dir)
+    except BuildError as error:
+        _report(error)
+        return
+    table = Table("deck", "cards", "cloze", "check blocks", "claims", "figures")
+    totals: Counter[str] = Counter()
+    for deck in collection.decks():
+        cards = [c for c in collection.cards if c.deck == deck]
+        row = Counter(
+            cards=len(cards),
+            cloze=sum(c.kind == "cloze" for c in cards),
+            checks=sum(len(c.checks) for c in cards),
+            claims=sum(_claim_lines(c) for c in cards),
+            figures=sum(len(c.figures) for c in cards),
+        )
+        totals.update(row)
+        table.add_row(deck, *(str(row[k]) for k in ("cards", "cloze", "checks", "claims", "figures")))
+    table.add_row("[bold]total", *(str(totals[k]) for k in ("cards", "cloze", "checks", "claims", "figures")))
+    out.print(table)
+
+
+def _claim_lines(card) -> int:
+    """Lines of check blocks that state something (not comments, assumptions or definitions)."""
+    count = 0
+    for block in card.checks:
+        for line in block.source.splitlines():
+            text = line.split("#", 1)[0].strip()
+            if text and not text.startswith("assume ") and ":=" not in text:
+                count += 1
+    return count
+
+
+CARD_TEMPLATE = """
+## {question} {{#{slug}}}
+
+Answer in one to four lines.
+
+::: sources
+- Where a reader can go deeper (paper with authors and year, or the framework docs).
+:::
+"""
+
+
+@main.command()
+@CONTENT
+@click.argument("slug")
+@click.option("--file", "target", type=click.Path(path_type=Path), default=None,
+              help="Markdown file to append to (default: content/new/<slug>.md).")
+@click.option("--question", default="问题？", show_default=True, help="The question heading.")
+def new(content_dir: Path, slug: str, target: Path | None, question: str) -> None:
+    """Scaffold a card with id SLUG."""
+    from dldeck.source.lint import SLUG
+    from dldeck.source.reader import read_files
+
+    if not SLUG.match(slug):
+        err.print(f"'{slug}' is not a slug: use lowercase letters, digits and single hyphens", markup=False)
+        sys.exit(2)
+    if content_dir.is_dir():
+        cards, _ = read_files(content_dir, [])
+        taken = [c for c in cards if c.slug == slug]
+        if taken:
+            err.print(f"{taken[0].span}: card id '{slug}' is already used", markup=False)
+            sys.exit(2)
+    target = target or content_dir / "new" / f"{slug}.md"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        target.write_text("---\ndeck: 深度学习面试::新卡片\ntags: []\n---\n", encoding="utf-8")
+    with target.open("a", encoding="utf-8") as handle:
+        handle.write(CARD_TEMPLATE.format(question=question, slug=slug))
+    out.print(f"added card '{slug}' to {target}", markup=False)
+
+
+@main.command()
+@CONTENT
+@BUILD
+@TIMEOUT
+def watch(content_dir: Path, build_dir: Path, timeout: float) -> None:
+    """Rebuild on every save, printing errors as they appear."""
+    from watchfiles import watch as watch_changes
+
+    from dldeck import pipeline
+
+    def once() -> None:
+        try:
+            result = pipeline.build(content_dir, build_dir, timeout=timeout)
+            out.print(f"[green]built[/] {len(result.summary.collection.cards)} cards")
+        except BuildError as error:
+            for diagnostic in error.diagnostics:
+                err.print(str(diagnostic), markup=False)
+
+    once()
+    out.print(f"watching {content_dir} (Ctrl-C to stop)")
+    for _changes in watch_changes(content_dir):
+        once()
+
+
+if __name__ == "__main__":
+    main()
