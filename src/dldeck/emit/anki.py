@@ -1,0 +1,349 @@
+"""The Anki backend: the model → one reproducible .apkg that updates learners' decks in place.
+
+What makes a re-import safe (measured on Anki 26.x, see DESIGN.md "Anki facts"):
+- guid = hash of the slug only, so an edited card is the same note;
+- each note's `mod` is the time its rendered content last changed (manifest), so Anki applies
+  edits, skips unchanged notes and a rebuild is byte-identical;
+- note type ids, names, fields and templates' count never change (fields are chosen up front);
+  template/CSS edits travel because the note type's `mod` comes from the manifest too;
+- media are flat, content-hashed names; the zip and the SQLite file carry no wall-clock time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import itertools
+import json
+import os
+import re
+import sqlite3
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import genanki
+
+from dldeck.emit.markup import anki_math, render_blocks, render_inlines
+from dldeck.errors import BuildError, Diagnostic, quote
+from dldeck.manifest import Manifest, atomic_write_bytes, build_time, rendered_hash
+from dldeck.model import Card, Collection, FigureBlock, FigureKey, Image, RenderedFigure
+
+# Fixed forever: changing an id, a field or the template count makes Anki treat notes as conflicts.
+BASIC_NOTE_TYPE_ID = 2065582079
+CLOZE_NOTE_TYPE_ID = 1119477673
+BASIC_NOTE_TYPE_NAME = "dldeck 问答 (Q&A)"
+CLOZE_NOTE_TYPE_NAME = "dldeck 填空 (Cloze)"
+BASIC_FIELDS = ("Question", "Answer", "Extra", "Figure", "Sources", "Id")
+CLOZE_FIELDS = ("Text", "Extra", "Figure", "Sources", "Id")
+GUID_NAMESPACE = "dldeck"
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg"})
+ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+_CAPTION_MATH = re.compile(r"\$([^$\n]+)\$")
+
+_BACK_EXTRAS = (
+    '{{#Figure}}<div class="figures">{{Figure}}</div>{{/Figure}}\n'
+    '{{#Extra}}<div class="extra">{{Extra}}</div>{{/Extra}}\n'
+    '{{#Sources}}<div class="sources">{{Sources}}</div>{{/Sources}}\n'
+    '<div class="note-id">{{Id}}</div>'
+)
+
+BASIC_TEMPLATE = {
+    "name": "Card 1",
+    "qfmt": '<div class="dl"><div class="question">{{Question}}</div></div>',
+    "afmt": (
+        '<div class="dl"><div class="question">{{Question}}</div>\n<hr id="answer">\n'
+        '<div class="answer">{{Answer}}</div>\n' + _BACK_EXTRAS + "</div>"
+    ),
+}
+
+CLOZE_TEMPLATE = {
+    "name": "Cloze",
+    "qfmt": '<div class="dl"><div class="cloze-text">{{cloze:Text}}</div></div>',
+    "afmt": '<div class="dl"><div class="cloze-text">{{cloze:Text}}</div>\n' + _BACK_EXTRAS + "</div>",
+}
+
+
+def note_guid(slug: str) -> str:
+    """A note's identity in every learner's collection: the slug, never the text."""
+    return genanki.guid_for(GUID_NAMESPACE, slug)
+
+
+def deck_id(deck_name: str) -> int:
+    """A stable id per deck name (below 2**53 so JavaScript clients read it exactly)."""
+    digest = hashlib.sha256(deck_name.encode("utf-8")).digest()
+    return (1 << 40) + int.from_bytes(digest[:6], "big")
+
+
+def anki_tag(tag: str) -> str:
+    """Anki separates tags by spaces."""
+    return "_".join(tag.split())
+
+
+def stylesheet() -> str:
+    return resources.files("dldeck.emit").joinpath("static/anki.css").read_text(encoding="utf-8")
+
+
+class _NoteType(genanki.Model):
+    """A genanki model whose `mod` is its own (from the manifest), not the build's."""
+
+    def __init__(self, mtime: int, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.mtime = mtime
+
+    def to_json(self, timestamp: float, deck_id: int) -> dict:
+        data = super().to_json(timestamp, deck_id)
+        data["mod"] = self.mtime
+        # The model's default deck would otherwise be whichever deck genanki wrote last.
+        data["did"] = 1
+        return data
+
+
+class _TimedNote(genanki.Note):
+    """A note whose `mod` (and its cards') is the time its content last changed."""
+
+    def __init__(self, mtime: int, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.mtime = mtime
+
+    def write_to_db(self, cursor: sqlite3.Cursor, timestamp: float, deck_id: int, id_gen) -> None:
+        super().write_to_db(cursor, self.mtime, deck_id, id_gen)
+
+
+def _note_type(
+    manifest: Manifest,
+    now: int,
+    model_id: int,
+    name: str,
+    fields: Sequence[str],
+    template: Mapping[str, str],
+) -> _NoteType:
+    css = stylesheet()
+    mtime = manifest.note_type_mtime(name, _note_type_hash(name, fields, template, css), now)
+    return _NoteType(
+        mtime,
+        model_id=model_id,
+        name=name,
+        fields=[{"name": field} for field in fields],
+        templates=[dict(template)],
+        css=css,
+        model_type=genanki.Model.CLOZE if model_id == CLOZE_NOTE_TYPE_ID else genanki.Model.FRONT_BACK,
+    )
+
+
+def _note_type_hash(name: str, fields: Sequence[str], template: Mapping[str, str], css: str) -> str:
+    return rendered_hash([name, *fields, template["name"], template["qfmt"], template["afmt"], css])
+
+
+@dataclass
+class _Media:
+    """Media files by flat name; a name always denotes one content (names are content hashes)."""
+
+    files: dict[str, Path]
+
+    def add(self, name: str, path: Path) -> str:
+        self.files.setdefault(name, path)
+        return name
+
+
+class _CardRenderer:
+    def __init__(self, collection: Collection, figures: Mapping[FigureKey, RenderedFigure]) -> None:
+        self.collection = collection
+        self.figures = figures
+        self.media = _Media({})
+        self.diagnostics: list[Diagnostic] = []
+
+    def image_source(self, image: Image) -> str:
+        path = Path(image.src)
+        if not path.is_absolute():
+            path = Path(self.collection.root) / path
+        suffix = path.suffix.lower()
+        if suffix not in IMAGE_EXTENSIONS:
+            self.diagnostics.append(
+                Diagnostic(image.span.path, image.span.line, f"unsupported image type {quote(image.src)}")
+            )
+            return ""
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            self.diagnostics.append(
+                Diagnostic(image.span.path, image.span.line, f"cannot read image {quote(image.src)}: {error}")
+            )
+            return ""
+        name = f"img-{hashlib.sha256(data).hexdigest()[:20]}{suffix}"
+        return self.media.add(name, path)
+
+    def figure_html(self, card: Card, block: FigureBlock) -> str:
+        rendered = self.figures.get(FigureKey(card.slug, block.index))
+        if rendered is None:
+            self.diagnostics.append(
+                Diagnostic(
+                    block.span.path,
+                    block.span.line,
+                    f"figure {block.index} of {card.slug!r} was not rendered",
+                )
+            )
+            return ""
+        png = Path(rendered.png_path)
+        name = self.media.add(png.name, png)
+        caption = _caption_html(rendered.caption)
+        figcaption = f"<figcaption>{caption}</figcaption>" if caption else ""
+        alt = rendered.alt or rendered.caption
+        anchor = f' id="{_attr(rendered.figure_id)}"' if rendered.figure_id else ""
+        return f'<figure{anchor}><img src="{_attr(name)}" alt="{_attr(alt)}">{figcaption}</figure>'
+
+    def blocks(self, blocks: Sequence) -> str:
+        return render_blocks(blocks, anki_math, lambda _block: "", self.image_source)
+
+    def fields(self, card: Card) -> tuple[str, ...]:
+        figures = "\n".join(self.figure_html(card, block) for block in card.figures)
+        extra = self.blocks(card.extra)
+        sources = self.blocks(card.sources)
+        slug = _text(card.slug)
+        question = render_inlines(card.question, anki_math, self.image_source)
+        if card.kind == "cloze":
+            text = f'<div class="question">{question}</div>\n{self.blocks(card.answer)}'
+            return (text, extra, figures, sources, slug)
+        return (question, self.blocks(card.answer), extra, figures, sources, slug)
+
+
+def _attr(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _text(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _caption_html(caption: str) -> str:
+    """Captions are plain text with optional `$tex$`."""
+    out: list[str] = []
+    position = 0
+    for match in _CAPTION_MATH.finditer(caption):
+        out.append(_text(caption[position : match.start()]))
+        out.append(anki_math(match.group(1), False))
+        position = match.end()
+    out.append(_text(caption[position:]))
+    return "".join(out)
+
+
+def write_deck(
+    collection: Collection,
+    figures: Mapping[FigureKey, RenderedFigure],
+    manifest: Manifest,
+    out_path: Path,
+) -> None:
+    """Write the whole collection as one .apkg (atomically) and save the manifest's new mtimes."""
+    now = build_time()
+    renderer = _CardRenderer(collection, figures)
+    basic_type = _note_type(
+        manifest, now, BASIC_NOTE_TYPE_ID, BASIC_NOTE_TYPE_NAME, BASIC_FIELDS, BASIC_TEMPLATE
+    )
+    cloze_type = _note_type(
+        manifest, now, CLOZE_NOTE_TYPE_ID, CLOZE_NOTE_TYPE_NAME, CLOZE_FIELDS, CLOZE_TEMPLATE
+    )
+
+    decks: dict[str, genanki.Deck] = {}
+    mtimes: list[int] = [basic_type.mtime, cloze_type.mtime]
+    for card in collection.cards:
+        fields = renderer.fields(card)
+        note_type = cloze_type if card.kind == "cloze" else basic_type
+        tags = list(dict.fromkeys(anki_tag(tag) for tag in card.tags if tag.strip()))
+        content_hash = rendered_hash([note_type.name, *fields, "\x1f", *tags])
+        mtime = manifest.mtime_for(card.slug, content_hash, now)
+        mtimes.append(mtime)
+        note = _TimedNote(
+            mtime,
+            model=note_type,
+            fields=list(fields),
+            tags=tags,
+            guid=note_guid(card.slug),
+            due=card.order + 1,
+        )
+        if card.deck not in decks:
+            decks[card.deck] = genanki.Deck(deck_id(card.deck), card.deck)
+        decks[card.deck].add_note(note)
+
+    if renderer.diagnostics:
+        raise BuildError(renderer.diagnostics)
+
+    stamp = int(os.environ["SOURCE_DATE_EPOCH"]) if os.environ.get("SOURCE_DATE_EPOCH") else max(mtimes)
+    package = genanki.Package(list(decks.values()))
+    data = _package_bytes(package, renderer.media.files, stamp)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out_path, data)
+    manifest.save()
+
+
+def _package_bytes(package: genanki.Package, media: Mapping[str, Path], stamp: int) -> bytes:
+    """The .apkg as bytes with no wall-clock time in it: fixed zip dates and entry order, fixed ids."""
+    with tempfile.TemporaryDirectory(prefix="dldeck-apkg-") as temp_dir:
+        db_path = Path(temp_dir) / "collection.anki2"
+        connection = sqlite3.connect(db_path)
+        try:
+            cursor = connection.cursor()
+            with warnings.catch_warnings():
+                # genanki's HTML check knows neither <figure> nor MathJax; our fields are escaped.
+                warnings.simplefilter("ignore")
+                package.write_to_db(cursor, stamp, itertools.count(stamp * 1000))
+            cursor.execute("UPDATE col SET crt = ?, mod = ?, scm = ?", (stamp, stamp * 1000, stamp * 1000))
+            _pin_deck_times(cursor, stamp)
+            connection.commit()
+            cursor.execute("VACUUM")
+        finally:
+            connection.close()
+        database = db_path.read_bytes()
+
+        buffer = _ZipBuilder()
+        buffer.add("collection.anki2", database)
+        names = sorted(media)
+        buffer.add("media", json.dumps({str(i): name for i, name in enumerate(names)}).encode("utf-8"))
+        for index, name in enumerate(names):
+            buffer.add(str(index), Path(media[name]).read_bytes())
+        return buffer.finish()
+
+
+def _pin_deck_times(cursor: sqlite3.Cursor, stamp: int) -> None:
+    decks = json.loads(cursor.execute("SELECT decks FROM col").fetchone()[0])
+    for deck in decks.values():
+        deck["mod"] = stamp
+    cursor.execute("UPDATE col SET decks = ?", (json.dumps(decks, sort_keys=True),))
+
+
+class _ZipBuilder:
+    def __init__(self) -> None:
+        self._temp = tempfile.SpooledTemporaryFile(max_size=64 << 20)
+        self._zip = zipfile.ZipFile(self._temp, "w", compression=zipfile.ZIP_DEFLATED)
+
+    def add(self, name: str, data: bytes) -> None:
+        info = zipfile.ZipInfo(name, date_time=ZIP_DATE_TIME)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.create_system = 3
+        info.external_attr = 0o644 << 16
+        self._zip.writestr(info, data, compresslevel=6)
+
+    def finish(self) -> bytes:
+        self._zip.close()
+        self._temp.seek(0)
+        data = self._temp.read()
+        self._temp.close()
+        return data
+
+
+__all__ = [
+    "BASIC_FIELDS",
+    "BASIC_NOTE_TYPE_ID",
+    "CLOZE_FIELDS",
+    "CLOZE_NOTE_TYPE_ID",
+    "anki_tag",
+    "deck_id",
+    "note_guid",
+    "stylesheet",
+    "write_deck",
+]
