@@ -958,3 +958,7 @@ def evaluate_expression(text: str, scope: Scope, span: SourceSpan) -> sympy.Basi
         raise BuildError(
             [Diagnostic(span.path, span.line, f"cannot evaluate {quote(text)}: {type(error).__name__}")]
         ) from None
+
+
+# Layer arithmetic registers its names into FUNCTIONS; imported last because it builds on this module.
+from dldeck.verify import layers as _layers  # noqa: E402, F401
