@@ -1,0 +1,112 @@
+"""The formula check: both engines, real failures named by card, file and line, and the cache."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dldeck.mathengines import (
+    MathEngineError,
+    compile_formulas,
+    strip_cloze_markers,
+    tex_to_mathml,
+    tex_to_typst,
+)
+from dldeck.mathengines.formulas import CACHE_FILE_NAME, collection_formulas
+from dldeck.model import Cloze, DisplayMath, Math, Text
+from test_cheatsheet_samples import card, para, sample_collection, span, with_cards
+
+
+def test_strip_cloze_markers_keeps_the_inside_and_drops_hints() -> None:
+    tex = r"\frac{ {{c1::a::the numerator}} }{ {{c2::b}} } + {{c3::c}}"
+    assert strip_cloze_markers(tex) == r"\frac{ a }{ b } + c"
+    assert strip_cloze_markers(r"x^{2}") == r"x^{2}"
+
+
+def test_tex_to_mathml_is_mathml_without_html_layout() -> None:
+    out = tex_to_mathml(r"\frac{1}{1+e^{-x}}", display=True)
+    assert "<math" in out and 'display="block"' in out and "<mfrac>" in out
+    assert "katex-html" not in out  # no HTML/CSS rendering that would need KaTeX's stylesheet and fonts
+    assert 'display="block"' not in tex_to_mathml("x", display=False)
+
+
+def test_tex_to_mathml_sees_through_cloze_markers() -> None:
+    assert "{{" not in tex_to_mathml(r"{{c1::e^{z} }}", display=False)
+
+
+@pytest.mark.parametrize("tex", [r"\foo{x}", r"\frac{1}{2", r"x^{2"])
+def test_katex_refuses_unknown_macros_and_unbalanced_braces(tex: str) -> None:
+    with pytest.raises(MathEngineError) as info:
+        tex_to_mathml(tex, display=False)
+    assert info.value.engine == "KaTeX"
+
+
+def test_tex_to_typst_converts_and_refuses_code_injection() -> None:
+    assert tex_to_typst(r"\frac{1}{4}") == "1/4"
+    with pytest.raises(MathEngineError, match="Typst code"):
+        tex_to_typst(r'\text{" #read("x") "}')
+
+
+def test_every_formula_is_collected_including_cloze_and_question_math() -> None:
+    uses = collection_formulas(sample_collection())
+    texs = {u.tex for u in uses}
+    assert r"\max(0, x)" in texs  # in a question
+    assert r"\mathbb{1}[x>0]" in texs  # in a table cell
+    assert any("{{c2::" in t for t in texs)  # cloze inside display math
+    displays = {u.tex for u in uses if u.display}
+    assert r"\sigma'(x) = \sigma(x)\bigl(1-\sigma(x)\bigr)" in displays
+
+
+def test_good_collection_passes_and_counts_every_occurrence() -> None:
+    collection = sample_collection()
+    report = compile_formulas(collection)
+    assert report.diagnostics == ()
+    assert report.count == len(collection_formulas(collection)) >= 7
+
+
+def _bad_card(tex: str, *, in_cloze: bool = False):
+    inline = Math(tex, span(12))
+    children = (Cloze(1, (inline,)),) if in_cloze else (inline,)
+    return card("bad-formula", (Text("Q"),), (para(12, Text("see "), *children),), line=10)
+
+
+def test_unknown_macro_fails_naming_card_file_line_and_engine() -> None:
+    report = compile_formulas(with_cards(_bad_card(r"\foo{x} + 1")))
+    assert len(report.diagnostics) == 1
+    message = str(report.diagnostics[0])
+    assert message.startswith("content/activations.md:12: formula does not compile in KaTeX: «\\foo{x} + 1»")
+    assert "\\foo" in message.split("—", 1)[1] and "bad-formula" in message
+
+
+def test_formula_only_typst_refuses_is_reported_with_typst_message() -> None:
+    # KaTeX knows \xrightarrow; tex2typst passes it through as `xrightarrow`, which Typst does not know.
+    bad = card("arrow", (Text("Q"),), (DisplayMath(r"a \xrightarrow{f} b", span(15)),), line=14)
+    report = compile_formulas(with_cards(bad, *sample_collection().cards))
+    assert [d.line for d in report.diagnostics] == [15]
+    message = report.diagnostics[0].message
+    assert "does not compile in Typst" in message and "xrightarrow" in message and "[card arrow]" in message
+
+
+def test_bad_formula_inside_a_cloze_is_found() -> None:
+    report = compile_formulas(with_cards(_bad_card(r"\frac{1}{2", in_cloze=True)))
+    assert len(report.diagnostics) == 1 and report.diagnostics[0].line == 12
+
+
+def test_cache_records_passes_only_and_is_reused(tmp_path: Path) -> None:
+    good = sample_collection()
+    first = compile_formulas(good, cache_dir=tmp_path)
+    data = json.loads((tmp_path / CACHE_FILE_NAME).read_text())
+    assert len(data["passed"]) == len({(u.tex, u.display) for u in collection_formulas(good)})
+    second = compile_formulas(good, cache_dir=tmp_path)
+    assert first == second
+    bad = with_cards(_bad_card(r"\foo"))
+    assert compile_formulas(bad, cache_dir=tmp_path).diagnostics
+    assert compile_formulas(bad, cache_dir=tmp_path).diagnostics  # failures are never cached
+    assert (tmp_path / CACHE_FILE_NAME).read_text() == json.dumps(data, indent=0) + "\n"
+
+
+def test_corrupt_cache_is_ignored(tmp_path: Path) -> None:
+    (tmp_path / CACHE_FILE_NAME).write_text("{not json")
+    assert compile_formulas(with_cards(_bad_card(r"\foo")), cache_dir=tmp_path).diagnostics
