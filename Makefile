@@ -35,7 +35,6 @@ gallery: $(STAMP)
 	$(BIN)/python scripts/gallery.py
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python scripts/bench.py
 
 clean:
