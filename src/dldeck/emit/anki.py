@@ -15,7 +15,6 @@ import hashlib
 import html
 import itertools
 import json
-import os
 import re
 import sqlite3
 import tempfile
@@ -238,7 +237,11 @@ def write_deck(
     manifest: Manifest,
     out_path: Path,
 ) -> None:
-    """Write the whole collection as one .apkg (atomically) and save the manifest's new mtimes."""
+    """Write the whole collection as one .apkg (atomically).
+
+    Records new mtimes in `manifest` but does not save it: the caller saves once every output of
+    the build succeeded (see pipeline.build).
+    """
     now = build_time()
     renderer = _CardRenderer(collection, figures)
     basic_type = _note_type(
@@ -272,13 +275,13 @@ def write_deck(
     if renderer.diagnostics:
         raise BuildError(renderer.diagnostics)
 
-    stamp = int(os.environ["SOURCE_DATE_EPOCH"]) if os.environ.get("SOURCE_DATE_EPOCH") else max(mtimes)
+    # The newest content time, not the build time: an unchanged rebuild is byte-identical on any day.
+    stamp = max(mtimes)
     package = genanki.Package(list(decks.values()))
     data = _package_bytes(package, renderer.media.files, stamp)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out_path, data)
-    manifest.save()
 
 
 def _package_bytes(package: genanki.Package, media: Mapping[str, Path], stamp: int) -> bytes:
