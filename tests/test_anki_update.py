@@ -210,3 +210,25 @@ def test_unchanged_rebuild_is_identical_and_updates_nothing(scenario: Scenario) 
     assert not log.new and not log.updated and not log.conflicting
     assert len(log.duplicate) == scenario.col.note_count() == 6
     assert schedules(scenario.col) == scenario.schedule_after
+
+
+def test_style_edits_reach_existing_collections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dldeck.emit.anki as anki_backend
+
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "conv.md").write_text(textwrap.dedent(CONV), encoding="utf-8")
+    build(content, tmp_path / "v1.apkg", V1_TIME)
+    col = AnkiCollection(str(tmp_path / "collection.anki2"))
+    try:
+        import_package(col, tmp_path / "v1.apkg")
+        original = anki_backend.stylesheet()
+        monkeypatch.setattr(anki_backend, "stylesheet", lambda: original + "\n/* restyled */\n")
+        build(content, tmp_path / "v2.apkg", V2_TIME)
+        log = import_package(col, tmp_path / "v2.apkg")
+        assert not log.new and not log.updated and not log.conflicting
+        note_type = col.models.get(anki_backend.BASIC_NOTE_TYPE_ID)
+        assert "/* restyled */" in note_type["css"]
+        assert note_type["mod"] == V2_TIME
+    finally:
+        col.close()
