@@ -20,7 +20,7 @@ import sqlite3
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -30,7 +30,7 @@ import genanki
 from dldeck.emit.markup import anki_math, render_blocks, render_inlines
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.manifest import Manifest, atomic_write_bytes, build_time, rendered_hash
-from dldeck.model import Card, Collection, FigureBlock, FigureKey, Image, RenderedFigure
+from dldeck.model import Block, Card, Collection, FigureBlock, FigureKey, Image, RenderedFigure
 
 # Fixed forever: changing an id, a field or the template count makes Anki treat notes as conflicts.
 BASIC_NOTE_TYPE_ID = 2065582079
@@ -110,7 +110,9 @@ class _TimedNote(genanki.Note):
         super().__init__(**kwargs)
         self.mtime = mtime
 
-    def write_to_db(self, cursor: sqlite3.Cursor, timestamp: float, deck_id: int, id_gen) -> None:
+    def write_to_db(
+        self, cursor: sqlite3.Cursor, timestamp: float, deck_id: int, id_gen: Iterator[int]
+    ) -> None:
         super().write_to_db(cursor, self.mtime, deck_id, id_gen)
 
 
@@ -196,7 +198,7 @@ class _CardRenderer:
         anchor = f' id="{_attr(rendered.figure_id)}"' if rendered.figure_id else ""
         return f'<figure{anchor}><img src="{_attr(name)}" alt="{_attr(alt)}">{figcaption}</figure>'
 
-    def blocks(self, blocks: Sequence) -> str:
+    def blocks(self, blocks: Sequence[Block]) -> str:
         return render_blocks(blocks, anki_math, lambda _block: "", self.image_source)
 
     def fields(self, card: Card) -> tuple[str, ...]:
