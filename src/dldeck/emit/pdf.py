@@ -1,0 +1,216 @@
+"""The printable cheat sheet: the model → Typst source → PDF, compiled in-process by Typst.
+
+Typst compiles in a private temporary root holding only the generated source, the style file and
+copies of the figures, so a document cannot read anything else. Every Typst warning is an error:
+Typst only *warns* about a missing font, and a printed sheet full of boxes is a failed build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import typst
+
+from dldeck.config import SheetConfig, deck_titles, group_sections
+from dldeck.emit.typst_markup import PlacedFigure, TypstWriter, font_coverage, typst_string
+from dldeck.errors import BuildError, Diagnostic, quote
+from dldeck.fonts import find_cjk_font
+from dldeck.mathengines.engines import typst_font_paths
+from dldeck.model import Card, Collection, FigureBlock, FigureKey, Image, RenderedFigure
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+STYLE_FILE = "sheet.typ"
+MAIN_FILE = "main.typ"
+
+PAPER_MM = {"a4": (210.0, 297.0), "letter": (215.9, 279.4)}
+MARGIN_X_MM = 9.0
+GUTTER_MM = 5.0
+
+
+@dataclass
+class _Assets:
+    """Files the document refers to, copied flat into the Typst root under content-hashed names."""
+
+    figures: Mapping[FigureKey, RenderedFigure]
+    copies: dict[str, Path] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    card: Card | None = None
+
+    def figure(self, block: FigureBlock) -> PlacedFigure | None:
+        assert self.card is not None
+        rendered = self.figures.get(FigureKey(self.card.slug, block.index))
+        if rendered is None:
+            self.diagnostics.append(Diagnostic(block.span.path, block.span.line,
+                                               f"figure of card {self.card.slug} was not rendered"))
+            return None
+        source = Path(rendered.svg_path)
+        self.copies[source.name] = source
+        return PlacedFigure(source.name, rendered.caption)
+
+    def image(self, image: Image) -> str:
+        source = Path(image.src)
+        try:
+            digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+        except OSError as exc:
+            self.diagnostics.append(Diagnostic(image.span.path, image.span.line,
+                                               f"cannot read image {quote(image.src)}: {exc.strerror}"))
+            return ""
+        name = f"img-{digest}{source.suffix.lower()}"
+        self.copies[name] = source
+        return name
+
+
+def base_font_size(sheet: SheetConfig) -> float:
+    """Text size in pt from the column width: dense, but never below what prints legibly."""
+    short, long = PAPER_MM[sheet.paper]
+    width = long if sheet.orientation == "landscape" else short
+    column_mm = (width - 2 * MARGIN_X_MM - (sheet.columns - 1) * GUTTER_MM) / sheet.columns
+    return round(min(9.0, max(6.5, column_mm / 12.0)), 2)
+
+
+def _typst_date(build_date: str) -> str:
+    """A fixed document date from the build date (reproducible), or none when it is not a date."""
+    match = re.match(r"(\d{4})-(\d{2})-(\d{2})", build_date)
+    if not match:
+        return "none"
+    try:
+        day = date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return "none"
+    return f"datetime(year: {day.year}, month: {day.month}, day: {day.day})"
+
+
+def typst_source(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
+                 title: str, build_date: str) -> tuple[str, dict[str, Path], list[tuple[int, Card]],
+                                                       list[Diagnostic]]:
+    """The main Typst file, the files it needs, which card each line belongs to, and problems found."""
+    cards = sheet.select(collection)
+    font = find_cjk_font()
+    covered = font_coverage(font.path)
+    assets = _Assets(figures)
+    writer = TypstWriter(assets.figure, assets.image, covered=lambda char: ord(char) in covered)
+    shown_title = title if sheet.name == "cheatsheet" else f"{title} · {sheet.name}"
+    family = typst_string(font.family)
+    size = base_font_size(sheet)
+    lines: list[str] = [
+        f'#import "{STYLE_FILE}": *',
+        f"#set document(title: {typst_string(shown_title)}, date: {_typst_date(build_date)})",
+        f'#set page(paper: "{"us-letter" if sheet.paper == "letter" else "a4"}", '
+        f"flipped: {'true' if sheet.orientation == 'landscape' else 'false'}, columns: {sheet.columns}, "
+        f"margin: (x: {MARGIN_X_MM}mm, top: 12mm, bottom: 11mm))",
+        f"#set columns(gutter: {GUTTER_MM}mm)",
+        f'#set text(font: ({family},), size: {size}pt, lang: "zh", region: "cn")',
+        f'#show math.equation: set text(font: ("New Computer Modern Math", {family}))',
+        f'#show raw: set text(font: ("DejaVu Sans Mono", {family}))',
+        f"#show: sheet-style.with({typst_string(shown_title)}, {typst_string(build_date)})",
+        f"#place(top, scope: \"parent\", float: true, "
+        f"sheet-title({typst_string(shown_title)}, {typst_string(build_date)}, {len(cards)}))",
+        '#outline(title: "目录", depth: 2)',
+    ]
+    card_at: dict[int, Card] = {}  # index in `lines` → card, for pointing Typst errors at cards
+    sections = group_sections(cards)
+    titles = deck_titles(list(dict.fromkeys(s.deck for s in sections)))
+    previous_deck = None
+    for section in sections:
+        if section.deck != previous_deck:
+            lines.append(f"#heading(level: 1, {typst_string(titles[section.deck])})")
+            previous_deck = section.deck
+        if section.section:
+            lines.append(f"#heading(level: 2, {typst_string(section.section)})")
+        for card in section.cards:
+            assets.card = card
+            card_at[len(lines)] = card
+            lines.append(_card_markup(card, writer, sheet.include_extra))
+    if not cards:
+        lines.append('#text(fill: muted)["（这张速查表没有卡片）"]')
+    line_cards: list[tuple[int, Card]] = []
+    line_number = 1
+    for index, text in enumerate(lines):
+        if index in card_at:
+            line_cards.append((line_number, card_at[index]))
+        line_number += text.count("\n") + 1
+    diagnostics = list(assets.diagnostics)
+    for missing in writer.missing:
+        diagnostics.append(Diagnostic(
+            missing.span.path, missing.span.line,
+            f"character {quote(missing.char)} (U+{ord(missing.char):04X}) has no glyph in the PDF font "
+            f"{font.family}: it would print as a box (write it as math or a common character)",
+        ))
+    return "\n".join(lines) + "\n", dict(assets.copies), line_cards, sorted(set(diagnostics))
+
+
+def _card_markup(card: Card, writer: TypstWriter, include_extra: bool) -> str:
+    question = writer.at(card.span).inlines(card.question)
+    answer = writer.blocks(card.answer)
+    extra = writer.blocks(card.extra) if include_extra else ""
+    extra_arg = f"(extra: [{extra}])" if extra else ""
+    return f"#card{extra_arg}[{question}][{answer}]"
+
+
+def write_pdf(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
+              title: str, out_path: Path, build_date: str) -> None:
+    """Compile the sheet's cards to a PDF at out_path (atomically); BuildError names what went wrong."""
+    source, copies, line_cards, diagnostics = typst_source(collection, figures, sheet, title, build_date)
+    if diagnostics:
+        raise BuildError(diagnostics)
+    pdf = compile_sheet(source, copies, line_cards)
+    _write_atomically(out_path, pdf)
+
+
+def compile_sheet(source: str, copies: Mapping[str, Path], line_cards: Sequence[tuple[int, Card]]) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="dldeck-typst-") as temporary:
+        root = Path(temporary)
+        shutil.copyfile(TEMPLATE_DIR / STYLE_FILE, root / STYLE_FILE)
+        for name, path in sorted(copies.items()):
+            shutil.copyfile(path, root / name)
+        main = root / MAIN_FILE
+        main.write_text(source, encoding="utf-8")
+        try:
+            pdf, warnings = typst.compile_with_warnings(
+                str(main), root=str(root), font_paths=list(typst_font_paths()), ignore_system_fonts=True
+            )
+        except typst.TypstError as exc:
+            raise BuildError([_typst_diagnostic(exc, "error", line_cards)]) from exc
+        if warnings:
+            raise BuildError([_typst_diagnostic(w, "warning", line_cards) for w in warnings])
+    return bytes(pdf)
+
+
+def _typst_diagnostic(problem: BaseException, kind: str,
+                      line_cards: Sequence[tuple[int, Card]]) -> Diagnostic:
+    """Point a Typst problem in the generated file at the card it came from."""
+    message = " ".join(str(getattr(problem, "message", "") or problem).split())
+    hints = getattr(problem, "hints", None) or []
+    if hints:
+        message += " (hint: " + "; ".join(" ".join(str(h).split()) for h in hints) + ")"
+    located = re.search(rf"{re.escape(MAIN_FILE)}:(\d+):\d+", str(getattr(problem, "diagnostic", "")))
+    card = None
+    if located:
+        line = int(located.group(1))
+        for start, candidate in line_cards:
+            if start <= line:
+                card = candidate
+    if card is None:
+        return Diagnostic("<cheat sheet>", 0, f"Typst {kind} in the generated PDF source: {message}")
+    return Diagnostic(card.span.path, card.span.line,
+                      f"Typst {kind} while typesetting card {card.slug} for the PDF: {message}")
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
