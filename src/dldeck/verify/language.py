@@ -53,6 +53,7 @@ class CheckError(Exception):
         super().__init__(message)
         self.message = message
         self.line = line
+        self.text = ""  # the statement, when known
 
 
 # --------------------------------------------------------------------------- statements
@@ -337,6 +338,7 @@ class Scope:
     assumptions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     facts_root: Path | None = None
     path: str = ""
+    broken: dict[str, int] = field(default_factory=dict)  # name -> line of a definition that failed
     _facts: dict[str, Any] | None = field(default=None, repr=False)
 
     def symbol(self, name: str) -> sympy.Symbol:
@@ -481,6 +483,7 @@ class Evaluator:
     def _name(self, name: str, env: dict[str, Any], defs: dict[str, Definition]) -> Any:
         if name in env:
             return env[name]
+        self._not_broken(name, defs)
         if name in defs:
             definition = defs[name]
             if definition.params:
@@ -491,6 +494,12 @@ class Evaluator:
         if name in FUNCTIONS:
             raise CheckError(f"{quote(name)} is a function; call it, e.g. {name}(x)")
         return self.scope.symbol(name)
+
+    def _not_broken(self, name: str, defs: dict[str, Definition]) -> None:
+        if name in self.scope.broken and name not in defs:
+            raise CheckError(
+                f"{quote(name)} is not defined: its definition on line {self.scope.broken[name]} failed"
+            )
 
     def _subscript(self, node: ast.Subscript, env: dict[str, Any], defs: dict[str, Definition]) -> Any:
         container = self._eval(node.value, env, defs)
@@ -522,6 +531,7 @@ class Evaluator:
         kwargs = {k.arg: self._eval(k.value, env, defs) for k in node.keywords if k.arg}
         if name in env:
             raise CheckError(f"{quote(name)} is a parameter, not a function")
+        self._not_broken(name, defs)
         if name in defs and defs[name].params:
             return self._call_definition(defs[name], args, kwargs)
         if name in defs:
@@ -811,6 +821,11 @@ def _subs(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
     return check_size(f.subs(x, value))
 
 
+def _expand(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    _arity("expand", args, kwargs, 1, 1)
+    return sympy.expand(expect_expr(args[0], "expand() argument"))
+
+
 def _simplify(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
     _arity("simplify", args, kwargs, 1, 1)
     return sympy.simplify(expect_expr(args[0], "simplify() argument"))
@@ -874,6 +889,7 @@ FUNCTIONS: dict[str, Builtin] = {
     "argmin": _extremum("argmin"),
     "subs": _subs,
     "simplify": _simplify,
+    "expand": _expand,
     "approx": _approx_outside_claim,
     "fact": _fact,
 }
@@ -896,6 +912,7 @@ def statements_of_card(card: Card) -> Iterator[Statement | CheckError]:
                     yield parse_statement(text, line)
                 except CheckError as error:
                     error.line = error.line or line
+                    error.text = text
                     yield error
         except CheckError as error:
             error.line = error.line or block.span.line
@@ -907,7 +924,11 @@ def execute_definition(statement: Statement, scope: Scope) -> None:
     if statement.kind == "assume":
         scope.assume(statement.assumed, statement.assumptions)
     elif statement.kind == "define":
-        scope.define(statement, Evaluator(scope, statement.text))
+        try:
+            scope.define(statement, Evaluator(scope, statement.text))
+        except Exception:
+            scope.broken.setdefault(statement.name, statement.line)
+            raise
 
 
 def new_scope(card: Card, facts_root: Path | None) -> Scope:

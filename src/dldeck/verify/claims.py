@@ -1,0 +1,444 @@
+"""Deciding claims: identities and inequalities for all values of the free symbols, and approx.
+
+A claim is proved symbolically when sympy can (status "symbolic"); otherwise it is tested on
+seeded sample points that respect the symbols' assumptions (status "numeric"). A false claim is
+reported with the values an author can compare: the two computed sides, or a counterexample.
+Sampling is seeded from the claim text, so reports are identical run to run.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import random
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sympy
+
+from dldeck.verify.language import (
+    CheckError,
+    Evaluator,
+    Scope,
+    Statement,
+    describe,
+    expect_expr,
+    short,
+)
+
+IDENTITY_POINTS = 60
+INEQUALITY_GRID = 1201
+INEQUALITY_RANDOM = 300
+MIN_VALID_POINTS = 8
+PRECISION = 30
+CONFIRM_PRECISION = 60
+CONFIRM_EPSILON = 1e-40  # below this a 60-digit difference is rounding, not a counterexample
+DEFAULT_APPROX_TOL = sympy.Rational(1, 10**6)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # "symbolic" | "numeric" | "failed"
+    message: str = ""
+
+
+class _Failed(Exception):
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def check_claim(statement: Statement, scope: Scope) -> Outcome:
+    """Decide one claim statement; raises CheckError for malformed claims."""
+    node = statement.body
+    assert node is not None
+    evaluator = Evaluator(scope, statement.text)
+    text = one_line(statement.text)
+    rng = random.Random(zlib.crc32(text.encode("utf-8")))
+    try:
+        if isinstance(node, ast.Compare):
+            status = "symbolic"
+            left = evaluator.evaluate(node.left)
+            for op, comparator in zip(node.ops, node.comparators, strict=True):
+                right = evaluator.evaluate(comparator)
+                result = compare(op, left, right, rng)
+                if result == "numeric":
+                    status = "numeric"
+                left = right
+            return Outcome(status)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "approx":
+            args = [evaluator.evaluate(a) for a in node.args]
+            kwargs = {k.arg: evaluator.evaluate(k.value) for k in node.keywords if k.arg}
+            approx(args, kwargs)
+            return Outcome("symbolic")
+    except _Failed as failure:
+        return Outcome("failed", f"claim does not hold: {text} — {failure.detail}")
+    raise CheckError(f"a claim must be a comparison (==, !=, <, <=, >, >=) or approx(...), got {text!r}")
+
+
+# --------------------------------------------------------------------------- comparisons
+
+
+def compare(op: ast.cmpop, left: Any, right: Any, rng: random.Random) -> str:
+    """Return the status of one comparison or raise _Failed."""
+    if isinstance(op, ast.Eq):
+        return equal(left, right, rng)
+    if isinstance(op, ast.NotEq):
+        return not_equal(left, right, rng)
+    return inequality(op, left, right, rng)
+
+
+def _is_plain(value: Any) -> bool:
+    return isinstance(value, bool | str) or value in (sympy.true, sympy.false)
+
+
+def _plain(value: Any) -> Any:
+    if value is sympy.true:
+        return True
+    if value is sympy.false:
+        return False
+    return value
+
+
+def equal(left: Any, right: Any, rng: random.Random) -> str:
+    if isinstance(left, tuple) or isinstance(right, tuple):
+        if not (isinstance(left, tuple) and isinstance(right, tuple)):
+            raise _Failed(f"computed {show(left)}, right side {show(right)}")
+        if len(left) != len(right):
+            raise _Failed(
+                f"computed {show(left)} ({len(left)} elements), right side {show(right)} "
+                f"({len(right)} elements)"
+            )
+        status = "symbolic"
+        for index, (a, b) in enumerate(zip(left, right, strict=True)):
+            try:
+                if equal(a, b, rng) == "numeric":
+                    status = "numeric"
+            except _Failed as failure:
+                raise _Failed(
+                    f"computed {show(left)}, right side {show(right)} (element {index + 1}: {failure.detail})"
+                ) from None
+        return status
+    if _is_plain(left) or _is_plain(right):
+        a, b = _plain(left), _plain(right)
+        if type(a) is type(b) and a == b:
+            return "symbolic"
+        raise _Failed(f"computed {show(left)}, right side {show(right)}")
+    if not (isinstance(left, sympy.Expr) and isinstance(right, sympy.Expr)):
+        if left == right:
+            return "symbolic"
+        raise _Failed(f"computed {show(left)}, right side {show(right)}")
+    return identity(left, right, rng)
+
+
+def identity(left: sympy.Expr, right: sympy.Expr, rng: random.Random) -> str:
+    difference = left - right
+    if difference == 0 or sympy.expand(difference) == 0:
+        return "symbolic"
+    symbols = sorted(difference.free_symbols, key=lambda s: s.name)
+    if not symbols:
+        return _constant_identity(left, right, difference)
+    try:
+        _search_counterexample(left, right, symbols, rng)
+    except _Failed as failure:
+        raise _Failed(f"computed {show(left)}, right side {show(right)}; {failure.detail}") from None
+    for attempt in _simplifications(difference):
+        if attempt == 0:
+            return "symbolic"
+    return "numeric"
+
+
+def _simplifications(difference: sympy.Expr) -> Iterator[sympy.Expr]:
+    """Ever more expensive rewrites; the caller stops at the first that gives zero."""
+    yield sympy.simplify(difference)
+    yield sympy.simplify(difference.rewrite(sympy.exp))
+    yield sympy.simplify(sympy.expand(sympy.piecewise_fold(difference), force=True))
+    yield sympy.simplify(sympy.expand_log(sympy.expand_power_base(difference, force=True), force=True))
+
+
+def _constant_identity(left: sympy.Expr, right: sympy.Expr, difference: sympy.Expr) -> str:
+    simplified = sympy.simplify(difference)
+    if simplified == 0:
+        return "symbolic"
+    value = simplified.evalf(CONFIRM_PRECISION)
+    if value.is_Number and value == 0:
+        return "numeric"
+    if value.is_number and abs(value) < sympy.Float(10) ** -(CONFIRM_PRECISION - 10):
+        return "numeric"
+    raise _Failed(f"computed {show(left)}, right side {show(right)}")
+
+
+def _search_counterexample(
+    left: sympy.Expr, right: sympy.Expr, symbols: list[sympy.Symbol], rng: random.Random
+) -> None:
+    valid = 0
+    for point in sample_points(symbols, rng, IDENTITY_POINTS):
+        a, b = numeric(left, point), numeric(right, point)
+        if a is None or b is None:
+            continue
+        valid += 1
+        if abs(a - b) > 1e-9 * max(1.0, abs(a), abs(b)):
+            a_exact, b_exact = (
+                numeric(left, point, CONFIRM_PRECISION),
+                numeric(right, point, CONFIRM_PRECISION),
+            )
+            if (
+                a_exact is not None
+                and b_exact is not None
+                and abs(a_exact - b_exact) > 1e-20 * max(1.0, abs(a_exact), abs(b_exact))
+            ):
+                raise _Failed(f"at {show_point(point)}: lhs={number(a_exact)}, rhs={number(b_exact)}")
+    if valid < MIN_VALID_POINTS:
+        raise CheckError(
+            f"cannot test the claim numerically: only {valid} of {IDENTITY_POINTS} sample points "
+            "give real values"
+        )
+
+
+def not_equal(left: Any, right: Any, rng: random.Random) -> str:
+    if not (isinstance(left, sympy.Expr) and isinstance(right, sympy.Expr)):
+        try:
+            equal(left, right, rng)
+        except _Failed:
+            return "symbolic"
+        raise _Failed(f"both sides are {show(left)}")
+    difference = sympy.simplify(left - right)
+    if difference == 0:
+        raise _Failed(f"both sides are {show(left)}")
+    symbols = sorted(difference.free_symbols, key=lambda s: s.name)
+    if not symbols:
+        if difference.is_zero is False:
+            return "symbolic"
+        value = difference.evalf(CONFIRM_PRECISION)
+        if value != 0:
+            return "symbolic" if value.is_number else "numeric"
+        raise _Failed(f"both sides are {show(left)}")
+    if difference.is_zero is False:
+        return "symbolic"
+    for point in sample_points(symbols, rng, INEQUALITY_RANDOM):
+        value = numeric(difference, point, CONFIRM_PRECISION)
+        if value is not None and value == 0:
+            raise _Failed(f"at {show_point(point)}: both sides are {number(numeric(left, point) or 0)}")
+    return "numeric"
+
+
+_RELATIONS = {ast.Lt: sympy.Lt, ast.LtE: sympy.Le, ast.Gt: sympy.Gt, ast.GtE: sympy.Ge}
+_SYMBOLS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+
+
+def inequality(op: ast.cmpop, left: Any, right: Any, rng: random.Random) -> str:
+    a = expect_expr(left, f"left side of {_SYMBOLS[type(op)]}")
+    b = expect_expr(right, f"right side of {_SYMBOLS[type(op)]}")
+    relation = _RELATIONS[type(op)]
+    direct = relation(a, b)
+    if direct is sympy.true:
+        return "symbolic"
+    # Normalise to `gap >= 0` (or > 0): gap = b - a for < and <=, a - b for > and >=.
+    gap = b - a if isinstance(op, ast.Lt | ast.LtE) else a - b
+    strict = isinstance(op, ast.Lt | ast.Gt)
+    symbols = sorted(gap.free_symbols, key=lambda s: s.name)
+    if not symbols:
+        verdict = relation(sympy.simplify(a), sympy.simplify(b))
+        if verdict is sympy.true:
+            return "symbolic"
+        if verdict is sympy.false:
+            raise _Failed(f"lhs={show(a)}, rhs={show(b)}")
+        value = gap.evalf(CONFIRM_PRECISION)
+        if value.is_number and (value > 0 or (value == 0 and not strict)):
+            return "numeric"
+        lhs, rhs = numeric(a, {}, CONFIRM_PRECISION), numeric(b, {}, CONFIRM_PRECISION)
+        raise _Failed(f"lhs={number(lhs)}, rhs={number(rhs)}")
+    simplified_gap = sympy.simplify(gap)
+    if (simplified_gap > 0 if strict else simplified_gap >= 0) is sympy.true:
+        return "symbolic"
+    if len(symbols) == 1 and _bound_proves(simplified_gap, symbols[0], strict):
+        return "symbolic"
+    _dense_search(a, b, gap, symbols, strict, rng)
+    return "numeric"
+
+
+def _bound_proves(gap: sympy.Expr, x: sympy.Symbol, strict: bool) -> bool:
+    """min over the domain of gap >= 0 (> 0 when strict) proves the claim outright."""
+    from sympy.calculus.util import minimum
+
+    from dldeck.verify.language import domain_of
+
+    domain = domain_of(x)
+    if domain.is_subset(sympy.S.Integers):
+        return False
+    try:
+        low = minimum(gap, x, domain)
+    except Exception:  # noqa: BLE001 - sympy raises many kinds here; any means "not proved this way"
+        return False
+    if not low.is_number or low.has(sympy.nan):
+        return False
+    verdict = low > 0 if strict else low >= 0
+    return verdict is sympy.true
+
+
+def _dense_search(
+    a: sympy.Expr,
+    b: sympy.Expr,
+    gap: sympy.Expr,
+    symbols: list[sympy.Symbol],
+    strict: bool,
+    rng: random.Random,
+) -> None:
+    valid = 0
+    for point in inequality_points(symbols, rng):
+        value = numeric(gap, point)
+        if value is None or isinstance(value, complex):
+            continue
+        valid += 1
+        if value < 0 or (strict and value <= 0) or value < -1e-12:
+            exact = numeric(gap, point, CONFIRM_PRECISION)
+            if exact is None or isinstance(exact, complex):
+                continue
+            if exact < -CONFIRM_EPSILON or (strict and exact <= CONFIRM_EPSILON):
+                raise _Failed(
+                    f"at {show_point(point)}: lhs={number(numeric(a, point, CONFIRM_PRECISION))}, "
+                    f"rhs={number(numeric(b, point, CONFIRM_PRECISION))}"
+                )
+    if valid < MIN_VALID_POINTS:
+        raise CheckError("cannot test the inequality numerically: too few sample points give real values")
+
+
+# --------------------------------------------------------------------------- approx
+
+
+def approx(args: list[Any], kwargs: dict[str, Any]) -> None:
+    if kwargs.keys() - {"tol"}:
+        raise CheckError(
+            f"approx() got an unexpected keyword argument {sorted(kwargs.keys() - {'tol'})[0]!r}"
+        )
+    if not 2 <= len(args) + len(kwargs) <= 3:
+        raise CheckError("approx(expr, value) or approx(expr, value, tol)")
+    expr = expect_expr(args[0], "approx() expression")
+    value = expect_expr(args[1], "approx() value")
+    tol = expect_expr(
+        args[2] if len(args) == 3 else kwargs.get("tol", DEFAULT_APPROX_TOL), "approx() tolerance"
+    )
+    for what, item in (("expression", expr), ("value", value), ("tolerance", tol)):
+        if item.free_symbols:
+            names = ", ".join(sorted(s.name for s in item.free_symbols))
+            raise CheckError(f"approx(): the {what} must be a number, but it has free symbols {names}")
+    e, v, t = (x.evalf(CONFIRM_PRECISION) for x in (expr, value, tol))
+    if not (e.is_real and v.is_real and t.is_real):
+        raise CheckError(f"approx(): {show(expr)} or {show(value)} is not a real number")
+    if abs(e - v) > t * max(1, abs(v)):
+        raise _Failed(f"computed {number(e)}, expected {number(v)} within {number(t)}")
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def _symbol_sample(symbol: sympy.Symbol, rng: random.Random, wide: bool) -> sympy.Expr:
+    spread = 20.0 if wide else 5.0
+    if symbol.is_integer:
+        high = 12 if not wide else 60
+        if symbol.is_positive:
+            return sympy.Integer(rng.randint(1, high))
+        if symbol.is_nonnegative:
+            return sympy.Integer(rng.randint(0, high))
+        if symbol.is_negative:
+            return sympy.Integer(-rng.randint(1, high))
+        return sympy.Integer(rng.randint(-high, high))
+    if symbol.is_positive:
+        value = math.exp(rng.uniform(-4.0, math.log(spread)))
+    elif symbol.is_nonnegative:
+        value = rng.uniform(0.0, spread)
+    elif symbol.is_negative:
+        value = -math.exp(rng.uniform(-4.0, math.log(spread)))
+    else:
+        value = rng.uniform(-spread, spread)
+    if symbol.is_nonzero and value == 0:
+        value = 0.5
+    return sympy.Float(round(value, 6), PRECISION)
+
+
+def sample_points(symbols: list[sympy.Symbol], rng: random.Random, count: int) -> Iterator[dict]:
+    for index in range(count):
+        wide = index % 4 == 3
+        yield {s: _symbol_sample(s, rng, wide) for s in symbols}
+
+
+def inequality_points(symbols: list[sympy.Symbol], rng: random.Random) -> Iterator[dict]:
+    """A dense grid for one real variable (where extrema hide), random points otherwise."""
+    if len(symbols) == 1 and not symbols[0].is_integer:
+        x = symbols[0]
+        low = 0.0 if (x.is_positive or x.is_nonnegative) else -20.0
+        high = 0.0 if x.is_negative else 20.0
+        for i in range(INEQUALITY_GRID):
+            value = low + (high - low) * i / (INEQUALITY_GRID - 1)
+            if (x.is_positive or x.is_negative) and value == 0:
+                continue
+            yield {x: sympy.Float(round(value, 9), PRECISION)}
+    elif len(symbols) == 1:
+        x = symbols[0]
+        start = 1 if x.is_positive else 0 if x.is_nonnegative else -200
+        stop = -1 if x.is_negative else 200
+        for value in range(start, stop + 1):
+            yield {x: sympy.Integer(value)}
+        return
+    yield from sample_points(symbols, rng, INEQUALITY_RANDOM)
+
+
+def numeric(expr: sympy.Expr, point: dict, precision: int = 15) -> float | complex | None:
+    """The value at a point, or None where undefined (pole, overflow, nan)."""
+    try:
+        value = expr.evalf(precision, subs=point) if point else expr.evalf(precision)
+    except (ValueError, TypeError, ZeroDivisionError, OverflowError, ArithmeticError):
+        return None
+    if not value.is_number or value.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
+        return None
+    try:
+        result = complex(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if math.isnan(result.real) or math.isnan(result.imag) or math.isinf(abs(result)):
+        return None
+    if abs(result.imag) <= 1e-12 * max(1.0, abs(result.real)):
+        return result.real
+    return result
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def number(value: Any) -> str:
+    if value is None:
+        return "undefined"
+    if isinstance(value, sympy.Basic):
+        if value.is_Integer:
+            return str(value)
+        value = complex(value) if value.is_number else value
+    if isinstance(value, complex):
+        if value.imag == 0:
+            value = value.real
+        else:
+            return f"{value.real:.6g}{value.imag:+.6g}i"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.6g}"
+    return short(value)
+
+
+def show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "(" + ", ".join(show(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, sympy.Basic) or isinstance(value, bool):
+        return short(value, 80)
+    return describe(value)
+
+
+def show_point(point: dict) -> str:
+    return ", ".join(f"{symbol.name}={number(value)}" for symbol, value in point.items())

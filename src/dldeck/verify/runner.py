@@ -1,0 +1,324 @@
+"""Running every card's checks in worker processes, each statement under a time limit.
+
+Sympy is pure Python and some simplifications never return, so a claim cannot be interrupted
+from inside. Each card (its blocks share definitions, so a card is one task) runs in a forked
+worker that reports when it starts and finishes each statement; the parent kills a worker whose
+statement overruns, records a timeout for it, and resumes the card in a fresh worker after it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from dldeck.errors import Diagnostic, quote
+from dldeck.model import Card, Collection
+from dldeck.verify.claims import check_claim, one_line
+from dldeck.verify.language import (
+    CheckError,
+    Scope,
+    Statement,
+    execute_definition,
+    new_scope,
+    statements_of_card,
+)
+
+STATUSES = ("symbolic", "numeric", "failed", "timeout", "error")
+MEMORY_HEADROOM = 4 * 1024**3  # per worker, on top of what the parent already uses
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    slug: str
+    path: str
+    line: int
+    text: str
+    status: str  # one of STATUSES
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    results: tuple[ClaimResult, ...]
+    diagnostics: tuple[Diagnostic, ...] = field(default=())
+
+    def count(self, status: str) -> int:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        return sum(1 for result in self.results if result.status == status)
+
+    @property
+    def ok(self) -> bool:
+        return not self.diagnostics
+
+
+# --------------------------------------------------------------------------- one statement
+
+
+def run_statement(item: Statement, scope: Scope, card: Card) -> ClaimResult | None:
+    """Execute one statement in this process; definitions that succeed yield no result."""
+    text = one_line(item.text)
+    path = card.span.path
+    try:
+        if item.kind == "claim":
+            outcome = check_claim(item, scope)
+            return ClaimResult(card.slug, path, item.line, text, outcome.status, outcome.message)
+        execute_definition(item, scope)
+        return None
+    except CheckError as error:
+        return ClaimResult(card.slug, path, item.line, text, "error", error.message)
+    except MemoryError:
+        return ClaimResult(
+            card.slug, path, item.line, text, "error", f"out of memory evaluating {quote(text)}"
+        )
+    except RecursionError:
+        return ClaimResult(card.slug, path, item.line, text, "error", f"expression too deep: {quote(text)}")
+    except Exception as error:  # noqa: BLE001 - sympy raises anything; the author needs the line, not a trace
+        return ClaimResult(
+            card.slug,
+            path,
+            item.line,
+            text,
+            "error",
+            f"sympy could not evaluate {quote(text)}: {type(error).__name__}: {error}",
+        )
+
+
+def _parse_error_result(card: Card, error: CheckError) -> ClaimResult:
+    line = error.line or card.span.line
+    return ClaimResult(card.slug, card.span.path, line, one_line(error.text), "error", error.message)
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+def _limit_memory() -> None:
+    try:
+        import resource
+
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[0])
+        current = pages * os.sysconf("SC_PAGE_SIZE")
+        limit = current + MEMORY_HEADROOM
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, OSError, ValueError):
+        pass
+
+
+def _worker(connection: Connection, cards: tuple[Card, ...], facts_root: Path | None) -> None:
+    """Receive (card index, first statement to report), send ("start", i) / ("result", i, r) / ("done",)."""
+    _limit_memory()
+    while True:
+        task = connection.recv()
+        if task is None:
+            return
+        card_index, resume_from = task
+        card = cards[card_index]
+        scope = new_scope(card, facts_root)
+        for index, item in enumerate(statements_of_card(card)):
+            if isinstance(item, CheckError):
+                continue  # the parent reports parse errors itself
+            if index < resume_from:
+                if item.kind != "claim":
+                    run_statement(item, scope, card)  # rebuild the scope; errors were already reported
+                continue
+            connection.send(("start", index))
+            connection.send(("result", index, run_statement(item, scope, card)))
+        connection.send(("done",))
+
+
+# --------------------------------------------------------------------------- parent side
+
+
+@dataclass
+class _Slot:
+    process: Any
+    connection: Connection
+    task: tuple[int, int] | None = None
+    statement: int | None = None
+    started: float = 0.0
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def verify_collection(
+    collection: Collection, *, timeout: float = 5.0, jobs: int | None = None
+) -> VerifyReport:
+    """Check every claim of every card, in parallel, each statement under `timeout` seconds."""
+    facts_root = Path(collection.root) if collection.root else None
+    cards = collection.cards
+    results: dict[tuple[int, int], ClaimResult] = {}
+    statements: dict[int, list[Statement | CheckError]] = {}
+    queue: deque[tuple[int, int]] = deque()
+    for card_index, card in enumerate(cards):
+        items = list(statements_of_card(card))
+        if not items:
+            continue
+        statements[card_index] = items
+        for index, item in enumerate(items):
+            if isinstance(item, CheckError):
+                results[(card_index, index)] = _parse_error_result(card, item)
+        if any(isinstance(item, Statement) for item in items):
+            queue.append((card_index, 0))
+
+    if queue:
+        workers = max(1, min(jobs or os.cpu_count() or 1, len(queue)))
+        _run_tasks(cards, facts_root, statements, queue, results, workers, timeout)
+
+    ordered = tuple(results[key] for key in sorted(results))
+    diagnostics = tuple(
+        Diagnostic(result.path, result.line, result.message)
+        for result in ordered
+        if result.status in ("failed", "timeout", "error")
+    )
+    return VerifyReport(ordered, diagnostics)
+
+
+def _run_tasks(
+    cards: tuple[Card, ...],
+    facts_root: Path | None,
+    statements: dict[int, list[Any]],
+    queue: deque[tuple[int, int]],
+    results: dict[tuple[int, int], ClaimResult],
+    workers: int,
+    timeout: float,
+) -> None:
+    context = _context()
+
+    def start_worker() -> _Slot:
+        parent_end, child_end = context.Pipe()
+        process = context.Process(target=_worker, args=(child_end, cards, facts_root), daemon=True)
+        process.start()
+        child_end.close()
+        return _Slot(process, parent_end)
+
+    slots = [start_worker() for _ in range(workers)]
+    try:
+        while queue or any(slot.task for slot in slots):
+            for slot in slots:
+                if slot.task is None and queue:
+                    slot.task = queue.popleft()
+                    slot.statement = None
+                    slot.started = time.monotonic()
+                    slot.connection.send(slot.task)
+            busy = [slot for slot in slots if slot.task is not None]
+            now = time.monotonic()
+            deadlines = [slot.started + timeout for slot in busy if slot.statement is not None]
+            wait_for = max(0.0, min(deadlines) - now) if deadlines else timeout
+            ready = wait([slot.connection for slot in busy], timeout=wait_for)
+            for slot in busy:
+                if slot.connection in ready:
+                    _receive(slot, cards, statements, results, queue)
+            now = time.monotonic()
+            for position, slot in enumerate(slots):
+                if slot.task is not None and slot.statement is not None and now - slot.started > timeout:
+                    _record_overrun(slot, cards, statements, results, queue, timeout, "timeout")
+                    _stop(slot)
+                    slots[position] = start_worker()
+                elif slot.task is not None and not slot.process.is_alive() and not slot.connection.poll():
+                    _record_overrun(slot, cards, statements, results, queue, timeout, "crash")
+                    _stop(slot)
+                    slots[position] = start_worker()
+    finally:
+        for slot in slots:
+            try:
+                slot.connection.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        for slot in slots:
+            slot.process.join(timeout=1)
+            _stop(slot)
+
+
+def _receive(
+    slot: _Slot,
+    cards: tuple[Card, ...],
+    statements: dict[int, list[Any]],
+    results: dict[tuple[int, int], ClaimResult],
+    queue: deque,
+) -> None:
+    while slot.task is not None and slot.connection.poll():
+        try:
+            message = slot.connection.recv()
+        except (EOFError, OSError):
+            return  # the worker died; the caller sees it is not alive
+        if message[0] == "start":
+            slot.statement = message[1]
+            slot.started = time.monotonic()
+        elif message[0] == "result":
+            card_index = slot.task[0]
+            if message[2] is not None:
+                results[(card_index, message[1])] = message[2]
+            slot.statement = None
+        elif message[0] == "done":
+            slot.task = None
+            slot.statement = None
+
+
+def _record_overrun(
+    slot: _Slot,
+    cards: tuple[Card, ...],
+    statements: dict[int, list[Any]],
+    results: dict[tuple[int, int], ClaimResult],
+    queue: deque,
+    timeout: float,
+    why: str,
+) -> None:
+    """Mark the running statement, then resume the card after it (or give up on a broken scope)."""
+    assert slot.task is not None
+    card_index = slot.task[0]
+    card = cards[card_index]
+    index = slot.statement
+    if index is None:  # died between statements (e.g. rebuilding the scope): nothing to blame
+        index = next(
+            (
+                i
+                for i, item in enumerate(statements[card_index])
+                if isinstance(item, Statement) and (card_index, i) not in results and i >= slot.task[1]
+            ),
+            None,
+        )
+        if index is None:
+            slot.task = None
+            return
+    item = statements[card_index][index]
+    text = one_line(item.text)
+    if why == "timeout":
+        message = f"timed out after {timeout:g} s: {quote(text)}"
+        status = "timeout"
+    else:
+        message = f"the checker crashed (out of memory?) on {quote(text)}"
+        status = "error"
+    results[(card_index, index)] = ClaimResult(card.slug, card.span.path, item.line, text, status, message)
+    if item.kind == "claim":
+        queue.appendleft((card_index, index + 1))
+    else:
+        # Later statements may use what this one defines; running them would give misleading errors.
+        for later in range(index + 1, len(statements[card_index])):
+            other = statements[card_index][later]
+            if isinstance(other, Statement) and (card_index, later) not in results and other.kind == "claim":
+                results[(card_index, later)] = ClaimResult(
+                    card.slug,
+                    card.span.path,
+                    other.line,
+                    one_line(other.text),
+                    "error",
+                    f"not checked: the definition on line {item.line} did not finish",
+                )
+    slot.task = None
+
+
+def _stop(slot: _Slot) -> None:
+    if slot.process.is_alive():
+        slot.process.kill()
+    slot.process.join(timeout=5)
+    slot.connection.close()
