@@ -232,3 +232,31 @@ def test_style_edits_reach_existing_collections(tmp_path: Path, monkeypatch: pyt
         assert note_type["mod"] == V2_TIME
     finally:
         col.close()
+
+
+def test_pipeline_build_saves_the_manifest_and_a_noop_rebuild_touches_nothing(tmp_path: Path) -> None:
+    from dldeck.pipeline import build as pipeline_build
+
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "conv.md").write_text(textwrap.dedent(CONV), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SOURCE_DATE_EPOCH", str(V1_TIME))
+        [deck] = pipeline_build(content, tmp_path / "build", only=("anki",), project_dir=tmp_path).outputs
+    manifest_path = content / ".dldeck-manifest.json"
+    manifest_stat = manifest_path.stat()
+    first = deck.read_bytes()
+    assert Manifest.load(manifest_path).notes["conv-params"].mtime == V1_TIME
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SOURCE_DATE_EPOCH", str(V2_TIME))
+        pipeline_build(content, tmp_path / "build", only=("anki",), project_dir=tmp_path)
+    assert deck.read_bytes() == first
+    assert manifest_path.stat().st_mtime_ns == manifest_stat.st_mtime_ns
+
+    col = AnkiCollection(str(tmp_path / "collection.anki2"))
+    try:
+        log = import_package(col, deck)
+        assert sorted(note.fields[-1] for note in log.new) == ["conv-params", "receptive-field"]
+    finally:
+        col.close()
