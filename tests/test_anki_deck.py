@@ -182,6 +182,9 @@ def test_fields_note_types_and_identity(imported) -> None:
     assert "Goodfellow" in sigmoid["Sources"] and "<em>Deep Learning</em>" in sigmoid["Sources"]
     assert sigmoid.mod == manifest.notes["sigmoid-derivative-max"].mtime == EPOCH
 
+    css = col.models.get(BASIC_NOTE_TYPE_ID)["css"]
+    assert ".nightMode" in css and ".night_mode" in css and "max-width: 100%" in css
+
     relu = by_slug["relu-derivative"]
     assert relu.mid == CLOZE_NOTE_TYPE_ID
     assert list(relu.keys()) == list(CLOZE_FIELDS)
