@@ -1,0 +1,248 @@
+"""The figures pass: validate every figure, compute its data, draw cache misses in parallel.
+
+Validation and data run in this process (cheap, and every problem of the whole collection is
+reported at once); drawing, the slow part, runs on all cores. Files are content-hashed, written
+to a temporary name and renamed, and a cached file is trusted only if it is complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+from yaml.nodes import Node
+
+from dldeck.errors import BuildError, Diagnostic, quote
+from dldeck.figures import style
+from dldeck.figures.kinds import KINDS
+from dldeck.figures.params import SpecError
+from dldeck.figures.spec import FigureSpec, parse_figure, span_of
+from dldeck.model import Card, Collection, FigureBlock, FigureKey, RenderedFigure
+
+# Bump when drawing changes in a way the spec text does not show, so caches are not reused.
+RENDERER_VERSION = "1"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"IEND\xaeB`\x82"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One figure ready to draw: everything a worker process needs, and nothing more."""
+
+    spec: FigureSpec
+    data: Any
+    digest: str
+
+    @property
+    def name(self) -> str:
+        return f"fig-{self.digest[:20]}"
+
+
+def definitions_text(card: Card) -> str:
+    """The card's `assume` and `:=` statements: the only check lines a figure can depend on."""
+    from dldeck.verify.language import CheckError, split_statements
+
+    kept: list[str] = []
+    for block in card.checks:
+        try:
+            statements = list(split_statements(block.source, block.line_of(0)))
+        except CheckError:
+            kept.append(block.source)
+            continue
+        for _, text in statements:
+            stripped = text.strip()
+            if stripped.startswith("assume") or ":=" in stripped:
+                kept.append(stripped)
+    return "\n".join(kept)
+
+
+def figure_digest(spec_source: str, definitions: str, kind: str) -> str:
+    payload = json.dumps(
+        {
+            "renderer": RENDERER_VERSION,
+            "matplotlib": matplotlib.__version__,
+            "kind": kind,
+            "spec": spec_source,
+            "definitions": definitions,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class _CardEvaluator:
+    """Evaluates expressions with one card's definitions; the scope is built once, on demand."""
+
+    def __init__(self, card: Card, facts_root: Path | None):
+        self.card = card
+        self.facts_root = facts_root
+        self._scope: Any = None
+        self._failure: BuildError | None = None
+
+    def scope(self) -> Any:
+        from dldeck.verify.language import scope_for_card
+
+        if self._failure is not None:
+            raise self._failure
+        if self._scope is None:
+            try:
+                self._scope = scope_for_card(self.card, self.facts_root)
+            except BuildError as error:
+                self._failure = error
+                raise
+        return self._scope
+
+    def __call__(self, text: str, node: Node, block: FigureBlock) -> Any:
+        from dldeck.verify.language import evaluate_expression
+
+        return evaluate_expression(text, self.scope(), span_of(block, node))
+
+
+def _validate(collection: Collection, facts_root: Path | None) -> tuple[list[Job], list[Diagnostic]]:
+    jobs: list[Job] = []
+    diagnostics: list[Diagnostic] = []
+    ids: dict[str, FigureSpec] = {}
+    for card in collection.cards:
+        if not card.figures:
+            continue
+        evaluator = _CardEvaluator(card, facts_root)
+        definitions = definitions_text(card)
+        for block in card.figures:
+            try:
+                spec = parse_figure(card, block, evaluator)
+            except BuildError as error:
+                diagnostics.extend(error.diagnostics)
+                continue
+            kind = KINDS[spec.kind]
+            try:
+                data = kind.compute(spec.params)
+            except SpecError as error:
+                diagnostics.append(spec.diagnostic(error))
+                continue
+            if spec.figure_id:
+                if spec.figure_id in ids:
+                    first = ids[spec.figure_id]
+                    diagnostics.append(
+                        Diagnostic(
+                            spec.path,
+                            spec.line("id"),
+                            f"figure id {quote(spec.figure_id)} already used at "
+                            f"{first.path}:{first.line('id')}",
+                        )
+                    )
+                ids.setdefault(spec.figure_id, spec)
+            digest = figure_digest(block.source, definitions if kind.uses_expressions else "", spec.kind)
+            jobs.append(Job(spec, data, digest))
+    return jobs, sorted(set(diagnostics))
+
+
+def is_complete(svg_path: Path, png_path: Path) -> bool:
+    """A cached pair is used only if both files are whole: a crash mid-write must not stick."""
+    try:
+        with svg_path.open("rb") as svg:
+            svg.seek(0, os.SEEK_END)
+            if svg.tell() < 64:
+                return False
+            svg.seek(-16, os.SEEK_END)
+            if b"</svg>" not in svg.read():
+                return False
+        with png_path.open("rb") as png:
+            if png.read(8) != PNG_SIGNATURE:
+                return False
+            png.seek(-8, os.SEEK_END)
+            return png.read() == PNG_END
+    except OSError:
+        return False
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_bytes(content)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def draw_bytes(kind_name: str, data: Any) -> tuple[bytes, bytes]:
+    """Draw one figure to (SVG, PNG) bytes under the pinned style."""
+    kind = KINDS[kind_name]
+    with style.figure(kind.size(data)) as fig:
+        kind.draw(data, fig)
+        return style.to_bytes(fig)
+
+
+def _draw_job(kind_name: str, data: Any, svg_path: str, png_path: str) -> str | None:
+    """Worker entry point: returns an error message instead of raising across processes."""
+    try:
+        svg, png = draw_bytes(kind_name, data)
+    except Exception as error:  # noqa: BLE001 - reported as a diagnostic on the figure's line
+        return f"{type(error).__name__}: {error}"
+    _write_atomically(Path(png_path), png)
+    _write_atomically(Path(svg_path), svg)
+    return None
+
+
+def _draw_all(misses: list[tuple[Job, Path, Path]], workers: int) -> list[Diagnostic]:
+    diagnostics: list[Diagnostic] = []
+    calls = [(job.spec.kind, job.data, str(svg), str(png)) for job, svg, png in misses]
+    if workers <= 1 or len(misses) <= 1:
+        results: Iterable[str | None] = [_draw_job(*call) for call in calls]
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, len(misses))) as pool:
+            results = list(pool.map(_draw_job, *zip(*calls, strict=True)))
+    for (job, svg, png), error in zip(misses, results, strict=True):
+        if error is not None:
+            svg.unlink(missing_ok=True)
+            png.unlink(missing_ok=True)
+            diagnostics.append(
+                Diagnostic(
+                    job.spec.path, job.spec.line(), f"cannot draw this {job.spec.kind} figure: {error}"
+                )
+            )
+    return diagnostics
+
+
+def render_figures(
+    collection: Collection,
+    build_dir: Path,
+    *,
+    jobs: int | None = None,
+    facts_root: Path | None = None,
+) -> dict[FigureKey, RenderedFigure]:
+    """Render every figure block of the collection to `build_dir/figures`; BuildError on any problem."""
+    planned, diagnostics = _validate(collection, facts_root)
+    if diagnostics:
+        raise BuildError(diagnostics)
+    out_dir = Path(build_dir) / "figures"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[FigureKey, RenderedFigure] = {}
+    misses: list[tuple[Job, Path, Path]] = []
+    scheduled: set[str] = set()
+    for job in planned:
+        svg_path = out_dir / f"{job.name}.svg"
+        png_path = out_dir / f"{job.name}.png"
+        if job.name not in scheduled and not is_complete(svg_path, png_path):
+            misses.append((job, svg_path, png_path))
+            scheduled.add(job.name)
+        kind = KINDS[job.spec.kind]
+        results[job.spec.key] = RenderedFigure(
+            key=job.spec.key,
+            svg_path=str(svg_path),
+            png_path=str(png_path),
+            caption=job.spec.caption,
+            alt=job.spec.caption or kind.describe(job.spec.params),
+            figure_id=job.spec.figure_id,
+        )
+    failures = _draw_all(misses, jobs if jobs is not None else (os.cpu_count() or 1))
+    if failures:
+        raise BuildError(failures)
+    return results
