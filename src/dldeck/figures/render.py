@@ -106,6 +106,14 @@ class _CardEvaluator:
         return evaluate_expression(text, self.scope(), span_of(block, node))
 
 
+def prepare(collection: Collection, facts_root: Path | None = None) -> list[Job]:
+    """Validate every figure and compute its data (no drawing); BuildError lists all problems."""
+    jobs, diagnostics = _validate(collection, facts_root)
+    if diagnostics:
+        raise BuildError(diagnostics)
+    return jobs
+
+
 def _validate(collection: Collection, facts_root: Path | None) -> tuple[list[Job], list[Diagnostic]]:
     jobs: list[Job] = []
     diagnostics: list[Diagnostic] = []
@@ -219,9 +227,7 @@ def render_figures(
     facts_root: Path | None = None,
 ) -> dict[FigureKey, RenderedFigure]:
     """Render every figure block of the collection to `build_dir/figures`; BuildError on any problem."""
-    planned, diagnostics = _validate(collection, facts_root)
-    if diagnostics:
-        raise BuildError(diagnostics)
+    planned = prepare(collection, facts_root)
     out_dir = Path(build_dir) / "figures"
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict[FigureKey, RenderedFigure] = {}
