@@ -144,6 +144,9 @@ def typst_source(collection: Collection, figures: Mapping[FigureKey, RenderedFig
             f"character {quote(missing.char)} (U+{ord(missing.char):04X}) has no glyph in the PDF font "
             f"{font.family}: it would print as a box (write it as math or a common character)",
         ))
+    for bad in writer.bad_formulas:
+        diagnostics.append(Diagnostic(bad.span.path, bad.span.line,
+                                      f"formula cannot go into the PDF: {quote(bad.tex)} — {bad.message}"))
     return "\n".join(lines) + "\n", dict(assets.copies), line_cards, sorted(set(diagnostics))
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from dldeck.mathengines import tex_to_typst
+from dldeck.mathengines import MathEngineError, tex_to_typst
 from dldeck.model import (
     Block,
     CheckBlock,
@@ -95,6 +95,13 @@ class MissingGlyph:
 
 
 @dataclass
+class BadFormula:
+    tex: str
+    message: str
+    span: SourceSpan
+
+
+@dataclass
 class TypstWriter:
     """Renders inlines and blocks; records characters the sheet font lacks (they would print as boxes)."""
 
@@ -102,6 +109,7 @@ class TypstWriter:
     image_source: ImageSource
     covered: Callable[[str], bool] = lambda char: True
     missing: list[MissingGlyph] = field(default_factory=list)
+    bad_formulas: list[BadFormula] = field(default_factory=list)
     _span: SourceSpan = SourceSpan("", 0)
 
     # ----------------------------------------------------------------- glyph coverage
@@ -116,6 +124,14 @@ class TypstWriter:
         self._span = span
         return self
 
+    def math(self, tex: str) -> str:
+        """Converted math; a formula the check pass would have refused becomes a diagnostic, not a crash."""
+        try:
+            return tex_to_typst(tex)
+        except MathEngineError as exc:
+            self.bad_formulas.append(BadFormula(tex, str(exc), self._span))
+            return '"?"'
+
     # ----------------------------------------------------------------- inlines
     def inlines(self, inlines: Sequence[Inline]) -> str:
         return "".join(self.inline(node) for node in inlines)
@@ -129,7 +145,7 @@ class TypstWriter:
             return f"#raw({typst_string(node.text)})"
         if isinstance(node, Math):
             self._span = node.span
-            return f"${tex_to_typst(node.tex)}$"
+            return f"${self.math(node.tex)}$"
         if isinstance(node, Strong):
             return f"#strong[{self.inlines(node.children)}]"
         if isinstance(node, Emph):
@@ -162,7 +178,7 @@ class TypstWriter:
         if isinstance(block, Paragraph):
             return self.inlines(block.children)
         if isinstance(block, DisplayMath):
-            return f"#display-math[$ {tex_to_typst(block.tex)} $]"
+            return f"#display-math[$ {self.math(block.tex)} $]"
         if isinstance(block, CodeBlock):
             self._check_glyphs(block.text)
             return f"#code-block({typst_string(block.text.rstrip())})"

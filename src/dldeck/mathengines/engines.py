@@ -82,10 +82,44 @@ def tex_to_mathml(tex: str, display: bool) -> str:
 # --------------------------------------------------------------------------- TeX → Typst
 
 
+# Macros KaTeX and MathJax know that tex2typst 0.1.7 passes through as unknown Typst names.
+_TEX_SYNONYMS = {
+    r"\lVert": r"\|",
+    r"\rVert": r"\|",
+    r"\lvert": "|",
+    r"\rvert": "|",
+    r"\bm": r"\boldsymbol",
+    r"\cfrac": r"\frac",
+    r"\stackrel": r"\overset",
+}
+# Delimiter sizing is layout, not meaning; Typst sizes delimiters itself.
+_TEX_SIZING = re.compile(r"\\(?:big|Big|bigg|Bigg)[lrm]?(?![A-Za-z])|\\middle(?![A-Za-z])")
+_TEX_TEXT_STYLE = re.compile(r"\\text(bf|it)\{([^{}]*)\}")
+_TEX_ALIGNED_ENVIRONMENTS = re.compile(r"\\(begin|end)\{(?:gathered|split)\}")
+# Symbol names tex2typst emits that this Typst version renamed.
+_TYPST_RENAMES = {"dot.circle": "dot.o", "plus.circle": "plus.o", "times.circle": "times.o",
+                  "minus.circle": "minus.o", "div.circle": "div.o", "alef": "aleph"}
+_TYPST_RENAMED = re.compile(  # strings are matched (and kept) so names inside them stay untouched
+    r'"(?:\\.|[^"\\])*"'
+    r"|(?<![A-Za-z0-9.])(" + "|".join(re.escape(n) for n in _TYPST_RENAMES) + r")(?![A-Za-z0-9])"
+)
+
+
+def _prepare_tex(tex: str) -> str:
+    tex = strip_cloze_markers(tex)
+    tex = _TEX_SIZING.sub(" ", tex)
+    tex = _TEX_TEXT_STYLE.sub(lambda m: rf"\math{m[1]}{{\text{{{m[2]}}}}}", tex)
+    return _TEX_ALIGNED_ENVIRONMENTS.sub(lambda m: rf"\{m[1]}{{aligned}}", tex)
+
+
+def _rename_typst_symbols(typst_math: str) -> str:
+    return _TYPST_RENAMED.sub(lambda m: _TYPST_RENAMES[m[1]] if m[1] else m[0], typst_math)
+
+
 def tex_to_typst(tex: str) -> str:
     """Typst math source (without `$`) for a TeX formula; refuses output that would be Typst code."""
     try:
-        converted = str(_tex2typst.tex2typst(strip_cloze_markers(tex)))
+        converted = str(_tex2typst.tex2typst(_prepare_tex(tex), custom_tex_macros=_TEX_SYNONYMS))
     except Exception as exc:  # tex2typst reports every failure as a bare Exception/ValueError
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         message = message.removeprefix("Conversion failed: ")
@@ -93,7 +127,11 @@ def tex_to_typst(tex: str) -> str:
     problem = _code_outside_strings(converted)
     if problem:
         raise MathEngineError("tex2typst", f"conversion {converted!r} contains {problem}")
-    return converted
+    return _rename_typst_symbols(converted)
+
+
+# The one piece of code tex2typst emits on purpose: horizontal space for `\!` and `\hspace{…}`.
+_ALLOWED_CODE = re.compile(r"#h\(-?(?:math\.[a-z]+\.amount|\d+(?:\.\d+)?(?:em|pt|mm|cm|in))\)")
 
 
 def _code_outside_strings(typst_math: str) -> str:
@@ -107,6 +145,9 @@ def _code_outside_strings(typst_math: str) -> str:
             continue
         if char == '"':
             in_string = not in_string
+        elif not in_string and char == "#" and (allowed := _ALLOWED_CODE.match(typst_math, index)):
+            index = allowed.end()
+            continue
         elif not in_string and char in "#$":
             return f"a bare {char!r} (Typst code, not math)"
         index += 1
@@ -160,15 +201,20 @@ def _typst_message(problem: BaseException) -> str:
 
 
 def typst_check_formulas(formulas: Sequence[tuple[str, bool]]) -> list[str | None]:
-    """Compile converted Typst formulas; one batch document first, one by one only when it fails.
+    """Compile converted Typst formulas in one batch document; pinpoint failures only when it fails.
 
     Returns, per formula, None when it compiles or the Typst message when it does not.
     """
     if not formulas:
         return []
-    if _compiles(_formula_document(formulas)) is None:
+    problem = _compiles(_formula_document(formulas))
+    if problem is None:
         return [None] * len(formulas)
-    return [_compiles(_formula_document([formula])) for formula in formulas]
+    if len(formulas) == 1:
+        return [problem]
+    # Bisect: a few bad formulas among hundreds cost a few dozen compiles, not hundreds.
+    middle = len(formulas) // 2
+    return typst_check_formulas(formulas[:middle]) + typst_check_formulas(formulas[middle:])
 
 
 def _formula_document(formulas: Sequence[tuple[str, bool]]) -> str:
