@@ -1,0 +1,237 @@
+"""Claims through the whole pass (worker processes included): true ones hold, seeded mistakes fail
+with the right line and values an author can act on."""
+
+from __future__ import annotations
+
+import pytest
+
+from dldeck.model import Card, CheckBlock, Collection, Paragraph, SourceSpan, Text
+from dldeck.verify import ClaimResult, VerifyReport, verify_collection
+
+
+def make_card(slug: str, *blocks: tuple[int, str], path: str | None = None, order: int = 0) -> Card:
+    """A card whose check blocks open at the given fence lines."""
+    path = path or f"content/{slug}.md"
+    answer = tuple(CheckBlock(source, SourceSpan(path, fence)) for fence, source in blocks)
+    answer = (Paragraph((Text("answer"),), SourceSpan(path, 2)),) + answer
+    return Card(
+        slug, (Text("q"),), answer, (), (), "deck", "", (), (slug,), "basic", SourceSpan(path, 1), order
+    )
+
+
+def verify(*cards: Card, root: str = "", timeout: float = 5.0) -> VerifyReport:
+    return verify_collection(Collection(tuple(cards), root), timeout=timeout, jobs=2)
+
+
+def only(report: VerifyReport, line: int) -> ClaimResult:
+    matches = [r for r in report.results if r.line == line]
+    assert len(matches) == 1, report.results
+    return matches[0]
+
+
+SYMBOLIC_TRUTHS = """\
+sigma(x) := 1/(1 + exp(-x))
+softplus(x) := log(1 + exp(x))
+diff(sigma(x), x) == sigma(x)*(1 - sigma(x))
+diff(tanh(x), x) == 1 - tanh(x)**2
+diff(softplus(x), x) == sigma(x)
+tanh(x) == 2*sigma(2*x) - 1
+subs(diff(sigma(x), x), x, 0) == 1/4
+maximum(diff(sigma(x), x), x) == 1/4
+argmax(diff(sigma(x), x), x) == 0
+diff(sigma(x), x) <= 1/4
+sigma(x) > 0
+limit(sigma(x), x, oo) == 1
+limit(softplus(x) - x, x, oo) == 0
+integrate(exp(-x**2), (x, -oo, oo)) == sqrt(pi)
+"""
+
+
+def test_activation_identities_are_proved_symbolically():
+    report = verify(make_card("activations", (20, SYMBOLIC_TRUTHS)))
+    assert report.ok, report.diagnostics
+    claims = [r for r in report.results]
+    assert len(claims) == 12
+    assert all(r.status == "symbolic" for r in claims), claims
+    assert report.count("symbolic") == 12 and report.count("failed") == 0
+
+
+def test_layer_claims_from_the_format_doc_hold():
+    source = """\
+assume C, N, K, G: positive integer
+params(Conv2d(C, N, K, groups=G, bias=False)) == C*N*K**2/G
+params(Conv2d(C, N, K, groups=G, bias=False)) == params(Conv2d(C, N, K, bias=False))/G
+output_shape(Conv2d(3, 64, 3, stride=2, padding=1), (1, 3, 224, 224)) == (1, 64, 112, 112)
+output_shape(ConvTranspose2d(64, 32, 4, stride=2, padding=1), (1, 64, 56, 56)) == (1, 32, 112, 112)
+receptive_field([Conv2d(1, 1, 3), Conv2d(1, 1, 3), Conv2d(1, 1, 3)]) == 7
+params(BatchNorm2d(C)) == 2*C
+approx(sqrt(2), 1.41421356)
+"""
+    report = verify(make_card("layers", (30, source)))
+    assert report.ok, report.diagnostics
+    assert report.count("symbolic") == 7
+
+
+def test_identity_sympy_cannot_simplify_is_verified_numerically():
+    # Hermite's identity: true for all real x, beyond sympy's simplifier.
+    report = verify(make_card("hermite", (5, "floor(x) + floor(x + 1/2) == floor(2*x)\n")))
+    assert report.ok, report.diagnostics
+    assert only(report, 6).status == "numeric"
+
+
+def test_false_identity_fails_with_a_counterexample():
+    report = verify(make_card("floor", (5, "1 == 1\nfloor(x + y) == floor(x) + floor(y)\n")))
+    result = only(report, 7)
+    assert result.status == "failed"
+    assert result.message.startswith("claim does not hold: floor(x + y) == floor(x) + floor(y)")
+    assert "at x=" in result.message and ", y=" in result.message and "lhs=" in result.message
+    assert [str(d) for d in report.diagnostics] == [f"content/floor.md:7: {result.message}"]
+    assert not report.ok
+
+
+def test_false_inequality_reports_where_it_breaks():
+    report = verify(make_card("bound", (5, "diff(1/(1 + exp(-x)), x) <= 1/5\n")))
+    result = only(report, 6)
+    assert result.status == "failed" and "at x=" in result.message and "rhs=0.2" in result.message
+
+
+# --------------------------------------------------------------------------- seeded mistakes
+
+
+def test_batchnorm_parameters_are_not_twice_the_batch_size():
+    source = "assume C, m: positive integer\nparams(BatchNorm2d(C)) == 2*C\nparams(BatchNorm2d(C)) == 2*m\n"
+    report = verify(make_card("bn", (40, source)))
+    assert only(report, 42).status == "symbolic"
+    bad = only(report, 43)
+    assert bad.status == "failed"
+    assert str(report.diagnostics[0]).startswith(
+        "content/bn.md:43: claim does not hold: params(BatchNorm2d(C)) == 2*m — computed 2*C"
+    )
+
+
+def test_adam_eps_written_10e_minus_8_is_caught():
+    source = "eps := 10e-8\napprox(1e-8, 1e-8)\napprox(eps, 1e-8, 1e-12)\n"
+    report = verify(make_card("adam", (12, source)))
+    assert only(report, 14).status == "symbolic"
+    bad = only(report, 15)
+    assert bad.status == "failed" and "computed 1e-07, expected 1e-08" in bad.message
+    assert [d.line for d in report.diagnostics] == [15]
+
+
+def test_conv_output_size_without_floor_fails():
+    source = """\
+assume H: positive integer
+output_shape(Conv2d(3, 8, 3, stride=2), (1, 3, H, H))[2] == floor((H - 3)/2) + 1
+output_shape(Conv2d(3, 8, 3, stride=2), (1, 3, H, H))[2] == (H - 3)/2 + 1
+output_shape(Conv2d(3, 8, 3, stride=2), (1, 3, 224, 224)) == (1, 8, (224 - 3)/2 + 1, (224 - 3)/2 + 1)
+"""
+    report = verify(make_card("conv-floor", (50, source)))
+    assert only(report, 52).status in ("symbolic", "numeric")
+    symbolic_miss = only(report, 53)
+    assert symbolic_miss.status == "failed" and "at H=" in symbolic_miss.message
+    numeric_miss = only(report, 54)
+    assert numeric_miss.status == "failed"
+    assert "computed (1, 8, 111, 111), right side (1, 8, 223/2, 223/2)" in numeric_miss.message
+    assert [d.line for d in report.diagnostics] == [53, 54]
+
+
+def test_dilated_three_by_three_spans_five_not_seven():
+    source = (
+        "receptive_field([Conv2d(1, 1, 3, dilation=2)]) == 5\n"
+        "receptive_field([Conv2d(1, 1, 3, dilation=2)]) == 7\n"
+    )
+    report = verify(make_card("dilation", (8, source)))
+    assert only(report, 9).status == "symbolic"
+    assert only(report, 10).status == "failed"
+    assert "computed 5, right side 7" in only(report, 10).message
+
+
+# --------------------------------------------------------------------------- language features in claims
+
+
+def test_definitions_chain_across_blocks_of_one_card_only():
+    first = make_card("one", (10, "k := 3\n"), (20, "f(x) := k*x\nf(2) == 6\n"))
+    second = make_card("two", (10, "k == 3\n"), order=1)
+    report = verify(first, second)
+    assert only(report, 22).status == "symbolic"
+    other = [r for r in report.results if r.slug == "two"][0]
+    assert other.status == "failed"  # `k` is just a symbol in another card
+
+
+def test_tuples_inequalities_and_not_equal():
+    source = """\
+(1, 2) == [1, 2]
+(1, 2) == (1, 2, 3)
+x**2 + 1 > 0
+1/4 < 1/5
+exp(x) != 0
+sin(x)**2 + cos(x)**2 != 1
+assume n: positive integer
+sum(k, (k, 1, n)) == n*(n + 1)/2
+n**2 >= n
+"""
+    report = verify(make_card("misc", (0, source)))
+    statuses = {r.line: r.status for r in report.results}
+    assert statuses == {
+        1: "symbolic",
+        2: "failed",
+        3: "symbolic",
+        4: "failed",
+        5: "symbolic",
+        6: "failed",
+        8: "symbolic",
+        9: "symbolic",
+    }
+
+
+def test_facts_are_read_from_the_reviewed_table(tmp_path):
+    facts = tmp_path / "content" / "_facts"
+    facts.mkdir(parents=True)
+    (facts / "frameworks.toml").write_text(
+        '["keras.optimizer.clipnorm.default"]\nvalue = "None"\nsource = "Keras API docs"\n\n'
+        '["inception-v4.residual"]\nvalue = false\nsource = "Szegedy et al. 2016"\n\n'
+        '["adam.eps.default"]\nvalue = 1e-8\nsource = "torch.optim.Adam docs"\n',
+        encoding="utf-8",
+    )
+    source = """\
+fact('keras.optimizer.clipnorm.default') == 'None'
+fact('inception-v4.residual') == False
+fact('inception-v4.residual') == True
+approx(fact('adam.eps.default'), 1e-8, 1e-20)
+fact('no.such.key') == 1
+"""
+    report = verify(make_card("facts", (0, source)), root=str(tmp_path))
+    statuses = {r.line: r.status for r in report.results}
+    assert statuses == {1: "symbolic", 2: "symbolic", 3: "failed", 4: "symbolic", 5: "error"}
+    assert "unknown fact «no.such.key»" in only(report, 5).message
+
+
+@pytest.mark.parametrize(
+    ("source", "fragment"),
+    [
+        ("x ==\n", "cannot parse «x ==»"),
+        ("sigma(x)\n", "a claim must be a comparison"),
+        ("gamma(x) == 1\n", "unknown function «gamma»"),
+        ("Conv2d(3, 8, 3, strides=2) == 1\n", "unexpected keyword argument 'strides'"),
+        ("params(Conv2d(3, 8, 3, groups=2)) == 1\n", "in_channels must be divisible by groups"),
+        ("assume x: fuzzy\n", "unknown assumption «fuzzy»"),
+    ],
+)
+def test_malformed_claims_are_errors_naming_the_line(source: str, fragment: str):
+    report = verify(make_card("bad", (3, "1 == 1\n" + source)))
+    errors = [r for r in report.results if r.status == "error"]
+    assert len(errors) == 1 and fragment in errors[0].message, report.results
+    assert errors[0].line == 5
+    assert str(report.diagnostics[0]).startswith("content/bad.md:5: ")
+
+
+def test_a_failed_definition_is_named_by_later_uses():
+    report = verify(make_card("broken", (0, "k := gamma(3)\nk == 2\n")))
+    assert only(report, 2).status == "error"
+    assert "definition on line 1 failed" in only(report, 2).message
+
+
+def test_reports_are_deterministic():
+    source = "floor(x + y) == floor(x) + floor(y)\nfloor(x) + floor(x + 1/2) == floor(2*x)\nx**2 >= 1\n"
+    cards = [make_card(f"c{i}", (0, source), order=i) for i in range(3)]
+    assert verify(*cards) == verify(*cards)
