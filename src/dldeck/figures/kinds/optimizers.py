@@ -71,7 +71,7 @@ SURFACE_TABLE = {
         (-4.5, 1.5),
         (-5.0, 1.5),
         (-2.0, 2.0),
-        {"sgd": 0.9, "momentum": 0.12, "nesterov": 0.12, "adagrad": 1.0, "rmsprop": 0.1, "adam": 0.3},
+        {"sgd": 0.9, "momentum": 0.12, "nesterov": 0.12, "adagrad": 1.0, "rmsprop": 0.1, "adam": 0.2},
         r"$f = 0.05x^2 + y^2$",
     ),
     "rosenbrock": Surface(
