@@ -1,0 +1,246 @@
+"""The HTML cheat sheet: one self-contained file that works offline, on a phone, with or without script.
+
+Math is MathML rendered at build time by KaTeX (browsers draw MathML natively: no stylesheet, font
+or script to fetch); figures and images are `data:` URIs (an `<img>` cannot run script, and SVG
+ids of different figures cannot collide). The only URLs in the page are links the content makes.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import mimetypes
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from dldeck.config import SheetConfig, deck_titles, group_sections
+from dldeck.emit.markup import plain_text, render_blocks, render_inlines
+from dldeck.errors import BuildError, Diagnostic, quote
+from dldeck.mathengines import MathEngineError, tex_to_mathml
+from dldeck.model import (
+    Block,
+    Card,
+    Cloze,
+    Collection,
+    Emph,
+    FigureBlock,
+    FigureKey,
+    Image,
+    Inline,
+    Link,
+    ListBlock,
+    Paragraph,
+    Quote,
+    RenderedFigure,
+    Strong,
+    Table,
+)
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+TEMPLATE_NAME = "cheatsheet.html.j2"
+IMAGE_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+               ".gif": "image/gif", ".webp": "image/webp"}
+
+
+# --------------------------------------------------------------------------- cloze → revealed
+
+
+def reveal_inlines(inlines: Sequence[Inline]) -> tuple[Inline, ...]:
+    """The sheet shows answers: a cloze deletion becomes its (bold) text, never Anki's `{{c1::…}}`."""
+    out: list[Inline] = []
+    for node in inlines:
+        if isinstance(node, Cloze):
+            out.append(Strong(reveal_inlines(node.children)))
+        elif isinstance(node, Strong | Emph | Link):
+            out.append(dataclasses.replace(node, children=reveal_inlines(node.children)))
+        else:
+            out.append(node)
+    return tuple(out)
+
+
+def reveal_blocks(blocks: Sequence[Block]) -> tuple[Block, ...]:
+    out: list[Block] = []
+    for block in blocks:
+        if isinstance(block, Paragraph):
+            out.append(dataclasses.replace(block, children=reveal_inlines(block.children)))
+        elif isinstance(block, ListBlock):
+            items = tuple(reveal_blocks(item) for item in block.items)
+            out.append(dataclasses.replace(block, items=items))
+        elif isinstance(block, Quote):
+            out.append(dataclasses.replace(block, children=reveal_blocks(block.children)))
+        elif isinstance(block, Table):
+            header = tuple(reveal_inlines(cell) for cell in block.header)
+            rows = tuple(tuple(reveal_inlines(cell) for cell in row) for row in block.rows)
+            out.append(dataclasses.replace(block, header=header, rows=rows))
+        else:
+            out.append(block)
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def data_uri(path: Path) -> str:
+    mime = IMAGE_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0]
+    mime = mime or "application/octet-stream"
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+@dataclass(frozen=True)
+class CardView:
+    slug: str
+    question: Markup
+    answer: Markup
+    extra: Markup
+    sources: Markup
+    search_text: str
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SectionView:
+    anchor: str
+    deck_title: str
+    section: str
+    starts_deck: bool
+    cards: tuple[CardView, ...]
+
+
+@dataclass
+class TocEntry:
+    title: str
+    anchor: str
+    count: int
+    children: list[TocEntry]
+
+
+def table_of_contents(sections: Sequence[SectionView]) -> list[TocEntry]:
+    """Decks, each with its named sections; counts are cards."""
+    decks: list[TocEntry] = []
+    for section in sections:
+        if section.starts_deck or not decks:
+            decks.append(TocEntry(section.deck_title, section.anchor, 0, []))
+        decks[-1].count += len(section.cards)
+        if section.section:
+            entry = TocEntry(section.section, f"{section.anchor}-s", len(section.cards), [])
+            decks[-1].children.append(entry)
+    return decks
+
+
+class _CardRenderer:
+    """Renders cards, collecting every problem (as diagnostics) instead of stopping at the first."""
+
+    def __init__(self, figures: Mapping[FigureKey, RenderedFigure]) -> None:
+        self.figures = figures
+        self.diagnostics: list[Diagnostic] = []
+        self.card: Card | None = None
+
+    def problem(self, line: int | None, message: str) -> None:
+        assert self.card is not None
+        self.diagnostics.append(Diagnostic(self.card.span.path, line or self.card.span.line, message))
+
+    def math(self, tex: str, display: bool) -> str:
+        try:
+            return tex_to_mathml(tex, display)
+        except MathEngineError as exc:
+            self.problem(None, f"formula does not compile in KaTeX: {quote(tex)} — {exc.engine_message} "
+                               f"[card {self.card.slug if self.card else '?'}]")
+            return f"<code>{html.escape(tex)}</code>"
+
+    def figure(self, block: FigureBlock) -> str:
+        assert self.card is not None
+        rendered = self.figures.get(FigureKey(self.card.slug, block.index))
+        if rendered is None:
+            self.problem(block.span.line, f"figure of card {self.card.slug} was not rendered")
+            return ""
+        caption = f"<figcaption>{html.escape(rendered.caption)}</figcaption>" if rendered.caption else ""
+        alt = html.escape(rendered.alt or rendered.caption, quote=True)
+        return f'<figure><img src="{data_uri(Path(rendered.svg_path))}" alt="{alt}">{caption}</figure>'
+
+    def image(self, image: Image) -> str:
+        try:
+            return data_uri(Path(image.src))
+        except OSError as exc:
+            self.problem(image.span.line, f"cannot read image {quote(image.src)}: {exc.strerror}")
+            return ""
+
+    def render(self, card: Card, include_extra: bool) -> CardView:
+        self.card = card
+        question = render_inlines(reveal_inlines(card.question), math=self.math, image_source=self.image)
+        answer = render_blocks(reveal_blocks(card.answer), math=self.math, figure=self.figure,
+                               image_source=self.image)
+        extra = ""
+        if include_extra and card.extra:
+            extra = render_blocks(reveal_blocks(card.extra), math=self.math, figure=self.figure,
+                                  image_source=self.image)
+        sources = render_blocks(card.sources, math=self.math, figure=self.figure, image_source=self.image)
+        search_text = " ".join([plain_text(card.question), card.slug, *card.tags]).lower()
+        return CardView(card.slug, Markup(question), Markup(answer), Markup(extra), Markup(sources),
+                        search_text, card.tags)
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
+                title: str, build_date: str) -> str:
+    """The whole page as text; BuildError (every problem, path:line) when a card cannot be rendered."""
+    cards = sheet.select(collection)
+    sections = group_sections(cards)
+    titles = deck_titles(list(dict.fromkeys(s.deck for s in sections)))
+    renderer = _CardRenderer(figures)
+    views: list[SectionView] = []
+    previous_deck = None
+    for number, section in enumerate(sections, start=1):
+        rendered = tuple(renderer.render(card, sheet.include_extra) for card in section.cards)
+        # `_` never occurs in a card slug, so section anchors cannot collide with card anchors.
+        views.append(SectionView(f"section_{number}", titles[section.deck], section.section,
+                                 section.deck != previous_deck, rendered))
+        previous_deck = section.deck
+    if renderer.diagnostics:
+        raise BuildError(renderer.diagnostics)
+    shown_title = title if sheet.name == "cheatsheet" else f"{title} · {sheet.name}"
+    page = "landscape" if sheet.orientation == "landscape" else "portrait"
+    return _environment().get_template(TEMPLATE_NAME).render(
+        title=shown_title,
+        build_date=build_date,
+        sections=views,
+        toc=table_of_contents(views),
+        card_count=len(cards),
+        print_page=f"{'A4' if sheet.paper == 'a4' else 'letter'} {page}",
+        print_columns=sheet.columns,
+    )
+
+
+def write_html(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
+               title: str, out_path: Path, build_date: str) -> None:
+    """Write the sheet's self-contained HTML page to out_path (atomically)."""
+    page = render_html(collection, figures, sheet, title, build_date)
+    _write_atomically(out_path, page.encode("utf-8"))
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
