@@ -73,22 +73,25 @@ class Statement:
     assumptions: tuple[str, ...] = ()
 
 
-def split_statements(source: str, first_line: int) -> Iterator[tuple[int, str]]:
+def split_statements(source: str, first_line: int) -> Iterator[tuple[int, str | CheckError]]:
     """Yield (line, text) per statement: comments stripped, bracket continuation joined.
 
     A string never contains a bracket or `#` that counts: quotes are tracked character by
-    character.
+    character. A line that cannot start or continue a statement yields (line, CheckError) and the
+    next line starts afresh, so one bad line does not hide the rest of the block.
     """
     pending: list[str] = []
     start = 0
     depth = 0
+    skipping = False
     for index, raw in enumerate(source.splitlines()):
         line = first_line + index
-        if len(raw) > MAX_LINE_CHARS:
-            raise CheckError(f"line is longer than {MAX_LINE_CHARS} characters", line)
+        problem = ""
         kept: list[str] = []
         in_string = ""
-        for char in raw:
+        if len(raw) > MAX_LINE_CHARS:
+            problem = f"line is longer than {MAX_LINE_CHARS} characters"
+        for char in "" if problem else raw:
             if in_string:
                 if char == in_string:
                     in_string = ""
@@ -98,13 +101,24 @@ def split_statements(source: str, first_line: int) -> Iterator[tuple[int, str]]:
                 break
             elif char in "([{":
                 depth += 1
-                if depth > MAX_NESTING:
-                    raise CheckError(f"brackets nested deeper than {MAX_NESTING} levels", line)
+                if depth > MAX_NESTING and not skipping:
+                    problem = f"brackets nested deeper than {MAX_NESTING} levels"
             elif char in ")]}":
                 depth -= 1
             kept.append(char)
-        if in_string:
-            raise CheckError(f"unterminated string in {quote(raw)}", line)
+        if in_string and not problem:
+            problem = f"unterminated string in {quote(raw)}"
+        if problem:
+            yield (start if pending else line), CheckError(problem, start if pending else line)
+            pending = []
+            skipping = depth > 0 and not in_string  # drop the rest of the over-deep statement
+            if not skipping:
+                depth = 0
+            continue
+        if skipping:
+            if depth <= 0:
+                skipping, depth = False, 0
+            continue
         text = "".join(kept).rstrip()
         if not pending:
             if not text.strip():
@@ -265,6 +279,11 @@ def _validate(tree: ast.Expression, text: str, line: int) -> None:
         elif isinstance(node, ast.Constant):
             _convert_constant(node, text, line)
         elif isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) and type(node.func) in _NODE_WORDS:
+                word = _NODE_WORDS[type(node.func)]
+                raise CheckError(
+                    f"{word} is not allowed in a check: {quote(_segment(text, node.func))}", line
+                )
             if not isinstance(node.func, ast.Name):
                 raise CheckError(
                     f"only named functions can be called: {quote(_segment(text, node.func))}", line
@@ -818,7 +837,25 @@ def _subs(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
     f = expect_expr(args[0], "subs() expression")
     x = _symbol_arg(args[1], "subs")
     value = expect_expr(args[2], "subs() value")
+    _refuse_exploding_substitution(f, x, value)
     return check_size(f.subs(x, value))
+
+
+def _refuse_exploding_substitution(f: sympy.Expr, x: sympy.Symbol, value: sympy.Expr) -> None:
+    """`subs(2**x, x, 10**9)` would compute a 10**9-bit integer: apply the power/factorial limits."""
+    for power in f.atoms(sympy.Pow):
+        if x in power.exp.free_symbols and power.base.is_Number:
+            guarded_pow(power.base, power.exp.subs(x, value)) if power.exp != x else guarded_pow(
+                power.base, value
+            )
+    for node in f.atoms(sympy.factorial, sympy.binomial):
+        for arg in node.args:
+            if x in arg.free_symbols:
+                substituted = arg.subs(x, value)
+                if substituted.is_Number and abs(substituted) > MAX_FACTORIAL_ARG:
+                    raise CheckError(
+                        f"{type(node).__name__} of {short(substituted)} refused (limit {MAX_FACTORIAL_ARG})"
+                    )
 
 
 def _expand(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -908,6 +945,9 @@ def statements_of_card(card: Card) -> Iterator[Statement | CheckError]:
     for block in card.checks:
         try:
             for line, text in split_statements(block.source, block.line_of(0)):
+                if isinstance(text, CheckError):
+                    yield text
+                    continue
                 try:
                     yield parse_statement(text, line)
                 except CheckError as error:
