@@ -24,6 +24,7 @@ from dldeck.config import SheetConfig, deck_titles, group_sections
 from dldeck.emit.markup import plain_text, render_blocks, render_inlines
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.mathengines import MathEngineError, tex_to_mathml
+from dldeck.mathengines.formulas import card_formulas
 from dldeck.model import (
     Block,
     Card,
@@ -39,12 +40,14 @@ from dldeck.model import (
     Paragraph,
     Quote,
     RenderedFigure,
+    SourceSpan,
     Strong,
     Table,
 )
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "cheatsheet.html.j2"
+MATHML_NAMESPACE = "http://www.w3.org/1998/Math/MathML"
 IMAGE_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                ".gif": "image/gif", ".webp": "image/webp"}
 
@@ -141,6 +144,7 @@ class _CardRenderer:
         self.figures = figures
         self.diagnostics: list[Diagnostic] = []
         self.card: Card | None = None
+        self.formula_spans: dict[str, SourceSpan] = {}
 
     def problem(self, line: int | None, message: str) -> None:
         assert self.card is not None
@@ -148,10 +152,13 @@ class _CardRenderer:
 
     def math(self, tex: str, display: bool) -> str:
         try:
-            return tex_to_mathml(tex, display)
+            # The HTML parser puts <math> in the MathML namespace itself; the page names no URLs.
+            return tex_to_mathml(tex, display).replace(f' xmlns="{MATHML_NAMESPACE}"', "")
         except MathEngineError as exc:
-            self.problem(None, f"formula does not compile in KaTeX: {quote(tex)} — {exc.engine_message} "
-                               f"[card {self.card.slug if self.card else '?'}]")
+            where = self.formula_spans.get(tex)
+            self.problem(where.line if where else None,
+                         f"formula does not compile in KaTeX: {quote(tex)} — {exc.engine_message} "
+                         f"[card {self.card.slug if self.card else '?'}]")
             return f"<code>{html.escape(tex)}</code>"
 
     def figure(self, block: FigureBlock) -> str:
@@ -173,6 +180,7 @@ class _CardRenderer:
 
     def render(self, card: Card, include_extra: bool) -> CardView:
         self.card = card
+        self.formula_spans = {use.tex: use.span for use in reversed(list(card_formulas(card)))}
         question = render_inlines(reveal_inlines(card.question), math=self.math, image_source=self.image)
         answer = render_blocks(reveal_blocks(card.answer), math=self.math, figure=self.figure,
                                image_source=self.image)
@@ -240,6 +248,7 @@ def _write_atomically(path: Path, content: bytes) -> None:
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(content)
+        os.chmod(temporary, 0o644)  # mkstemp makes files private; a sheet is meant to be shared
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -213,6 +213,7 @@ def _write_atomically(path: Path, content: bytes) -> None:
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(content)
+        os.chmod(temporary, 0o644)  # mkstemp makes files private; a sheet is meant to be shared
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -199,6 +199,7 @@ def _save_cache(cache_dir: Path | None, passed: set[str]) -> None:
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text + "\n")
+        os.chmod(temporary, 0o644)  # mkstemp makes files private; the cache is ordinary build output
         os.replace(temporary, cache_dir / CACHE_FILE_NAME)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
