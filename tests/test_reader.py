@@ -196,3 +196,11 @@ def test_image_resolves_next_to_markdown(tmp_path: Path) -> None:
     image = collection.cards[0].answer[0].children[0]
     assert Path(image.src) == (tmp_path / "content" / "pic.png").resolve()
     assert image.alt == "a plot"
+
+
+def test_figure_indices_count_within_each_card(tmp_path: Path) -> None:
+    fig = "```figure\nplot: [x]\n```\n"
+    collection = read_one(tmp_path, f"## A {{#a}}\n\nA.\n\n{fig}\n{fig}\n## B {{#b}}\n\nB.\n\n{fig}")
+    a, b = collection.cards
+    assert [f.index for f in a.figures] == [0, 1]
+    assert [f.index for f in b.figures] == [0]

@@ -195,6 +195,7 @@ class FileReader:
                     section = self.plain_text(inline.children or [])
                     current, target = None, None
                 elif token.tag == "h2":
+                    self.figure_counter = 0  # figure indices count within a card: (slug, index) is the key
                     question = self.inlines(inline.children or [], line)
                     current = _CardDraft(token, question, line, section)
                     drafts.append(current)
