@@ -12,7 +12,7 @@ from dldeck.config import SheetConfig
 from dldeck.emit.markup import plain_text
 from dldeck.emit.pdf import compile_sheet, write_pdf
 from dldeck.errors import BuildError
-from dldeck.model import DisplayMath, FigureKey, Math, RenderedFigure, Text
+from dldeck.model import DisplayMath, FigureKey, Image, Math, Paragraph, RenderedFigure, Text
 from test_cheatsheet_samples import card, para, sample_collection, span, with_cards
 
 TINY_SVG = (
@@ -151,3 +151,15 @@ def test_figure_block_renders_as_an_image(built: tuple[Path, PdfReader]) -> None
     content = reader.pages[0].get_contents().get_data()
     # Typst draws the SVG as vector paths: its one stroke colour (#1f77b4) is in the page stream.
     assert re.search(rb"0\.1215\d* 0\.4666\d* 0\.7058\d* SC", content)
+
+
+def test_content_image_on_its_own_line_is_drawn(tmp_path: Path) -> None:
+    picture = tmp_path / "diagram.svg"
+    picture.write_text(TINY_SVG)
+    paragraph = Paragraph((Image(str(picture), "示意图", span(5)),), span(5))
+    with_image = card("image-card", (Text("图"),), (paragraph,))
+    out = tmp_path / "image.pdf"
+    write_pdf(with_cards(with_image), {}, SheetConfig(), "T", out, "2025-03-04")
+    content = PdfReader(out).pages[0].get_contents().get_data()
+    assert re.search(rb"0\.1215\d* 0\.4666\d* 0\.7058\d* SC", content)
+    assert "示意图" in pdf_text(out)

@@ -176,6 +176,11 @@ class TypstWriter:
             return ""
         self._span = block.span
         if isinstance(block, Paragraph):
+            if len(block.children) == 1 and isinstance(block.children[0], Image):
+                # An image on its own line is a picture, not a glyph-sized inline image.
+                image = block.children[0]
+                self._check_glyphs(image.alt)
+                return f"#sheet-figure({typst_string(self.image_source(image))}, {typst_string(image.alt)})"
             return self.inlines(block.children)
         if isinstance(block, DisplayMath):
             return f"#display-math[$ {self.math(block.tex)} $]"
