@@ -12,12 +12,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import matplotlib
 import numpy as np
 import sympy
 from matplotlib.figure import Figure
 from matplotlib.mathtext import MathTextParser
 from yaml.nodes import Node, SequenceNode
 
+from dldeck.figures import style
 from dldeck.figures.kind import FigureKind, Params
 from dldeck.figures.params import Context, Expr, Key, ListOf, SpecError, Str, show
 
@@ -32,7 +34,8 @@ def check_mathtext(text: str, node: Node) -> str:
         raise SpecError(f"unbalanced $ in {show(text)}", node=node)
     if "$" in text:
         try:
-            _MATHTEXT.parse(text, dpi=72)
+            with matplotlib.rc_context(style.rc()):  # the figure's fonts, so Chinese beside math has glyphs
+                _MATHTEXT.parse(text, dpi=72)
         except ValueError as error:
             first = str(error).strip().splitlines()[-1] if str(error).strip() else "parse error"
             raise SpecError(
