@@ -236,3 +236,12 @@ def test_reports_are_deterministic():
     source = "floor(x + y) == floor(x) + floor(y)\nfloor(x) + floor(x + 1/2) == floor(2*x)\nx**2 >= 1\n"
     cards = [make_card(f"c{i}", (0, source), order=i) for i in range(3)]
     assert verify(*cards) == verify(*cards)
+
+
+def test_infinite_limits_compare_as_values():
+    source = "limit(1/x**2, x, 0) == oo\nlimit(-log(x), x, 0, '+') == oo\nlimit(x, x, oo) == -oo\n"
+    report = verify(make_card("infinite", (5, source)))
+    assert only(report, 6).status == "symbolic"
+    assert only(report, 7).status == "symbolic"
+    failed = only(report, 8)
+    assert failed.status == "failed" and "computed oo, right side -oo" in failed.message
