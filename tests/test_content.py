@@ -27,7 +27,7 @@ def mutations() -> list[dict[str, str]]:
 
 
 def test_real_content_verifies(tmp_path: Path) -> None:
-    summary = pipeline.check(CONTENT, tmp_path)
+    summary = pipeline.check(CONTENT, tmp_path, timeout=30)  # the suite shares 2 cores
     assert summary.claim_counts["failed"] == summary.claim_counts["timeout"] == 0
     assert summary.claim_counts["symbolic"] + summary.claim_counts["numeric"] > 0
     assert summary.formulas > 0
@@ -63,11 +63,11 @@ def test_wrong_seed_claim_fails_the_build(tmp_path: Path, row: dict[str, str]) -
         shutil.copytree(CONTENT / "_facts", content / "_facts")
     # the unmodified file verifies ...
     shutil.copy(source, content / row["file"])
-    pipeline.check(content, tmp_path / "build-good")
+    pipeline.check(content, tmp_path / "build-good", timeout=30)
     # ... and the one with the seed's claim does not, naming the line
     lines[index] = indent + row["wrong_line"].strip()
     (content / row["file"]).write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(BuildError) as caught:
-        pipeline.check(content, tmp_path / "build-bad")
+        pipeline.check(content, tmp_path / "build-bad", timeout=30)
     where = f"content/{row['file']}:{index + 1}:"
     assert any(str(d).startswith(where) for d in caught.value.diagnostics), caught.value
