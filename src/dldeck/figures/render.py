@@ -25,6 +25,9 @@ from dldeck.figures.kinds import KINDS
 from dldeck.figures.params import SpecError
 from dldeck.figures.spec import FigureSpec, parse_figure, span_of
 from dldeck.model import Card, Collection, FigureBlock, FigureKey, RenderedFigure
+from dldeck.timelimit import TimeLimitExceeded, time_limit
+
+FIGURE_TIME_LIMIT = 20.0  # seconds to parse and compute one figure's data
 
 # Bump when drawing changes in a way the spec text does not show, so caches are not reused.
 RENDERER_VERSION = "1"
@@ -125,15 +128,20 @@ def _validate(collection: Collection, facts_root: Path | None) -> tuple[list[Job
         definitions = definitions_text(card)
         for block in card.figures:
             try:
-                spec = parse_figure(card, block, evaluator)
+                with time_limit(FIGURE_TIME_LIMIT):
+                    spec = parse_figure(card, block, evaluator)
+                    kind = KINDS[spec.kind]
+                    try:
+                        data = kind.compute(spec.params)
+                    except SpecError as error:
+                        diagnostics.append(spec.diagnostic(error))
+                        continue
             except BuildError as error:
                 diagnostics.extend(error.diagnostics)
                 continue
-            kind = KINDS[spec.kind]
-            try:
-                data = kind.compute(spec.params)
-            except SpecError as error:
-                diagnostics.append(spec.diagnostic(error))
+            except TimeLimitExceeded as error:
+                diagnostics.append(Diagnostic(block.span.path, block.span.line,
+                                              f"figure spec {error} to evaluate (time limit); simplify it"))
                 continue
             if spec.figure_id:
                 if spec.figure_id in ids:
