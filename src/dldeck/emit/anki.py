@@ -52,19 +52,23 @@ _BACK_EXTRAS = (
     '<div class="note-id">{{Id}}</div>'
 )
 
+# lang: without it AnkiDroid/AnkiMobile on a non-Chinese system draw Han characters with Japanese
+# glyph shapes (Han unification picks the locale's CJK face).
+_CARD_OPEN = '<div class="dl" lang="zh-CN">'
+
 BASIC_TEMPLATE = {
     "name": "Card 1",
-    "qfmt": '<div class="dl"><div class="question">{{Question}}</div></div>',
+    "qfmt": _CARD_OPEN + '<div class="question">{{Question}}</div></div>',
     "afmt": (
-        '<div class="dl"><div class="question">{{Question}}</div>\n<hr id="answer">\n'
+        _CARD_OPEN + '<div class="question">{{Question}}</div>\n<hr id="answer">\n'
         '<div class="answer">{{Answer}}</div>\n' + _BACK_EXTRAS + "</div>"
     ),
 }
 
 CLOZE_TEMPLATE = {
     "name": "Cloze",
-    "qfmt": '<div class="dl"><div class="cloze-text">{{cloze:Text}}</div></div>',
-    "afmt": '<div class="dl"><div class="cloze-text">{{cloze:Text}}</div>\n' + _BACK_EXTRAS + "</div>",
+    "qfmt": _CARD_OPEN + '<div class="cloze-text">{{cloze:Text}}</div></div>',
+    "afmt": _CARD_OPEN + '<div class="cloze-text">{{cloze:Text}}</div>\n' + _BACK_EXTRAS + "</div>",
 }
 
 
