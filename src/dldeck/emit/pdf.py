@@ -33,6 +33,9 @@ MAIN_FILE = "main.typ"
 PAPER_MM = {"a4": (210.0, 297.0), "letter": (215.9, 279.4)}
 MARGIN_X_MM = 9.0
 GUTTER_MM = 5.0
+# Below 7.5 pt CJK strokes fill in on an office printer (A4 landscape, 3 columns gave 7.47 pt).
+MIN_BODY_PT = 7.5
+MAX_BODY_PT = 9.0
 
 
 @dataclass
@@ -73,7 +76,7 @@ def base_font_size(sheet: SheetConfig) -> float:
     short, long = PAPER_MM[sheet.paper]
     width = long if sheet.orientation == "landscape" else short
     column_mm = (width - 2 * MARGIN_X_MM - (sheet.columns - 1) * GUTTER_MM) / sheet.columns
-    return round(min(9.0, max(6.5, column_mm / 12.0)), 2)
+    return round(min(MAX_BODY_PT, max(MIN_BODY_PT, column_mm / 12.0)), 2)
 
 
 def _typst_date(build_date: str) -> str:
