@@ -1,18 +1,24 @@
 """Running every card's checks in worker processes, each statement under a time limit.
 
-Sympy is pure Python and some simplifications never return, so a claim cannot be interrupted
-from inside. Each card (its blocks share definitions, so a card is one task) runs in a forked
-worker that reports when it starts and finishes each statement; the parent kills a worker whose
-statement overruns, records a timeout for it, and resumes the card in a fresh worker after it.
+Sympy is pure Python and some simplifications never return. Each card (its blocks share
+definitions, so a card is one task) runs in a forked worker that reports when it starts and
+finishes each statement. The limit counts the worker's CPU time (a profiling timer that ends the
+worker), so a busy machine does not turn slow-but-fine claims into timeouts; the parent kills a
+worker whose statement overruns a generous wall-clock backstop (work stuck outside Python). Either
+way the statement is recorded as timed out and the card resumes in a fresh worker after it.
 """
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
+import signal
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -28,34 +34,29 @@ from dldeck.verify.language import (
     new_scope,
     statements_of_card,
 )
+from dldeck.verify.results import STATUSES, ClaimResult, VerifyReport  # noqa: F401 - STATUSES re-exported
 
-STATUSES = ("symbolic", "numeric", "failed", "timeout", "error")
 MEMORY_HEADROOM = 4 * 1024**3  # per worker, on top of what the parent already uses
+CPU_LIMIT_EXIT = 86  # exit status of a worker whose statement used up its CPU time
+WALL_FACTOR, WALL_GRACE = 3.0, 10.0  # wall-clock backstop: 3 × the limit + 10 s
 
 
-@dataclass(frozen=True)
-class ClaimResult:
-    slug: str
-    path: str
-    line: int
-    text: str
-    status: str  # one of STATUSES
-    message: str = ""
+def wall_backstop(timeout: float) -> float:
+    return timeout * WALL_FACTOR + WALL_GRACE
 
 
-@dataclass(frozen=True)
-class VerifyReport:
-    results: tuple[ClaimResult, ...]
-    diagnostics: tuple[Diagnostic, ...] = field(default=())
+def _cpu_limit_reached(_signum: int, _frame: object) -> None:
+    os._exit(CPU_LIMIT_EXIT)
 
-    def count(self, status: str) -> int:
-        if status not in STATUSES:
-            raise ValueError(f"unknown status {status!r}")
-        return sum(1 for result in self.results if result.status == status)
 
-    @property
-    def ok(self) -> bool:
-        return not self.diagnostics
+@functools.cache
+def _warm_up() -> None:
+    """Load sympy's lazily imported simplification machinery once, before forking, so that every
+    worker inherits it instead of paying for it inside its first statement's time limit."""
+    import sympy
+
+    x = sympy.Symbol("x", real=True)
+    sympy.simplify(sympy.exp(x) / (1 + sympy.exp(x)) - 1 / (1 + sympy.exp(-x)))
 
 
 # --------------------------------------------------------------------------- one statement
@@ -111,9 +112,10 @@ def _limit_memory() -> None:
         pass
 
 
-def _worker(connection: Connection, cards: tuple[Card, ...], facts_root: Path | None) -> None:
+def _worker(connection: Connection, cards: tuple[Card, ...], facts_root: Path | None, timeout: float) -> None:
     """Receive (card index, first statement to report), send ("start", i) / ("result", i, r) / ("done",)."""
     _limit_memory()
+    signal.signal(signal.SIGPROF, _cpu_limit_reached)
     while True:
         task = connection.recv()
         if task is None:
@@ -126,11 +128,24 @@ def _worker(connection: Connection, cards: tuple[Card, ...], facts_root: Path | 
                 continue  # the parent reports parse errors itself
             if index < resume_from:
                 if item.kind != "claim":
-                    run_statement(item, scope, card)  # rebuild the scope; errors were already reported
+                    with _cpu_limit(timeout):
+                        run_statement(item, scope, card)  # rebuild the scope; errors were already reported
                 continue
             connection.send(("start", index))
-            connection.send(("result", index, run_statement(item, scope, card)))
+            with _cpu_limit(timeout):
+                result = run_statement(item, scope, card)
+            connection.send(("result", index, result))
         connection.send(("done",))
+
+
+@contextmanager
+def _cpu_limit(seconds: float) -> Iterator[None]:
+    """Arm the worker's CPU-time timer for one statement."""
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
 
 
 # --------------------------------------------------------------------------- parent side
@@ -143,6 +158,7 @@ class _Slot:
     task: tuple[int, int] | None = None
     statement: int | None = None
     started: float = 0.0
+    ended: bool = False
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -171,6 +187,7 @@ def verify_collection(
             queue.append((card_index, 0))
 
     if queue:
+        _warm_up()
         workers = max(1, min(jobs or os.cpu_count() or 1, len(queue)))
         _run_tasks(cards, facts_root, statements, queue, results, workers, timeout)
 
@@ -196,7 +213,7 @@ def _run_tasks(
 
     def start_worker() -> _Slot:
         parent_end, child_end = context.Pipe()
-        process = context.Process(target=_worker, args=(child_end, cards, facts_root), daemon=True)
+        process = context.Process(target=_worker, args=(child_end, cards, facts_root, timeout), daemon=True)
         process.start()
         child_end.close()
         return _Slot(process, parent_end)
@@ -212,7 +229,8 @@ def _run_tasks(
                     slot.connection.send(slot.task)
             busy = [slot for slot in slots if slot.task is not None]
             now = time.monotonic()
-            deadlines = [slot.started + timeout for slot in busy if slot.statement is not None]
+            backstop = wall_backstop(timeout)
+            deadlines = [slot.started + backstop for slot in busy if slot.statement is not None]
             wait_for = max(0.0, min(deadlines) - now) if deadlines else timeout
             ready = wait([slot.connection for slot in busy], timeout=wait_for)
             for slot in busy:
@@ -220,12 +238,16 @@ def _run_tasks(
                     _receive(slot, cards, statements, results, queue)
             now = time.monotonic()
             for position, slot in enumerate(slots):
-                if slot.task is not None and slot.statement is not None and now - slot.started > timeout:
+                if slot.task is not None and slot.statement is not None and now - slot.started > backstop:
                     _record_overrun(slot, cards, statements, results, queue, timeout, "timeout")
                     _stop(slot)
                     slots[position] = start_worker()
-                elif slot.task is not None and not slot.process.is_alive() and not slot.connection.poll():
-                    _record_overrun(slot, cards, statements, results, queue, timeout, "crash")
+                elif slot.task is not None and (
+                    slot.ended or (not slot.process.is_alive() and not slot.connection.poll())
+                ):
+                    slot.process.join(timeout=5)
+                    why = "timeout" if slot.process.exitcode == CPU_LIMIT_EXIT else "crash"
+                    _record_overrun(slot, cards, statements, results, queue, timeout, why)
                     _stop(slot)
                     slots[position] = start_worker()
     finally:
@@ -250,7 +272,8 @@ def _receive(
         try:
             message = slot.connection.recv()
         except (EOFError, OSError):
-            return  # the worker died; the caller sees it is not alive
+            slot.ended = True  # the worker is gone: its pipe stays "readable" at EOF, so remember it
+            return
         if message[0] == "start":
             slot.statement = message[1]
             slot.started = time.monotonic()
