@@ -19,7 +19,7 @@ CONTENT = click.option("--content", "content_dir", type=click.Path(path_type=Pat
 BUILD = click.option("--build-dir", type=click.Path(path_type=Path), default=Path("build"), show_default=True,
                      help="Folder for outputs and caches.")
 TIMEOUT = click.option("--timeout", type=float, default=5.0, show_default=True,
-                       help="Seconds each claim may take before it counts as failed.")
+                       help="CPU seconds each claim may take before it counts as timed out.")
 
 
 def _report(error: BuildError) -> None:
@@ -59,11 +59,13 @@ def build(content_dir: Path, build_dir: Path, timeout: float, only: tuple[str, .
     except BuildError as error:
         _report(error)
         return
-    cards = len(result.summary.collection.cards)
+    if result.up_to_date:
+        out.print(f"[green]up to date[/]: {result.cards} cards, nothing changed since the last build")
+        return
     for path in result.outputs:
         out.print(f"wrote {path}")
-    out.print(f"[green]{cards} cards[/], {_claims_line(result.summary.claim_counts)}, "
-              f"{result.summary.formulas} formulas compiled")
+    out.print(f"[green]{result.cards} cards[/], {_claims_line(result.claim_counts)}, "
+              f"{result.formulas} formulas compiled")
 
 
 def _claims_line(counts: dict[str, int]) -> str:
