@@ -20,6 +20,11 @@ from dldeck.fonts import find_cjk_font
 
 KATEX_VERSION = "pykatex-0.1.1/katex-0.16.22"
 
+# Successful conversions, so a formula is converted once per process (the cheat sheet and the formula
+# check share them); `dldeck.pipeline` fills them from, and saves them to, the build cache.
+MATHML_MEMO: dict[tuple[str, bool], str] = {}
+TYPST_MEMO: dict[str, str] = {}
+
 
 class MathEngineError(ValueError):
     """A formula one engine refuses; `engine` names which, the message is the engine's own."""
@@ -65,8 +70,11 @@ def tex_to_mathml(tex: str, display: bool) -> str:
 
     Raises MathEngineError on unknown macros or unbalanced braces.
     """
+    memo = MATHML_MEMO.get((tex, display))
+    if memo is not None:
+        return memo
     try:
-        return str(
+        mathml = str(
             pykatex.renderToString(
                 strip_cloze_markers(tex),
                 displayMode=display,
@@ -77,6 +85,8 @@ def tex_to_mathml(tex: str, display: bool) -> str:
         )
     except pykatex.ParseError as exc:
         raise MathEngineError("KaTeX", _one_line(str(exc))) from exc
+    MATHML_MEMO[(tex, display)] = mathml
+    return mathml
 
 
 # --------------------------------------------------------------------------- TeX → Typst
@@ -118,6 +128,9 @@ def _rename_typst_symbols(typst_math: str) -> str:
 
 def tex_to_typst(tex: str) -> str:
     """Typst math source (without `$`) for a TeX formula; refuses output that would be Typst code."""
+    memo = TYPST_MEMO.get(tex)
+    if memo is not None:
+        return memo
     try:
         converted = str(_tex2typst.tex2typst(_prepare_tex(tex), custom_tex_macros=_TEX_SYNONYMS))
     except Exception as exc:  # tex2typst reports every failure as a bare Exception/ValueError
@@ -127,7 +140,9 @@ def tex_to_typst(tex: str) -> str:
     problem = _code_outside_strings(converted)
     if problem:
         raise MathEngineError("tex2typst", f"conversion {converted!r} contains {problem}")
-    return _rename_typst_symbols(converted)
+    renamed = _rename_typst_symbols(converted)
+    TYPST_MEMO[tex] = renamed
+    return renamed
 
 
 # The one piece of code tex2typst emits on purpose: horizontal space for `\!` and `\hspace{…}`.
