@@ -1,0 +1,235 @@
+"""Build caches under `build/cache/`: what a rebuild may reuse, keyed by content hash.
+
+Authors rebuild after every edit, so a build must redo only what an edit touched. Every cache
+here is a JSON file that records its schema version, the hash of the tool that wrote it and a
+digest of its own entries; a file that fails to parse, whose digest does not match, or that was
+written by another version of dldeck is discarded and rebuilt, never trusted. Files are written
+to a temporary name and renamed, so a crash never leaves half a cache behind.
+
+This module is imported on every `dldeck build`, including the no-op fast path, so it imports
+nothing heavier than the standard library.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+CACHE_VERSION = 1
+CACHE_DIR_NAME = "cache"
+STAMP_NAME = "stamp.json"
+PACKAGE_DIR = Path(__file__).resolve().parent
+_SOURCE_SUFFIXES = {".py", ".css", ".j2", ".typ", ".js", ".json", ".toml"}
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def hash_file(path: Path) -> str:
+    """Hash of a file's bytes; a missing or unreadable file hashes as such, so it still counts."""
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except FileNotFoundError:
+        return "missing"
+    except OSError as error:
+        return f"unreadable:{error.errno}"
+
+
+def hash_json(value: Any) -> str:
+    """Hash of a JSON-able value, independent of dict order."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return sha256_bytes(text.encode("utf-8"))
+
+
+def tree_files(root: Path, *, skip: Iterable[str] = ()) -> Iterator[Path]:
+    """Every file below root in a stable order, skipping the given names and `__pycache__`."""
+    skipped = set(skip)
+    if not root.is_dir():
+        return
+    for directory, folders, files in os.walk(root):
+        folders[:] = sorted(f for f in folders if f != "__pycache__")
+        for name in sorted(files):
+            if name not in skipped:
+                yield Path(directory) / name
+
+
+def hash_tree(root: Path, *, skip: Iterable[str] = (), suffixes: set[str] | None = None) -> str:
+    """One hash over every file's relative path and bytes: any edit, addition or removal changes it."""
+    digest = hashlib.sha256()
+    for path in tree_files(root, skip=skip):
+        if suffixes is not None and path.suffix not in suffixes:
+            continue
+        digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
+        digest.update(hash_file(path).encode("ascii") + b"\0")
+    return digest.hexdigest()
+
+
+_installed_cache: list[str] = []
+
+
+def installed_distributions() -> list[str]:
+    """Names of installed `*.dist-info` folders (they carry versions): a dependency upgrade shows."""
+    if not _installed_cache:
+        names: set[str] = set()
+        for entry in sys.path:
+            try:
+                names.update(n for n in os.listdir(entry or ".") if n.endswith(".dist-info"))
+            except OSError:
+                continue
+        _installed_cache.extend(sorted(names))
+    return list(_installed_cache)
+
+
+def tool_hash(*parts: str) -> str:
+    """The version of the code that produced a cache entry: dldeck's own files (the named
+    subpackages and modules, or all of them), the Python version and the installed distributions."""
+    digest = hashlib.sha256()
+    digest.update(f"{CACHE_VERSION}|{sys.version}".encode())
+    for part in parts or ("",):
+        target = PACKAGE_DIR / part
+        if target.is_dir():
+            digest.update(f"{part}:{hash_tree(target, suffixes=_SOURCE_SUFFIXES)}".encode())
+        else:
+            digest.update(f"{part}:{hash_file(target)}".encode())
+    digest.update("\n".join(installed_distributions()).encode("utf-8"))
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- atomic files
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same folder and `os.replace`: readers see old or new, whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.chmod(temporary, 0o644)  # mkstemp makes files private; caches are ordinary build output
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _envelope(tool: str, entries: dict[str, Any]) -> bytes:
+    body = {"version": CACHE_VERSION, "tool": tool, "digest": hash_json(entries), "entries": entries}
+    return (json.dumps(body, sort_keys=True, ensure_ascii=False, indent=0) + "\n").encode("utf-8")
+
+
+def _open_envelope(path: Path, tool: str) -> tuple[dict[str, Any] | None, str]:
+    """The entries of a cache file, or None and why it cannot be trusted."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, "missing"
+    except OSError as error:
+        return None, f"unreadable ({error.strerror})"
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None, "corrupt (not JSON)"
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
+        return None, "corrupt (wrong shape)"
+    if data.get("version") != CACHE_VERSION:
+        return None, "stale (cache format changed)"
+    if data.get("tool") != tool:
+        return None, "stale (dldeck or a dependency changed)"
+    if data.get("digest") != hash_json(data["entries"]):
+        return None, "corrupt (digest mismatch)"
+    return data["entries"], "ok"
+
+
+class JsonCache:
+    """`key → JSON value` in one file; entries not used by a build are dropped when it saves.
+
+    `status` says whether the file was trusted ("ok") or why it was discarded; `hits` and `misses`
+    count look-ups, so tests and `--verbose` output can show what a build reused.
+    """
+
+    def __init__(self, build_dir: Path, name: str, tool: str) -> None:
+        self.path = Path(build_dir) / CACHE_DIR_NAME / f"{name}.json"
+        self.tool = tool
+        loaded, self.status = _open_envelope(self.path, tool)
+        self._loaded: dict[str, Any] = loaded or {}
+        self._used: dict[str, Any] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> Any | None:
+        if key in self._used:
+            return self._used[key]
+        value = self._loaded.get(key)
+        if value is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._used[key] = value
+        return value
+
+    def put(self, key: str, value: Any) -> None:
+        self._used[key] = value
+
+    def forget(self, key: str) -> None:
+        """Drop an entry that turned out unusable (e.g. its files are gone)."""
+        self._used.pop(key, None)
+        self._loaded.pop(key, None)
+
+    def save(self) -> None:
+        """Write the entries this build used or made, if that differs from what is on disk."""
+        if self.status == "ok" and self._used == self._loaded:
+            return
+        write_atomically(self.path, _envelope(self.tool, dict(sorted(self._used.items()))))
+        self._loaded = dict(self._used)
+        self.status = "ok"
+
+
+# --------------------------------------------------------------------------- the no-op stamp
+
+
+class Stamp:
+    """What the last successful build read and wrote; if all of it is unchanged, there is no work.
+
+    `inputs` is one hash over every input (content files, configuration, dldeck's own code and
+    installed distributions, the options); `files` maps other files that were read (the
+    manifest as written, images outside the content folder) and every output to their hashes.
+    """
+
+    def __init__(self, build_dir: Path) -> None:
+        self.path = Path(build_dir) / CACHE_DIR_NAME / STAMP_NAME
+
+    def load(self, tool: str) -> dict[str, Any] | None:
+        entries, _ = _open_envelope(self.path, tool)
+        return entries
+
+    def matches(self, tool: str, inputs: str) -> dict[str, Any] | None:
+        """The recorded summary when nothing changed since the last build, else None."""
+        entries = self.load(tool)
+        if entries is None or entries.get("inputs") != inputs:
+            return None
+        files = entries.get("files")
+        summary = entries.get("summary")
+        if not isinstance(files, dict) or not files or not isinstance(summary, dict):
+            return None
+        for name, recorded in files.items():
+            if hash_file(Path(name)) != recorded:
+                return None
+        return summary
+
+    def record(self, tool: str, inputs: str, files: Iterable[Path], summary: dict[str, Any]) -> None:
+        entries = {"inputs": inputs, "files": {str(p): hash_file(p) for p in files}, "summary": summary}
+        write_atomically(self.path, _envelope(tool, entries))
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
