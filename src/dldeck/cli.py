@@ -186,24 +186,64 @@ def new(content_dir: Path, slug: str, target: Path | None, question: str) -> Non
 @CONTENT
 @BUILD
 @TIMEOUT
-def watch(content_dir: Path, build_dir: Path, timeout: float) -> None:
+@click.option("--only", type=click.Choice(["anki", "html", "pdf"]), multiple=True,
+              help="Rebuild only these outputs (repeatable). Default: all.")
+def watch(content_dir: Path, build_dir: Path, timeout: float, only: tuple[str, ...]) -> None:
     """Rebuild on every save, printing errors as they appear."""
     from watchfiles import watch as watch_changes
 
-    from dldeck import pipeline
+    command = [sys.executable, "-m", "dldeck.cli", "build", "--content", str(content_dir),
+               "--build-dir", str(build_dir), "--timeout", str(timeout), *(f"--only={o}" for o in only)]
+    watched = [content_dir, *(p for p in _config_files(content_dir) if p.is_file())]
+    _rebuild(command)
+    announced = False
+    try:
+        # A timeout yields an empty set: only then is the watcher surely running, so say so then.
+        for changes in watch_changes(*watched, watch_filter=_source_filter(), yield_on_timeout=True,
+                                     rust_timeout=500, raise_interrupt=False):
+            if not changes:
+                if not announced:
+                    out.print(f"watching {content_dir} for changes (Ctrl-C to stop)", markup=False)
+                    announced = True
+                continue
+            names = sorted({Path(path).name for _, path in changes})
+            out.print(f"[dim]changed: {', '.join(names[:5])}{' …' if len(names) > 5 else ''}[/]")
+            _rebuild(command)
+    except KeyboardInterrupt:
+        pass
 
-    def once() -> None:
-        try:
-            result = pipeline.build(content_dir, build_dir, timeout=timeout)
-            out.print(f"[green]built[/] {len(result.summary.collection.cards)} cards")
-        except BuildError as error:
-            for diagnostic in error.diagnostics:
-                err.print(str(diagnostic), markup=False)
 
-    once()
-    out.print(f"watching {content_dir} (Ctrl-C to stop)")
-    for _changes in watch_changes(content_dir):
-        once()
+def _config_files(content_dir: Path) -> list[Path]:
+    from dldeck.pipeline import CONFIG_FILES
+
+    return [content_dir.parent / name for name in CONFIG_FILES]
+
+
+def _rebuild(command: list[str]) -> None:
+    """Each rebuild is a fresh `dldeck build` process: the build cache makes it incremental, and a
+    crash or an edit to dldeck itself cannot leave the watcher with stale state."""
+    import subprocess
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    subprocess.run(command, check=False)
+
+
+def _source_filter():
+    """Content and configuration edits count; what a build writes itself (the manifest) does not."""
+    from watchfiles import DefaultFilter
+
+    from dldeck.pipeline import MANIFEST_NAME
+
+    default = DefaultFilter()
+
+    def accept(change, path: str) -> bool:
+        name = Path(path).name
+        if name == MANIFEST_NAME or name.startswith(f".{MANIFEST_NAME}."):
+            return False
+        return default(change, path)
+
+    return accept
 
 
 if __name__ == "__main__":

@@ -1,0 +1,270 @@
+"""Incremental builds: what a rebuild reuses, what it redoes, and that reuse never changes a byte.
+
+Work is observed through `BuildResult.work` (which cards were verified and figured afresh) and the
+no-op short-circuit (`up_to_date`), never through timing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dldeck import buildcache, pipeline
+from dldeck.errors import BuildError
+
+EPOCH = "1700000000"
+OUTPUTS = ("dldeck.apkg", "cheatsheet.html", "cheatsheet.pdf")
+
+CONTENT = """\
+---
+deck: 测试::激活函数
+---
+
+# Sigmoid
+
+## Sigmoid 的导数最大是多少？ {#sigmoid-max}
+
+在 $x=0$ 处取最大值 $\\frac{1}{4}$。
+
+```check
+sigma(x) := 1/(1 + exp(-x))
+maximum(diff(sigma(x), x), x) == 1/4
+```
+
+```figure
+plot: [sigma(x), diff(sigma(x), x)]
+x: [-6, 6]
+```
+
+## tanh 与 sigmoid 的关系？ {#tanh-sigmoid}
+
+$$\\tanh(x) = 2\\sigma(2x) - 1$$
+
+```check
+sigma(x) := 1/(1 + exp(-x))
+tanh(x) == 2*sigma(2*x) - 1
+diff(tanh(x), x) == 1 - tanh(x)**2
+```
+
+## ReLU 的输出范围？ {#relu-range}
+
+$[0, +\\infty)$。
+"""
+TANH_CLAIM = "tanh(x) == 2*sigma(2*x) - 1"
+PROSE = "在 $x=0$ 处取最大值"
+
+
+@pytest.fixture(autouse=True)
+def fixed_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+
+
+def make_project(root: Path, text: str = CONTENT) -> tuple[Path, Path]:
+    content = root / "content"
+    content.mkdir(parents=True)
+    (content / "a.md").write_text(text, encoding="utf-8")
+    return content, root / "build"
+
+
+def edit(content: Path, old: str, new: str) -> None:
+    path = content / "a.md"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def outputs(build: Path, names: tuple[str, ...] = OUTPUTS) -> dict[str, bytes]:
+    return {name: (build / name).read_bytes() for name in names}
+
+
+def build(content: Path, build_dir: Path, only: tuple[str, ...] = pipeline.BACKENDS) -> pipeline.BuildResult:
+    return pipeline.build(content, build_dir, only=only, timeout=60)
+
+
+def test_noop_rebuild_is_up_to_date_and_touches_nothing(tmp_path: Path) -> None:
+    content, build_dir = make_project(tmp_path)
+    first = build(content, build_dir)
+    assert not first.up_to_date
+    assert sorted(first.work.verified) == ["sigmoid-max", "tanh-sigmoid"]
+    assert first.work.figured == ["sigmoid-max"]
+    before = {p: p.stat().st_mtime_ns for p in build_dir.rglob("*") if p.is_file()}
+    second = build(content, build_dir)
+    assert second.up_to_date and second.summary is None
+    assert second.cards == 3 and second.claim_counts["symbolic"] >= 3
+    assert [p.name for p in second.outputs] == list(OUTPUTS)
+    assert {p: p.stat().st_mtime_ns for p in build_dir.rglob("*") if p.is_file()} == before
+
+
+def test_noop_rebuild_imports_no_heavy_library(tmp_path: Path) -> None:
+    content, build_dir = make_project(tmp_path)
+    build(content, build_dir, only=("html",))
+    probe = (
+        "import sys\nfrom pathlib import Path\nfrom dldeck import pipeline\n"
+        f"r = pipeline.build(Path({str(content)!r}), Path({str(build_dir)!r}), only=('html',), timeout=60)\n"
+        "heavy = ('sympy', 'matplotlib', 'typst', 'markdown_it', 'pykatex', 'genanki', 'jinja2')\n"
+        "print(r.up_to_date, sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[0] == "True []", done.stdout + done.stderr
+
+
+def test_each_kind_of_change_ends_the_noop(tmp_path: Path) -> None:
+    content, build_dir = make_project(tmp_path)
+    build(content, build_dir, only=("anki",))
+    (content / "notes.txt").write_text("an unrelated file is still an input", encoding="utf-8")
+    assert not build(content, build_dir, only=("anki",)).up_to_date
+    assert build(content, build_dir, only=("anki",)).up_to_date
+    assert not build(content, build_dir, only=("html",)).up_to_date  # other outputs asked for
+    (build_dir / "cheatsheet.html").write_bytes(b"tampered")
+    rebuilt = build(content, build_dir, only=("html",))
+    assert not rebuilt.up_to_date and rebuilt.work.verified == []  # outputs redone, claims reused
+    assert (build_dir / "cheatsheet.html").read_bytes() != b"tampered"
+    (build_dir / buildcache.CACHE_DIR_NAME / buildcache.STAMP_NAME).write_text("{", encoding="utf-8")
+    assert not build(content, build_dir, only=("html",)).up_to_date
+
+
+def test_prose_edit_reverifies_nothing_and_check_edit_only_its_card(tmp_path: Path) -> None:
+    content, build_dir = make_project(tmp_path)
+    build(content, build_dir, only=("html",))
+
+    # Two lines more above the tanh card: its claims move, so cached results must move with them.
+    edit(content, PROSE, f"补充。\n\n{PROSE}")
+    prose = build(content, build_dir, only=("html",))
+    assert prose.work.verified == [] and prose.work.figured == []
+    assert prose.summary is not None
+    assert prose.summary.results == pipeline.check(content, None, timeout=60).results
+
+    edit(content, TANH_CLAIM, "tanh(x) == 1 - 2*sigma(-2*x)")
+    claim = build(content, build_dir, only=("html",))
+    assert claim.work.verified == ["tanh-sigmoid"] and claim.work.figured == []
+
+    edit(content, "x: [-6, 6]", "x: [-5, 5]")
+    figure = build(content, build_dir, only=("html",))
+    assert figure.work.verified == [] and figure.work.figured == ["sigmoid-max"]
+
+
+def test_cached_and_uncached_builds_are_byte_identical(tmp_path: Path) -> None:
+    warm_content, warm_build = make_project(tmp_path / "warm")
+    cold_content, cold_build = make_project(tmp_path / "cold")
+    build(warm_content, warm_build)
+    build(cold_content, cold_build)
+    for content in (warm_content, cold_content):
+        edit(content, PROSE, f"（修订）{PROSE}")
+    shutil.rmtree(cold_build)
+    warm = build(warm_content, warm_build)
+    cold = build(cold_content, cold_build)
+    assert warm.work.verified == [] and warm.work.figured == []
+    assert sorted(cold.work.verified) == ["sigmoid-max", "tanh-sigmoid"]
+    assert outputs(warm_build) == outputs(cold_build)
+    manifest = pipeline.MANIFEST_NAME
+    assert (warm_content / manifest).read_bytes() == (cold_content / manifest).read_bytes()
+
+
+def _corrupt_by_truncating(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+
+
+def _corrupt_by_flipping_an_entry(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert "symbolic" in text
+    path.write_text(text.replace("symbolic", "numeric", 1), encoding="utf-8")
+
+
+def _corrupt_with_a_bad_entry_and_a_matching_digest(path: Path) -> None:
+    """A well-formed file whose entries are wrong: the per-entry checks must catch it."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["entries"] = {key: [[0, "x", "failed", ""]] for key in data["entries"]}
+    data["digest"] = buildcache.hash_json(data["entries"])
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def _stale_version(path: Path) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["version"] = buildcache.CACHE_VERSION + 1
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "status"),
+    [
+        (_corrupt_by_truncating, "corrupt (not JSON)"),
+        (_corrupt_by_flipping_an_entry, "corrupt (digest mismatch)"),
+        (_corrupt_with_a_bad_entry_and_a_matching_digest, "ok"),
+        (_stale_version, "stale (cache format changed)"),
+    ],
+)
+def test_corrupt_claim_cache_is_rebuilt_not_trusted(tmp_path: Path, corrupt, status: str) -> None:
+    content, build_dir = make_project(tmp_path)
+    reference = build(content, build_dir, only=("anki",)).summary
+    assert reference is not None
+    checks = build_dir / buildcache.CACHE_DIR_NAME / "checks.json"
+    corrupt(checks)
+    (build_dir / buildcache.CACHE_DIR_NAME / buildcache.STAMP_NAME).unlink()
+    again = build(content, build_dir, only=("anki",))
+    assert again.work.cache_status["checks"] == status
+    assert sorted(again.work.verified) == ["sigmoid-max", "tanh-sigmoid"]
+    assert again.summary is not None and again.summary.results == reference.results
+    # the rebuilt cache is whole again: the next build reuses it
+    (build_dir / buildcache.CACHE_DIR_NAME / buildcache.STAMP_NAME).unlink()
+    third = build(content, build_dir, only=("anki",))
+    assert third.work.cache_status["checks"] == "ok" and third.work.verified == []
+
+
+def test_corrupt_figure_file_and_formula_caches_are_rebuilt(tmp_path: Path) -> None:
+    reference_content, reference_build = make_project(tmp_path / "reference")
+    build(reference_content, reference_build)
+    content, build_dir = make_project(tmp_path / "project")
+    build(content, build_dir)
+    cache = build_dir / buildcache.CACHE_DIR_NAME
+    for name in ("figures.json", "mathml.json", "typst-math.json"):
+        _corrupt_by_truncating(cache / name)
+    for png in (build_dir / "figures").glob("*.png"):
+        _corrupt_by_truncating(png)  # a figure file cut short by a crash
+    (cache / buildcache.STAMP_NAME).unlink()
+    again = build(content, build_dir)
+    assert {again.work.cache_status[n] for n in ("figures", "mathml", "typst-math")} == {"corrupt (not JSON)"}
+    assert again.work.figured == ["sigmoid-max"]
+    assert outputs(build_dir) == outputs(reference_build)
+
+    # figures.json intact but a file it names is cut short: that card is drawn again
+    for png in (build_dir / "figures").glob("*.png"):
+        _corrupt_by_truncating(png)
+    (cache / buildcache.STAMP_NAME).unlink()
+    third = build(content, build_dir)
+    assert third.work.cache_status["figures"] == "ok" and third.work.figured == ["sigmoid-max"]
+    assert outputs(build_dir) == outputs(reference_build)
+
+
+def test_failed_build_keeps_outputs_and_does_not_poison_caches(tmp_path: Path) -> None:
+    content, build_dir = make_project(tmp_path)
+    build(content, build_dir, only=("html",))
+    before = outputs(build_dir, ("cheatsheet.html",))
+    edit(content, TANH_CLAIM, "tanh(x) == 2*sigma(x) - 1")
+    for _ in range(2):  # the failure is not remembered as a success
+        with pytest.raises(BuildError) as caught:
+            build(content, build_dir, only=("html",))
+        assert any("a.md:" in str(d) for d in caught.value.diagnostics)
+        assert outputs(build_dir, ("cheatsheet.html",)) == before
+    edit(content, "tanh(x) == 2*sigma(x) - 1", TANH_CLAIM)
+    restored = build(content, build_dir, only=("html",))
+    assert restored.up_to_date  # back to what build/ holds
+    assert outputs(build_dir, ("cheatsheet.html",)) == before
+
+
+def test_json_cache_keeps_only_what_a_build_used(tmp_path: Path) -> None:
+    cache = buildcache.JsonCache(tmp_path, "things", "tool-1")
+    assert cache.status == "missing"
+    cache.put("a", [1])
+    cache.put("b", [2])
+    cache.save()
+    reread = buildcache.JsonCache(tmp_path, "things", "tool-1")
+    assert reread.status == "ok" and reread.get("a") == [1]
+    reread.save()
+    assert buildcache.JsonCache(tmp_path, "things", "tool-1").get("b") is None
+    assert buildcache.JsonCache(tmp_path, "things", "tool-2").status.startswith("stale")
+    assert not [p for p in (tmp_path / buildcache.CACHE_DIR_NAME).iterdir() if p.suffix == ".tmp"]
