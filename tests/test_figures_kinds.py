@@ -269,3 +269,10 @@ def test_function_default_labels_and_functions_numpy_lacks() -> None:
 def test_function_range_accepts_constant_expressions() -> None:
     data = data_of("plot: [sin(x)]\nx: [-pi, pi]\n")
     assert data.x[-1] == pytest.approx(math.pi)
+
+
+def test_function_plots_a_bare_variable_but_not_a_relation() -> None:
+    data = data_of("plot: [x, relu(x)]\nx: [-2, 2]\n", "relu(x) := Max(0, x)\n")
+    np.testing.assert_allclose(data.curves[0].y, data.x)
+    with pytest.raises(Exception, match="is not a function to plot"):
+        data_of("plot: [x > 0]\nx: [-2, 2]\n")

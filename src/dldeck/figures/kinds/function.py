@@ -227,7 +227,9 @@ def compute(params: Params) -> FunctionData:
         )
     curves = []
     for index, (expr, text) in enumerate(plots):
-        if not isinstance(expr, sympy.Expr) or isinstance(expr, sympy.logic.boolalg.Boolean):
+        # a bare Symbol is also a Boolean in sympy, but `plot: [x]` is the identity line, not logic
+        is_logic = isinstance(expr, sympy.logic.boolalg.Boolean) and not isinstance(expr, sympy.Symbol)
+        if not isinstance(expr, sympy.Expr) or is_logic:
             raise SpecError(f"{show(text)} is not a function to plot", key="plot", index=index)
         symbol = _variable(expr, var, index)
         poles = _poles_in_range(expr, symbol, lo, hi)
