@@ -126,7 +126,7 @@ def _facts_hash(collection: Collection) -> str:
 def _check_key(card: Card, facts: str, timeout: float) -> str:
     """Everything a card's claim results depend on, except where in its file the card sits."""
     base = card.checks[0].span.line
-    return buildcache.hash_json({"path": card.span.path, "facts": facts, "timeout": timeout,
+    return buildcache.hash_json({"path": card.span.path, "facts": facts, "timeout": float(timeout),
                                  "blocks": [[b.source, b.span.line - base] for b in card.checks]})
 
 
@@ -249,7 +249,7 @@ def build_inputs(content_dir: Path, project_dir: Path, only: Sequence[str], time
         "content_dir": [str(content_dir), str(content_dir.resolve())],
         "config": {name: buildcache.hash_file(project_dir / name) for name in CONFIG_FILES},
         "only": sorted(only),
-        "timeout": timeout,
+        "timeout": float(timeout),
         "date": _build_date(),
     })
 
