@@ -110,3 +110,9 @@ def test_cache_records_passes_only_and_is_reused(tmp_path: Path) -> None:
 def test_corrupt_cache_is_ignored(tmp_path: Path) -> None:
     (tmp_path / CACHE_FILE_NAME).write_text("{not json")
     assert compile_formulas(with_cards(_bad_card(r"\foo")), cache_dir=tmp_path).diagnostics
+
+
+def test_cases_keep_a_gap_between_value_and_condition() -> None:
+    typst = tex_to_typst(r"f(x)=\begin{cases} x & x>0 \\ 0 & x\le 0\end{cases}")
+    assert typst == "f(x) = cases(x & quad x > 0, 0 & quad x <= 0)"
+    assert tex_to_typst(r"a \& b") == r"a \& b"  # an escaped ampersand outside cases is text

@@ -105,6 +105,7 @@ _TEX_SYNONYMS = {
 # Delimiter sizing is layout, not meaning; Typst sizes delimiters itself.
 _TEX_SIZING = re.compile(r"\\(?:big|Big|bigg|Bigg)[lrm]?(?![A-Za-z])|\\middle(?![A-Za-z])")
 _TEX_TEXT_STYLE = re.compile(r"\\text(bf|it)\{([^{}]*)\}")
+_TEX_CASES = re.compile(r"\\begin\{cases\}.*?\\end\{cases\}", re.S)
 _TEX_ALIGNED_ENVIRONMENTS = re.compile(r"\\(begin|end)\{(?:gathered|split)\}")
 # Symbol names tex2typst emits that this Typst version renamed.
 _TYPST_RENAMES = {"dot.circle": "dot.o", "plus.circle": "plus.o", "times.circle": "times.o",
@@ -115,8 +116,14 @@ _TYPST_RENAMED = re.compile(  # strings are matched (and kept) so names inside t
 )
 
 
+def _space_cases(match: re.Match[str]) -> str:
+    """TeX puts a quad between a `cases` value and its condition; Typst's alignment point adds none."""
+    return re.sub(r"(?<!\\)&", r"&\\quad ", match[0])
+
+
 def _prepare_tex(tex: str) -> str:
     tex = strip_cloze_markers(tex)
+    tex = _TEX_CASES.sub(_space_cases, tex)
     tex = _TEX_SIZING.sub(" ", tex)
     tex = _TEX_TEXT_STYLE.sub(lambda m: rf"\math{m[1]}{{\text{{{m[2]}}}}}", tex)
     return _TEX_ALIGNED_ENVIRONMENTS.sub(lambda m: rf"\{m[1]}{{aligned}}", tex)
