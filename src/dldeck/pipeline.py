@@ -98,12 +98,21 @@ def check(content_dir: Path, build_dir: Path | None = None, *, timeout: float = 
 
 def _check(content_dir: Path, build_dir: Path | None, *, timeout: float, progress: Progress,
            memo: _FormulaMemo | None) -> CheckSummary:
-    from dldeck.mathengines import compile_formulas
+    return _check_collection(_read(content_dir, progress), build_dir, timeout=timeout, progress=progress,
+                             memo=memo, work=Work())
+
+
+def _read(content_dir: Path, progress: Progress) -> Collection:
     from dldeck.source import read_collection
 
     progress("reading content")
-    collection = read_collection(content_dir)
-    work = Work()
+    return read_collection(content_dir)
+
+
+def _check_collection(collection: Collection, build_dir: Path | None, *, timeout: float, progress: Progress,
+                      memo: _FormulaMemo | None, work: Work) -> CheckSummary:
+    from dldeck.mathengines import compile_formulas
+
     results, claim_diagnostics = _verify_claims(collection, build_dir, timeout, progress, work)
     progress("compiling formulas")
     if memo is not None:
@@ -290,9 +299,26 @@ def _build(content_dir: Path, build_dir: Path, *, only: Sequence[str], timeout: 
     config = load_config(project_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     memo = _FormulaMemo(build_dir)
-    summary = _check(content_dir, build_dir, timeout=timeout, progress=progress, memo=memo)
-    collection = summary.collection
-    figures = _figures(collection, build_dir, progress, summary.work)
+    collection = _read(content_dir, progress)
+    work = Work()
+    figure_pass = _FigurePass(collection, build_dir, work)
+    try:
+        # Figures are drawn in a forked process while the claims are verified: both keep all cores busy.
+        figure_pass.start(progress)
+        diagnostics: list[Diagnostic] = []
+        try:
+            summary = _check_collection(collection, build_dir, timeout=timeout, progress=progress, memo=memo,
+                                        work=work)
+        except BuildError as error:
+            diagnostics.extend(error.diagnostics)
+        try:
+            figures = figure_pass.finish()
+        except BuildError as error:
+            diagnostics.extend(error.diagnostics)
+        if diagnostics:
+            raise BuildError(diagnostics)
+    finally:
+        figure_pass.close()
     date = _build_date()
     with _staging(build_dir) as stage, ThreadPoolExecutor(max_workers=1) as typesetter:
         outputs: list[str] = []
@@ -340,7 +366,7 @@ def _build(content_dir: Path, build_dir: Path, *, only: Sequence[str], timeout: 
             manifest.save()
     memo.save(collection)
     return BuildResult(summary, tuple(build_dir / name for name in outputs), cards=len(collection.cards),
-                       claim_counts=summary.claim_counts, formulas=summary.formulas, work=summary.work)
+                       claim_counts=summary.claim_counts, formulas=summary.formulas, work=work)
 
 
 def _output_order(config: Any) -> Callable[[str], int]:
@@ -374,49 +400,120 @@ def _figure_key(card: Card, facts: str) -> str:
                                  "figures": [[b.index, b.source] for b in card.figures]})
 
 
-def _figures(collection: Collection, build_dir: Path, progress: Progress,
-             work: Work) -> dict[FigureKey, RenderedFigure]:
-    """Figures of unchanged cards come from the cache (if their files are whole); the rest are drawn."""
-    figure_cards = [card for card in collection.cards if card.figures]
-    if not figure_cards:
-        return {}
-    cache = buildcache.JsonCache(build_dir, "figures",
-                                 buildcache.tool_hash(*FIGURE_CODE))
-    work.cache_status["figures"] = cache.status
-    facts = _facts_hash(collection)
-    out_dir = Path(build_dir) / "figures"
-    results: dict[FigureKey, RenderedFigure] = {}
-    pending: list[Card] = []
-    keys: dict[str, str] = {}
-    for card in figure_cards:
-        keys[card.slug] = key = _figure_key(card, facts)
-        restored = _restore_figures(card, cache.get(key), out_dir)
-        if restored is None:
-            cache.forget(key)
-            pending.append(card)
-        else:
-            results.update(restored)
-    if pending:
+class _FigurePass:
+    """Figures of unchanged cards come from the cache (if their files are whole); the rest are drawn,
+    in a forked process when the platform allows, so that verification can run meanwhile."""
+
+    def __init__(self, collection: Collection, build_dir: Path, work: Work) -> None:
+        self.collection = collection
+        self.build_dir = build_dir
+        self.work = work
+        self.cards = [card for card in collection.cards if card.figures]
+        self.results: dict[FigureKey, RenderedFigure] = {}
+        self.pending: list[Card] = []
+        self.keys: dict[str, str] = {}
+        self._child: tuple[Any, Any] | None = None
+        self.cache = None
+        if not self.cards:
+            return
+        self.cache = buildcache.JsonCache(build_dir, "figures", buildcache.tool_hash(*FIGURE_CODE))
+        work.cache_status["figures"] = self.cache.status
+        facts = _facts_hash(collection)
+        out_dir = Path(build_dir) / "figures"
+        for card in self.cards:
+            self.keys[card.slug] = key = _figure_key(card, facts)
+            restored = _restore_figures(card, self.cache.get(key), out_dir)
+            if restored is None:
+                self.cache.forget(key)
+                self.pending.append(card)
+            else:
+                self.results.update(restored)
+
+    def _pending_collection(self) -> Collection:
+        return dataclasses.replace(self.collection, cards=tuple(self.pending))
+
+    def start(self, progress: Progress) -> None:
+        if not self.pending:
+            return
+        import multiprocessing
+
+        progress(f"rendering {sum(len(c.figures) for c in self.pending)} figures")
+        if "fork" not in multiprocessing.get_all_start_methods():
+            return  # drawn in finish(), in this process
+        context = multiprocessing.get_context("fork")
+        receiver, sender = context.Pipe(duplex=False)
+        # Not a daemon: the figures pass draws in a process pool of its own.
+        process = context.Process(target=_render_in_child,
+                                  args=(sender, self._pending_collection(), self.build_dir,
+                                        Path(self.collection.root)))
+        process.start()
+        sender.close()
+        self._child = (process, receiver)
+
+    def finish(self) -> dict[FigureKey, RenderedFigure]:
+        """All figures of the collection; BuildError lists every figure problem."""
+        if self.cache is None:
+            return {}
+        if self.pending:
+            fresh = self._collect()
+            self.work.figured.extend(card.slug for card in self.pending)
+            self.results.update(fresh)
+            for card in self.pending:
+                entry = [_figure_entry(self.results[FigureKey(card.slug, b.index)]) for b in card.figures]
+                self.cache.put(self.keys[card.slug], entry)
+        ids = [figure.figure_id for figure in self.results.values() if figure.figure_id]
+        if len(ids) != len(set(ids)):
+            # a figure id clashes across cached and fresh cards: the whole pass reports it with both lines
+            from dldeck.figures import render_figures
+
+            render_figures(self.collection, self.build_dir, facts_root=Path(self.collection.root))
+            raise BuildError([Diagnostic(self.collection.root, 0, "figure ids are not unique")])
+        self.cache.save()
+        return {FigureKey(card.slug, b.index): self.results[FigureKey(card.slug, b.index)]
+                for card in self.cards for b in card.figures}
+
+    def _collect(self) -> dict[FigureKey, RenderedFigure]:
+        if self._child is not None:
+            process, receiver = self._child
+            try:
+                kind, payload = receiver.recv()
+            except (EOFError, OSError):
+                kind, payload = "crash", None
+            process.join()
+            self._child = None
+            if kind == "ok":
+                return payload
+            if kind == "error":
+                raise BuildError(payload)
+        # no child, or it died without a word: draw here, where any error surfaces as itself
         from dldeck.figures import render_figures
 
-        progress(f"rendering {sum(len(c.figures) for c in pending)} figures")
-        fresh = render_figures(dataclasses.replace(collection, cards=tuple(pending)), build_dir,
-                               facts_root=Path(collection.root))
-        work.figured.extend(card.slug for card in pending)
-        results.update(fresh)
-        for card in pending:
-            entry = [_figure_entry(results[FigureKey(card.slug, b.index)]) for b in card.figures]
-            cache.put(keys[card.slug], entry)
-    ids = [figure.figure_id for figure in results.values() if figure.figure_id]
-    if len(ids) != len(set(ids)):
-        # a figure id clashes across cached and fresh cards: the whole pass reports it with both lines
+        root = Path(self.collection.root)
+        return render_figures(self._pending_collection(), self.build_dir, facts_root=root)
+
+    def close(self) -> None:
+        """Stop a child that is still drawing (the build was interrupted)."""
+        if self._child is not None:
+            process, receiver = self._child
+            if process.is_alive():
+                process.kill()
+            process.join()
+            receiver.close()
+            self._child = None
+
+
+def _render_in_child(sender: Any, collection: Collection, build_dir: Path, facts_root: Path) -> None:
+    """Child entry point: the figures, or their diagnostics, back through the pipe."""
+    try:
         from dldeck.figures import render_figures
 
-        render_figures(collection, build_dir, facts_root=Path(collection.root))
-        raise BuildError([Diagnostic(collection.root, 0, "figure ids are not unique")])
-    cache.save()
-    return {FigureKey(card.slug, b.index): results[FigureKey(card.slug, b.index)]
-            for card in figure_cards for b in card.figures}
+        sender.send(("ok", render_figures(collection, build_dir, facts_root=facts_root)))
+    except BuildError as error:
+        sender.send(("error", list(error.diagnostics)))
+    except BaseException as error:  # noqa: BLE001 - the parent redraws in-process to report it properly
+        sender.send(("crash", f"{type(error).__name__}: {error}"))
+    finally:
+        sender.close()
 
 
 def _figure_entry(figure: RenderedFigure) -> dict[str, Any]:
