@@ -239,7 +239,10 @@ def markdown_anki_decks_command() -> list[str]:
     binary = venv / "bin" / "mdankideck"
     if not binary.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", *PEER], check=True)
+        done = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", *PEER], capture_output=True,
+                              text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"cannot install {' '.join(PEER)}:\n{done.stdout}{done.stderr}")
     return [str(binary)]
 
 

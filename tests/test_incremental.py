@@ -268,3 +268,28 @@ def test_json_cache_keeps_only_what_a_build_used(tmp_path: Path) -> None:
     assert buildcache.JsonCache(tmp_path, "things", "tool-1").get("b") is None
     assert buildcache.JsonCache(tmp_path, "things", "tool-2").status.startswith("stale")
     assert not [p for p in (tmp_path / buildcache.CACHE_DIR_NAME).iterdir() if p.suffix == ".tmp"]
+
+
+def _png(red: int) -> bytes:
+    """A valid 1×1 PNG of the given red value."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(bytes([0, red, 0, 0]))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def test_an_image_outside_the_content_folder_is_an_input(tmp_path: Path) -> None:
+    picture = tmp_path / "shared" / "pic.png"
+    picture.parent.mkdir()
+    picture.write_bytes(_png(10))
+    text = CONTENT.replace("$[0, +\\infty)$。", "$[0, +\\infty)$。\n\n![曲线](../shared/pic.png)")
+    content, build_dir = make_project(tmp_path, text)
+    build(content, build_dir, only=("anki",))
+    assert build(content, build_dir, only=("anki",)).up_to_date
+    picture.write_bytes(_png(200))
+    assert not build(content, build_dir, only=("anki",)).up_to_date

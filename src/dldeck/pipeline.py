@@ -31,7 +31,21 @@ from typing import Any
 
 from dldeck import buildcache
 from dldeck.errors import BuildError, Diagnostic
-from dldeck.model import Card, Collection, FigureKey, Image, RenderedFigure
+from dldeck.model import (
+    Card,
+    Cloze,
+    Collection,
+    Emph,
+    FigureKey,
+    Image,
+    Link,
+    ListBlock,
+    Paragraph,
+    Quote,
+    RenderedFigure,
+    Strong,
+    Table,
+)
 
 BACKENDS = ("anki", "html", "pdf")
 DECK_NAME = "dldeck.apkg"
@@ -379,16 +393,33 @@ def _output_order(config: Any) -> Callable[[str], int]:
 
 def _images(collection: Collection) -> Iterator[Image]:
     """Every image of the collection: files outside the content folder are inputs too."""
-    stack: list[Any] = [card for card in collection.cards]
-    while stack:
-        node = stack.pop()
+    for card in collection.cards:
+        yield from _inline_images(card.question)
+        for block in card.answer + card.extra + card.sources:
+            yield from _block_images(block)
+
+
+def _block_images(block: Any) -> Iterator[Image]:
+    if isinstance(block, Paragraph):
+        yield from _inline_images(block.children)
+    elif isinstance(block, Table):
+        for cell in (*block.header, *(cell for row in block.rows for cell in row)):
+            yield from _inline_images(cell)
+    elif isinstance(block, ListBlock):
+        for item in block.items:
+            for child in item:
+                yield from _block_images(child)
+    elif isinstance(block, Quote):
+        for child in block.children:
+            yield from _block_images(child)
+
+
+def _inline_images(inlines: Sequence[Any]) -> Iterator[Image]:
+    for node in inlines:
         if isinstance(node, Image):
             yield node
-        elif isinstance(node, tuple):
-            stack.extend(node)
-        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
-            stack.extend(getattr(node, f.name) for f in dataclasses.fields(node)
-                         if not isinstance(getattr(node, f.name), str | int))
+        elif isinstance(node, Strong | Emph | Link | Cloze):
+            yield from _inline_images(node.children)
 
 
 # --------------------------------------------------------------------------- figures
