@@ -293,3 +293,18 @@ def test_an_image_outside_the_content_folder_is_an_input(tmp_path: Path) -> None
     assert build(content, build_dir, only=("anki",)).up_to_date
     picture.write_bytes(_png(200))
     assert not build(content, build_dir, only=("anki",)).up_to_date
+
+
+def test_a_process_that_already_ran_typst_can_still_build(tmp_path: Path) -> None:
+    """Typst's thread pool does not survive a fork: a build must not hand it to a forked child."""
+    content, build_dir = make_project(tmp_path)
+    probe = (
+        "from pathlib import Path\nfrom dldeck import pipeline\n"
+        "from dldeck.mathengines.engines import compile_typst\n"
+        "compile_typst('$x$')\n"
+        f"r = pipeline.build(Path({str(content)!r}), Path({str(build_dir)!r}), only=('html',), timeout=60)\n"
+        "print(sorted(r.work.verified))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['sigmoid-max', 'tanh-sigmoid']"

@@ -125,18 +125,89 @@ def _read(content_dir: Path, progress: Progress) -> Collection:
 
 def _check_collection(collection: Collection, build_dir: Path | None, *, timeout: float, progress: Progress,
                       memo: _FormulaMemo | None, work: Work) -> CheckSummary:
-    from dldeck.mathengines import compile_formulas
-
-    results, claim_diagnostics = _verify_claims(collection, build_dir, timeout, progress, work)
-    progress("compiling formulas")
     if memo is not None:
-        memo.load(collection, work)
-    formula_report = compile_formulas(collection, cache_dir=build_dir)
+        memo.load(collection, work)  # before the formula job forks, so it reuses earlier conversions
+    formulas = _FormulaJob(collection, build_dir)
+    try:
+        # While worker processes verify claims this process only waits: the formulas compile meanwhile.
+        results, claim_diagnostics = _verify_claims(collection, build_dir, timeout, progress, work,
+                                                    before_verifying=formulas.start_in_background)
+        progress("compiling formulas")
+        formula_report = formulas.finish()
+    finally:
+        formulas.close()
     diagnostics: list[Diagnostic] = [*claim_diagnostics, *formula_report.diagnostics]
     if diagnostics:
         raise BuildError(diagnostics)
     counts = {status: sum(1 for r in results if r.status == status) for status in CLAIM_STATUSES}
     return CheckSummary(collection, counts, formula_report.count, tuple(results), work)
+
+
+class _FormulaJob:
+    """Every formula through KaTeX and Typst: in a forked child while claims are verified, else here."""
+
+    def __init__(self, collection: Collection, build_dir: Path | None) -> None:
+        self.collection = collection
+        self.build_dir = build_dir
+        self._child: tuple[Any, Any] | None = None
+
+    def start_in_background(self) -> None:
+        import multiprocessing
+
+        from dldeck.mathengines import engines
+
+        if "fork" not in multiprocessing.get_all_start_methods():
+            return
+        if engines.typst_font_paths.cache_info().currsize:
+            return  # Typst has compiled in this process: its thread pool does not survive a fork (hangs)
+        context = multiprocessing.get_context("fork")
+        receiver, sender = context.Pipe(duplex=False)
+        process = context.Process(target=_formulas_in_child, args=(sender, self.collection, self.build_dir),
+                                  daemon=True)
+        process.start()
+        sender.close()
+        self._child = (process, receiver)
+
+    def finish(self) -> Any:
+        from dldeck.mathengines import compile_formulas, engines
+
+        if self._child is not None:
+            process, receiver = self._child
+            self._child = None
+            try:
+                message = receiver.recv()
+            except (EOFError, OSError):
+                message = ("crash",)
+            process.join()
+            receiver.close()
+            if message[0] == "ok":
+                _, report, mathml, typst_math = message
+                engines.MATHML_MEMO.update(mathml)  # the writers reuse the child's conversions
+                engines.TYPST_MEMO.update(typst_math)
+                return report
+        # no child, or it died without a word: compile here, where any error surfaces as itself
+        return compile_formulas(self.collection, cache_dir=self.build_dir)
+
+    def close(self) -> None:
+        if self._child is not None:
+            process, receiver = self._child
+            if process.is_alive():
+                process.kill()
+            process.join()
+            receiver.close()
+            self._child = None
+
+
+def _formulas_in_child(sender: Any, collection: Collection, build_dir: Path | None) -> None:
+    try:
+        from dldeck.mathengines import compile_formulas, engines
+
+        report = compile_formulas(collection, cache_dir=build_dir)
+        sender.send(("ok", report, engines.MATHML_MEMO, engines.TYPST_MEMO))
+    except BaseException as error:  # noqa: BLE001 - the parent compiles in-process to report it properly
+        sender.send(("crash", f"{type(error).__name__}: {error}"))
+    finally:
+        sender.close()
 
 
 def _facts_hash(collection: Collection) -> str:
@@ -154,7 +225,8 @@ def _check_key(card: Card, facts: str, timeout: float) -> str:
 
 
 def _verify_claims(collection: Collection, build_dir: Path | None, timeout: float, progress: Progress,
-                   work: Work) -> tuple[list[Any], list[Diagnostic]]:
+                   work: Work, before_verifying: Callable[[], None] | None = None
+                   ) -> tuple[list[Any], list[Diagnostic]]:
     """Claims of cards whose checks changed are verified; the others come from the cache."""
     checked = [card for card in collection.cards if card.checks]
     keys: dict[str, str] = {}
@@ -178,6 +250,8 @@ def _verify_claims(collection: Collection, build_dir: Path | None, timeout: floa
         from dldeck.verify import verify_collection
 
         progress(f"verifying claims of {len(pending)} cards")
+        if before_verifying is not None:
+            before_verifying()
         report = verify_collection(dataclasses.replace(collection, cards=tuple(pending)), timeout=timeout)
         for result in report.results:
             fresh.setdefault(result.slug, []).append(result)
