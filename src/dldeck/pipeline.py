@@ -11,9 +11,12 @@ Authors rebuild after every edit, so a build redoes only what the edit touched:
 
 Caches live in `build/cache/` (see `dldeck.buildcache`); only successes are cached, so a failed
 build never poisons them. Heavy libraries (sympy, matplotlib, typst) are imported inside the pass
-that needs them, and only when it has work. Outputs are staged in a temporary folder and moved
-into `build/` only when every pass succeeded, so a failed build leaves the previous outputs
-untouched.
+that needs them, and only when it has work. Work runs side by side on all cores: while worker
+processes verify claims, figures are drawn and formulas compiled in forked processes, and the PDF
+is typeset in a thread while the deck and HTML are written (Typst runs without the interpreter
+lock). Typst's thread pool does not survive a fork, so nothing is forked to use Typst once it ran.
+Outputs are staged in a temporary folder and moved into `build/` only when every pass succeeded,
+so a failed build leaves the previous outputs untouched.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def _quiet(_: str) -> None:
 
 @dataclass
 class Work:
-    """What a build actually did (not what it reused): for tests, `--verbose` and the benchmark."""
+    """What a build actually did, not what it reused: how tests see that a cache was used."""
 
     verified: list[str] = field(default_factory=list)  # slugs whose claims were checked afresh
     figured: list[str] = field(default_factory=list)  # slugs whose figures were prepared afresh
