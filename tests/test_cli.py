@@ -91,3 +91,19 @@ def test_stats_counts_cards_checks_and_figures(project: Path) -> None:
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if "测试" in line)
     assert [cell.strip() for cell in row.strip("│ ").split("│")][1:] == ["1", "0", "1", "1", "0"]
+
+
+def test_folders_default_to_the_configuration(project: Path) -> None:
+    (project / "content").rename(project / "cards")
+    (project / "dldeck.toml").write_text('content_dir = "cards"\nbuild_dir = "out"\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["build", "--only", "anki"])
+    assert result.exit_code == 0, result.output
+    assert (project / "out" / "dldeck.apkg").is_file()
+
+
+def test_a_bad_configuration_is_reported_with_its_key(project: Path) -> None:
+    (project / "dldeck.toml").write_text('colums = 4\n', encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "dldeck.cli", "check"], cwd=project, capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 1
+    assert "dldeck.toml" in result.stderr and "colums" in result.stderr

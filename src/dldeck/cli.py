@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from rich.console import Console
@@ -14,15 +15,32 @@ from dldeck.errors import BuildError
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
 
-CONTENT = click.option("--content", "content_dir", type=click.Path(path_type=Path), default=Path("content"),
-                       show_default=True, help="Folder with the Markdown sources.")
-BUILD = click.option("--build-dir", type=click.Path(path_type=Path), default=Path("build"), show_default=True,
-                     help="Folder for outputs and caches.")
+
+
+def _configured_folder(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
+    """An option left out falls back to `content_dir` / `build_dir` of the project's configuration."""
+    if value is not None:
+        return value
+    from dldeck.config import load_config
+
+    try:
+        config = load_config(Path.cwd())
+    except BuildError as error:
+        _report(error)
+    return Path(config.content_dir if param.name == "content_dir" else config.build_dir)
+
+
+CONTENT = click.option("--content", "content_dir", type=click.Path(path_type=Path), default=None,
+                       callback=_configured_folder,
+                       help="Markdown sources [default: the config's content_dir, 'content'].")
+BUILD = click.option("--build-dir", type=click.Path(path_type=Path), default=None,
+                     callback=_configured_folder,
+                     help="Folder for outputs and caches [default: the config's build_dir, 'build'].")
 TIMEOUT = click.option("--timeout", type=float, default=5.0, show_default=True,
                        help="CPU seconds each claim may take before it counts as timed out.")
 
 
-def _report(error: BuildError) -> None:
+def _report(error: BuildError) -> NoReturn:
     for diagnostic in error.diagnostics:
         err.print(str(diagnostic), markup=False)
     count = len(error.diagnostics)
