@@ -16,10 +16,11 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from dldeck.atomicfile import write_atomically
 
 CACHE_VERSION = 1
 CACHE_DIR_NAME = "cache"
@@ -104,23 +105,6 @@ def tool_hash(*parts: str) -> str:
             digest.update(f"{part}:{hash_file(target)}".encode())
     digest.update("\n".join(installed_distributions()).encode("utf-8"))
     return digest.hexdigest()
-
-
-# --------------------------------------------------------------------------- atomic files
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder and `os.replace`: readers see old or new, whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        os.chmod(temporary, 0o644)  # mkstemp makes files private; caches are ordinary build output
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _envelope(tool: str, entries: dict[str, Any]) -> bytes:

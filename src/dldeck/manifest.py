@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from dldeck.atomicfile import write_atomically
 
 DEFAULT_MANIFEST_PATH = Path("content/.dldeck-manifest.json")
 MANIFEST_VERSION = 1
@@ -115,8 +116,7 @@ class Manifest:
         if self.path.exists() and self.path.read_text(encoding="utf-8") == text:
             self._changed = False
             return False
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(self.path, text.encode("utf-8"))
+        write_atomically(self.path, text.encode("utf-8"))
         self._changed = False
         return True
 
@@ -138,21 +138,3 @@ def _update(
     on_change()
     return mtime
 
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same directory and `os.replace`, so readers never see half a file."""
-    path = Path(path)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, path)
-    except BaseException:
-        try:
-            os.unlink(temp_name)
-        except FileNotFoundError:
-            pass
-        raise

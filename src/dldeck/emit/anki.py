@@ -27,9 +27,10 @@ from pathlib import Path
 
 import genanki
 
+from dldeck.atomicfile import write_atomically
 from dldeck.emit.markup import anki_math, render_blocks, render_inlines
 from dldeck.errors import BuildError, Diagnostic, quote
-from dldeck.manifest import Manifest, atomic_write_bytes, build_time, rendered_hash
+from dldeck.manifest import Manifest, build_time, rendered_hash
 from dldeck.model import Block, Card, Collection, FigureBlock, FigureKey, Image, RenderedFigure
 
 # Fixed forever: changing an id, a field or the template count makes Anki treat notes as conflicts.
@@ -286,8 +287,7 @@ def write_deck(
     package = genanki.Package(list(decks.values()))
     data = _package_bytes(package, renderer.media.files, stamp)
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out_path, data)
+    write_atomically(out_path, data)
 
 
 def _package_bytes(package: genanki.Package, media: Mapping[str, Path], stamp: int) -> bytes:

@@ -11,8 +11,6 @@ import base64
 import dataclasses
 import html
 import mimetypes
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from dldeck.atomicfile import write_atomically
 from dldeck.config import SheetConfig, deck_titles, group_sections
 from dldeck.emit.markup import plain_text, render_blocks, render_inlines
 from dldeck.errors import BuildError, Diagnostic, quote
@@ -239,17 +238,5 @@ def write_html(collection: Collection, figures: Mapping[FigureKey, RenderedFigur
                title: str, out_path: Path, build_date: str) -> None:
     """Write the sheet's self-contained HTML page to out_path (atomically)."""
     page = render_html(collection, figures, sheet, title, build_date)
-    _write_atomically(out_path, page.encode("utf-8"))
+    write_atomically(out_path, page.encode("utf-8"))
 
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
-        os.chmod(temporary, 0o644)  # mkstemp makes files private; a sheet is meant to be shared
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

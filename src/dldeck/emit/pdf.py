@@ -8,7 +8,6 @@ Typst only *warns* about a missing font, and a printed sheet full of boxes is a 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import typst
 
+from dldeck.atomicfile import write_atomically
 from dldeck.config import SheetConfig, deck_titles, group_sections
 from dldeck.emit.typst_markup import PlacedFigure, TypstWriter, font_coverage, typst_string
 from dldeck.errors import BuildError, Diagnostic, quote
@@ -168,7 +168,7 @@ def write_pdf(collection: Collection, figures: Mapping[FigureKey, RenderedFigure
     if diagnostics:
         raise BuildError(diagnostics)
     pdf = compile_sheet(source, copies, line_cards)
-    _write_atomically(out_path, pdf)
+    write_atomically(out_path, pdf)
 
 
 def compile_sheet(source: str, copies: Mapping[str, Path], line_cards: Sequence[tuple[int, Card]]) -> bytes:
@@ -209,15 +209,3 @@ def _typst_diagnostic(problem: BaseException, kind: str,
     return Diagnostic(card.span.path, card.span.line,
                       f"Typst {kind} while typesetting card {card.slug} for the PDF: {message}")
 
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
-        os.chmod(temporary, 0o644)  # mkstemp makes files private; a sheet is meant to be shared
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -19,6 +19,7 @@ from typing import Any
 import matplotlib
 from yaml.nodes import Node
 
+from dldeck.atomicfile import write_atomically
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.figures import style
 from dldeck.figures.kinds import KINDS
@@ -179,15 +180,6 @@ def is_complete(svg_path: Path, png_path: Path) -> bool:
         return False
 
 
-def _write_atomically(path: Path, content: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_bytes(content)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def draw_bytes(kind_name: str, data: Any) -> tuple[bytes, bytes]:
     """Draw one figure to (SVG, PNG) bytes under the pinned style."""
     kind = KINDS[kind_name]
@@ -202,8 +194,8 @@ def _draw_job(kind_name: str, data: Any, svg_path: str, png_path: str) -> str | 
         svg, png = draw_bytes(kind_name, data)
     except Exception as error:  # noqa: BLE001 - reported as a diagnostic on the figure's line
         return f"{type(error).__name__}: {error}"
-    _write_atomically(Path(png_path), png)
-    _write_atomically(Path(svg_path), svg)
+    write_atomically(Path(png_path), png)
+    write_atomically(Path(svg_path), svg)
     return None
 
 

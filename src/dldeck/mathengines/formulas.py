@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dldeck.atomicfile import write_atomically
 from dldeck.errors import Diagnostic, quote
 from dldeck.mathengines.engines import (
     KATEX_VERSION,
@@ -193,14 +192,5 @@ def _save_cache(cache_dir: Path | None, passed: set[str]) -> None:
     """Only successes are cached: a failing formula is re-checked, so its message is always fresh."""
     if cache_dir is None:
         return
-    cache_dir.mkdir(parents=True, exist_ok=True)
     text = json.dumps({"engines": engine_versions(), "passed": sorted(passed)}, indent=0)
-    descriptor, temporary = tempfile.mkstemp(dir=cache_dir, prefix=".formulas-", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-        os.chmod(temporary, 0o644)  # mkstemp makes files private; the cache is ordinary build output
-        os.replace(temporary, cache_dir / CACHE_FILE_NAME)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(cache_dir / CACHE_FILE_NAME, (text + "\n").encode("utf-8"))
