@@ -34,6 +34,7 @@ from typing import Any
 
 from dldeck import buildcache
 from dldeck.errors import BuildError, Diagnostic
+from dldeck.figures.files import is_complete
 from dldeck.model import (
     Card,
     Cloze,
@@ -639,31 +640,12 @@ def _restore_figures(card: Card, entry: Any, out_dir: Path) -> dict[FigureKey, R
                 and all(isinstance(item.get(name), str) for name in fields)):
             return None
         svg, png = out_dir / item["svg"], out_dir / item["png"]
-        if "/" in item["svg"] + item["png"] or not _figure_files_whole(svg, png):
+        if "/" in item["svg"] + item["png"] or not is_complete(svg, png):
             return None
         key = FigureKey(card.slug, block.index)
         restored[key] = RenderedFigure(key=key, svg_path=str(svg), png_path=str(png), caption=item["caption"],
                                        alt=item["alt"], figure_id=item["figure_id"])
     return restored
-
-
-def _figure_files_whole(svg_path: Path, png_path: Path) -> bool:
-    """The figures pass's own completeness test, without importing matplotlib to reach it."""
-    try:
-        with svg_path.open("rb") as svg:
-            svg.seek(0, os.SEEK_END)
-            if svg.tell() < 64:
-                return False
-            svg.seek(-16, os.SEEK_END)
-            if b"</svg>" not in svg.read():
-                return False
-        with png_path.open("rb") as png:
-            if png.read(8) != b"\x89PNG\r\n\x1a\n":
-                return False
-            png.seek(-8, os.SEEK_END)
-            return png.read() == b"IEND\xaeB`\x82"
-    except OSError:
-        return False
 
 
 def _build_date() -> str:

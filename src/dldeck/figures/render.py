@@ -22,6 +22,7 @@ from yaml.nodes import Node
 from dldeck.atomicfile import write_atomically
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.figures import style
+from dldeck.figures.files import is_complete
 from dldeck.figures.kinds import KINDS
 from dldeck.figures.params import SpecError
 from dldeck.figures.spec import FigureSpec, parse_figure, span_of
@@ -32,8 +33,6 @@ FIGURE_TIME_LIMIT = 20.0  # seconds to parse and compute one figure's data
 
 # Bump when drawing changes in a way the spec text does not show, so caches are not reused.
 RENDERER_VERSION = "1"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-PNG_END = b"IEND\xaeB`\x82"
 
 
 @dataclass(frozen=True)
@@ -159,25 +158,6 @@ def _validate(collection: Collection, facts_root: Path | None) -> tuple[list[Job
             digest = figure_digest(block.source, definitions if kind.uses_expressions else "", spec.kind)
             jobs.append(Job(spec, data, digest))
     return jobs, sorted(set(diagnostics))
-
-
-def is_complete(svg_path: Path, png_path: Path) -> bool:
-    """A cached pair is used only if both files are whole: a crash mid-write must not stick."""
-    try:
-        with svg_path.open("rb") as svg:
-            svg.seek(0, os.SEEK_END)
-            if svg.tell() < 64:
-                return False
-            svg.seek(-16, os.SEEK_END)
-            if b"</svg>" not in svg.read():
-                return False
-        with png_path.open("rb") as png:
-            if png.read(8) != PNG_SIGNATURE:
-                return False
-            png.seek(-8, os.SEEK_END)
-            return png.read() == PNG_END
-    except OSError:
-        return False
 
 
 def draw_bytes(kind_name: str, data: Any) -> tuple[bytes, bytes]:
