@@ -1,0 +1,27 @@
+"""read → verify → figures → emit: the build, one pass per module.
+
+Authors rebuild after every edit, so a build redoes only what the edit touched:
+
+- a stamp of every input (content, configuration, dldeck's own code, options) and every output
+  lets an unchanged rebuild stop before importing anything heavy ("up to date"; `inputs`);
+- claim results are cached per card, keyed by the card's check sources, its file, the facts, the
+  time limit and the verifier's code, so an edit re-verifies only the cards it touched (`claims`);
+- figures are cached per card the same way, and their files by content hash, in figures/ (`figures`);
+- formula conversions (KaTeX MathML, TeX → Typst) are cached per formula (`formulas`).
+
+Caches live in `build/cache/` (see `dldeck.buildcache`); only successes are cached, so a failed
+build never poisons them. Heavy libraries (sympy, matplotlib, typst) are imported inside the pass
+that needs them, and only when it has work. Work runs side by side on all cores: while worker
+processes verify claims, figures are drawn and formulas compiled in forked processes (`child`),
+and the PDF is typeset in a thread while the deck and HTML are written (Typst runs without the
+interpreter lock). Typst's thread pool does not survive a fork, so nothing is forked to use Typst
+once it ran. Outputs are staged in a temporary folder and moved into `build/` only when every pass
+succeeded, so a failed build leaves the previous outputs untouched (`passes`, which knows the order).
+"""
+
+from dldeck.pipeline.inputs import CONFIG_FILES, MANIFEST_NAME, build_inputs
+from dldeck.pipeline.outcome import BuildResult, CheckSummary, Progress, Work
+from dldeck.pipeline.passes import BACKENDS, DECK_NAME, build, check
+
+__all__ = ["BACKENDS", "CONFIG_FILES", "DECK_NAME", "MANIFEST_NAME", "BuildResult", "CheckSummary",
+           "Progress", "Work", "build", "build_inputs", "check"]

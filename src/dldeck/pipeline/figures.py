@@ -1,0 +1,137 @@
+"""The figures pass with a cache per card: figures of unchanged cards are reused (if their files are
+whole), the rest are drawn in a forked child while claims are verified.
+
+A card's figures are keyed by its slug, its figure and check sources, the facts and the figures'
+code; their files are content-hashed in `build/figures/`. matplotlib is imported only when a
+figure needs drawing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from dldeck import buildcache
+from dldeck.errors import BuildError, Diagnostic
+from dldeck.figures.files import is_complete
+from dldeck.model import Card, Collection, FigureKey, RenderedFigure
+from dldeck.pipeline.child import ForkedChild
+from dldeck.pipeline.inputs import facts_hash
+from dldeck.pipeline.outcome import Progress, Work
+
+# The parts of dldeck whose code decides figures: editing them invalidates the cache.
+FIGURE_CODE = ("figures", "verify", "model.py", "fonts.py", "errors.py")
+
+
+class FigurePass:
+    """Figures of unchanged cards come from the cache (if their files are whole); the rest are drawn,
+    in a forked process when the platform allows, so that verification can run meanwhile."""
+
+    def __init__(self, collection: Collection, build_dir: Path, work: Work) -> None:
+        self.collection = collection
+        self.build_dir = build_dir
+        self.work = work
+        self.cards = [card for card in collection.cards if card.figures]
+        self.results: dict[FigureKey, RenderedFigure] = {}
+        self.pending: list[Card] = []
+        self.keys: dict[str, str] = {}
+        self._child: ForkedChild | None = None
+        self.cache = None
+        if not self.cards:
+            return
+        self.cache = buildcache.JsonCache(build_dir, "figures", buildcache.tool_hash(*FIGURE_CODE))
+        work.cache_status["figures"] = self.cache.status
+        facts = facts_hash(collection)
+        out_dir = Path(build_dir) / "figures"
+        for card in self.cards:
+            self.keys[card.slug] = key = _figure_key(card, facts)
+            restored = _restore_figures(card, self.cache.get(key), out_dir)
+            if restored is None:
+                self.cache.forget(key)
+                self.pending.append(card)
+            else:
+                self.results.update(restored)
+
+    def _pending_collection(self) -> Collection:
+        return dataclasses.replace(self.collection, cards=tuple(self.pending))
+
+    def start(self, progress: Progress) -> None:
+        if not self.pending:
+            return
+        progress(f"rendering {sum(len(c.figures) for c in self.pending)} figures")
+        # Not a daemon: the figures pass draws in a process pool of its own. Without fork: drawn in finish().
+        self._child = ForkedChild.start(_render, self._pending_collection(), self.build_dir,
+                                        Path(self.collection.root), daemon=False)
+
+    def finish(self) -> dict[FigureKey, RenderedFigure]:
+        """All figures of the collection; BuildError lists every figure problem."""
+        if self.cache is None:
+            return {}
+        if self.pending:
+            fresh = self._collect()
+            self.work.figured.extend(card.slug for card in self.pending)
+            self.results.update(fresh)
+            for card in self.pending:
+                entry = [_figure_entry(self.results[FigureKey(card.slug, b.index)]) for b in card.figures]
+                self.cache.put(self.keys[card.slug], entry)
+        ids = [figure.figure_id for figure in self.results.values() if figure.figure_id]
+        if len(ids) != len(set(ids)):
+            # a figure id clashes across cached and fresh cards: the whole pass reports it with both lines
+            _render(self.collection, self.build_dir, Path(self.collection.root))
+            raise BuildError([Diagnostic(self.collection.root, 0, "figure ids are not unique")])
+        self.cache.save()
+        return {FigureKey(card.slug, b.index): self.results[FigureKey(card.slug, b.index)]
+                for card in self.cards for b in card.figures}
+
+    def _collect(self) -> dict[FigureKey, RenderedFigure]:
+        if self._child is not None:
+            kind, payload = self._child.result()
+            self._child = None
+            if kind == "ok":
+                return payload
+            if kind == "error":
+                raise BuildError(payload)
+        # no child, or it died without a word: draw here, where any error surfaces as itself
+        return _render(self._pending_collection(), self.build_dir, Path(self.collection.root))
+
+    def close(self) -> None:
+        """Stop a child that is still drawing (the build was interrupted)."""
+        if self._child is not None:
+            self._child.stop()
+            self._child = None
+
+
+def _render(collection: Collection, build_dir: Path, facts_root: Path) -> dict[FigureKey, RenderedFigure]:
+    from dldeck.figures import render_figures
+
+    return render_figures(collection, build_dir, facts_root=facts_root)
+
+
+def _figure_key(card: Card, facts: str) -> str:
+    return buildcache.hash_json({"slug": card.slug, "facts": facts,
+                                 "checks": [b.source for b in card.checks],
+                                 "figures": [[b.index, b.source] for b in card.figures]})
+
+
+def _figure_entry(figure: RenderedFigure) -> dict[str, Any]:
+    return {"index": figure.key.index, "svg": Path(figure.svg_path).name, "png": Path(figure.png_path).name,
+            "caption": figure.caption, "alt": figure.alt, "figure_id": figure.figure_id}
+
+
+def _restore_figures(card: Card, entry: Any, out_dir: Path) -> dict[FigureKey, RenderedFigure] | None:
+    if not isinstance(entry, list) or len(entry) != len(card.figures):
+        return None
+    restored: dict[FigureKey, RenderedFigure] = {}
+    for block, item in zip(card.figures, entry, strict=True):
+        fields = ("svg", "png", "caption", "alt", "figure_id")
+        if not (isinstance(item, dict) and item.get("index") == block.index
+                and all(isinstance(item.get(name), str) for name in fields)):
+            return None
+        svg, png = out_dir / item["svg"], out_dir / item["png"]
+        if "/" in item["svg"] + item["png"] or not is_complete(svg, png):
+            return None
+        key = FigureKey(card.slug, block.index)
+        restored[key] = RenderedFigure(key=key, svg_path=str(svg), png_path=str(png), caption=item["caption"],
+                                       alt=item["alt"], figure_id=item["figure_id"])
+    return restored

@@ -1,0 +1,108 @@
+"""Every formula through KaTeX (MathML) and Typst: compiled in a forked child while claims are
+verified, and their conversions cached per formula across builds.
+
+Typst's thread pool does not survive a fork (the child hangs), so once Typst has run in this
+process (a long-lived `dldeck watch`, or tests) the formulas compile here instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dldeck import buildcache
+from dldeck.model import Collection
+from dldeck.pipeline.child import ForkedChild
+from dldeck.pipeline.outcome import Work
+
+
+class FormulaJob:
+    """Every formula through KaTeX and Typst: in a forked child while claims are verified, else here."""
+
+    def __init__(self, collection: Collection, build_dir: Path | None) -> None:
+        self.collection = collection
+        self.build_dir = build_dir
+        self._child: ForkedChild | None = None
+
+    def start_in_background(self) -> None:
+        from dldeck.mathengines import engines
+
+        if engines.typst_font_paths.cache_info().currsize:
+            return  # Typst has compiled in this process: its thread pool does not survive a fork (hangs)
+        self._child = ForkedChild.start(_compile_with_conversions, self.collection, self.build_dir,
+                                        daemon=True)
+
+    def finish(self) -> Any:
+        from dldeck.mathengines import compile_formulas, engines
+
+        if self._child is not None:
+            kind, payload = self._child.result()
+            self._child = None
+            if kind == "ok":
+                report, mathml, typst_math = payload
+                engines.MATHML_MEMO.update(mathml)  # the writers reuse the child's conversions
+                engines.TYPST_MEMO.update(typst_math)
+                return report
+        # no child, or it died without a word: compile here, where any error surfaces as itself
+        return compile_formulas(self.collection, cache_dir=self.build_dir)
+
+    def close(self) -> None:
+        if self._child is not None:
+            self._child.stop()
+            self._child = None
+
+
+def _compile_with_conversions(collection: Collection, build_dir: Path | None) -> tuple[Any, Any, Any]:
+    """Child entry point: the report, and the conversions made, for the parent's memos."""
+    from dldeck.mathengines import compile_formulas, engines
+
+    report = compile_formulas(collection, cache_dir=build_dir)
+    return report, engines.MATHML_MEMO, engines.TYPST_MEMO
+
+
+class FormulaMemo:
+    """Formula conversions (KaTeX MathML, TeX → Typst) of earlier builds, fed to the engines' memos."""
+
+    def __init__(self, build_dir: Path) -> None:
+        self.build_dir = build_dir
+        self.caches: tuple[buildcache.JsonCache, buildcache.JsonCache] | None = None
+
+    def _open(self) -> tuple[buildcache.JsonCache, buildcache.JsonCache]:
+        if self.caches is None:
+            from dldeck.mathengines.formulas import engine_versions
+
+            tool = buildcache.tool_hash("mathengines") + "|" + engine_versions()
+            self.caches = (buildcache.JsonCache(self.build_dir, "mathml", tool),
+                           buildcache.JsonCache(self.build_dir, "typst-math", tool))
+        return self.caches
+
+    def load(self, collection: Collection, work: Work) -> None:
+        from dldeck.mathengines import engines
+        from dldeck.mathengines.formulas import collection_formulas
+
+        mathml, typst_math = self._open()
+        work.cache_status["mathml"] = mathml.status
+        work.cache_status["typst-math"] = typst_math.status
+        for use in collection_formulas(collection):
+            converted = mathml.get(f"{int(use.display)}{use.tex}")
+            if isinstance(converted, str):
+                engines.MATHML_MEMO[(use.tex, use.display)] = converted
+            converted = typst_math.get(use.tex)
+            if isinstance(converted, str):
+                engines.TYPST_MEMO[use.tex] = converted
+
+    def save(self, collection: Collection) -> None:
+        """Keep the conversions this collection uses (only those, so the cache does not grow forever)."""
+        from dldeck.mathengines import engines
+        from dldeck.mathengines.formulas import collection_formulas
+
+        mathml, typst_math = self._open()
+        for use in collection_formulas(collection):
+            converted = engines.MATHML_MEMO.get((use.tex, use.display))
+            if converted is not None:
+                mathml.put(f"{int(use.display)}{use.tex}", converted)
+            converted = engines.TYPST_MEMO.get(use.tex)
+            if converted is not None:
+                typst_math.put(use.tex, converted)
+        mathml.save()
+        typst_math.save()
