@@ -100,6 +100,19 @@ def test_noop_rebuild_is_up_to_date_and_touches_nothing(tmp_path: Path) -> None:
     assert {p: p.stat().st_mtime_ns for p in build_dir.rglob("*") if p.is_file()} == before
 
 
+def test_deleted_card_leaves_the_manifest_and_the_next_rebuild_is_a_noop(tmp_path: Path) -> None:
+    content, build_dir = make_project(tmp_path)
+    build(content, build_dir, only=("anki",))
+    manifest = content / pipeline.MANIFEST_NAME
+    before = json.loads(manifest.read_text(encoding="utf-8"))["notes"]
+    assert sorted(before) == ["relu-range", "sigmoid-max", "tanh-sigmoid"]
+    edit(content, "## ReLU 的输出范围？ {#relu-range}\n\n$[0, +\\infty)$。\n", "")
+    assert not build(content, build_dir, only=("anki",)).up_to_date
+    after = json.loads(manifest.read_text(encoding="utf-8"))["notes"]
+    assert after == {slug: before[slug] for slug in ("sigmoid-max", "tanh-sigmoid")}
+    assert build(content, build_dir, only=("anki",)).up_to_date
+
+
 def test_noop_rebuild_imports_no_heavy_library(tmp_path: Path) -> None:
     content, build_dir = make_project(tmp_path)
     build(content, build_dir, only=("html",))

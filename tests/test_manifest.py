@@ -57,6 +57,26 @@ def test_noop_save_does_not_touch_the_file(tmp_path: Path) -> None:
     assert path.stat().st_ino == stat_before.st_ino
 
 
+def test_retain_forgets_only_the_notes_of_deleted_cards(tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    manifest = Manifest.load(path)
+    manifest.mtime_for("kept", "hk", now=10)
+    manifest.mtime_for("deleted", "hd", now=20)
+    manifest.note_type_mtime("dldeck-basic", "hb", now=30)
+    manifest.save()
+
+    again = Manifest.load(path)
+    again.retain(["kept", "kept", "never-recorded"])
+    assert again.save() is True
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["notes"] == {"kept": {"hash": "hk", "mtime": 10}}
+    assert data["note_types"] == {"dldeck-basic": {"hash": "hb", "mtime": 30}}
+
+    unchanged = Manifest.load(path)
+    unchanged.retain(["kept"])
+    assert unchanged.save() is False
+
+
 def test_empty_manifest_is_not_written(tmp_path: Path) -> None:
     path = tmp_path / "m.json"
     assert Manifest.load(path).save() is False

@@ -89,6 +89,16 @@ class Manifest:
         """Like `mtime_for`, for a note type: Anki applies template/CSS edits only when it is newer."""
         return _update(self.note_types, name, rendered_hash, now, self._mark_changed)
 
+    def retain(self, slugs: Iterable[str]) -> None:
+        """Forget the notes of cards no longer in the collection, so the file does not keep every
+        deleted card forever. Note types are kept: they are few and never deleted by content."""
+        kept = set(slugs)
+        gone = [slug for slug in self.notes if slug not in kept]
+        for slug in gone:
+            del self.notes[slug]
+        if gone:
+            self._mark_changed()
+
     def newest_mtime(self) -> int | None:
         times = [entry.mtime for entry in (*self.notes.values(), *self.note_types.values())]
         return max(times) if times else None

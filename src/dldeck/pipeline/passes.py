@@ -170,6 +170,7 @@ def _build(content_dir: Path, build_dir: Path, *, only: Sequence[str], timeout: 
         for name in outputs:
             os.replace(stage / name, build_dir / name)
         if manifest is not None:
+            manifest.retain(card.slug for card in collection.cards)
             manifest.save()
     memo.save(collection)
     return BuildResult(summary, tuple(build_dir / name for name in outputs), cards=len(collection.cards),
