@@ -142,6 +142,18 @@ def check_same(actual: sympy.Expr, expected: sympy.Expr, layer: str, what: str) 
         raise CheckError(f"{layer} expects {what} {short(expected)}, the input has {short(actual)}")
 
 
+def spatial_input(shape: Any, dims: int, label: str) -> tuple:
+    """The input of a conv or pool layer with `dims` spatial dimensions, batched or not."""
+    return check_rank(shape, (dims + 1, dims + 2), label, "(N, C, *spatial) or (C, *spatial)")
+
+
+def conv_input(shape: Any, dims: int, in_channels: sympy.Expr, label: str) -> tuple[tuple, tuple]:
+    """(leading dims, spatial dims) of a conv layer's input, whose channels must be in_channels."""
+    shape = spatial_input(shape, dims, label)
+    check_same(shape[-dims - 1], in_channels, label, "in_channels =")
+    return shape[: -dims - 1], shape[-dims:]
+
+
 # --------------------------------------------------------------------------- layers
 
 
@@ -186,11 +198,7 @@ class Conv(Layer):
         return weight + (self.out_channels if self.bias else 0)
 
     def output_shape(self, shape: tuple) -> tuple:
-        shape = check_rank(
-            shape, (self.dims + 1, self.dims + 2), self.label, "(N, C, *spatial) or (C, *spatial)"
-        )
-        lead, channels, spatial = shape[: -self.dims - 1], shape[-self.dims - 1], shape[-self.dims :]
-        check_same(channels, self.in_channels, self.label, "in_channels =")
+        lead, spatial = conv_input(shape, self.dims, self.in_channels, self.label)
         out = []
         for i, length in enumerate(spatial):
             if self.padding == "same":
@@ -225,11 +233,7 @@ class ConvTranspose(Layer):
         return weight + (self.out_channels if self.bias else 0)
 
     def output_shape(self, shape: tuple) -> tuple:
-        shape = check_rank(
-            shape, (self.dims + 1, self.dims + 2), self.label, "(N, C, *spatial) or (C, *spatial)"
-        )
-        lead, channels, spatial = shape[: -self.dims - 1], shape[-self.dims - 1], shape[-self.dims :]
-        check_same(channels, self.in_channels, self.label, "in_channels =")
+        lead, spatial = conv_input(shape, self.dims, self.in_channels, self.label)
         out = []
         for i, length in enumerate(spatial):
             size = (
@@ -254,9 +258,7 @@ class Pool(Layer):
     ceil_mode: bool
 
     def output_shape(self, shape: tuple) -> tuple:
-        shape = check_rank(
-            shape, (self.dims + 1, self.dims + 2), self.label, "(N, C, *spatial) or (C, *spatial)"
-        )
+        shape = spatial_input(shape, self.dims, self.label)
         lead, spatial = shape[: -self.dims], shape[-self.dims :]
         return (*lead, *(self._size(i, length) for i, length in enumerate(spatial)))
 
@@ -288,9 +290,7 @@ class AdaptivePool(Layer):
     output_size: tuple
 
     def output_shape(self, shape: tuple) -> tuple:
-        shape = check_rank(
-            shape, (self.dims + 1, self.dims + 2), self.label, "(N, C, *spatial) or (C, *spatial)"
-        )
+        shape = spatial_input(shape, self.dims, self.label)
         lead, spatial = shape[: -self.dims], shape[-self.dims :]
         out = tuple(
             length if size is None else size for length, size in zip(spatial, self.output_size, strict=True)
