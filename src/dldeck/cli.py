@@ -1,4 +1,4 @@
-"""The `dldeck` command: argument handling and printing only; the work is in pipeline.py."""
+"""The `dldeck` command: argument handling and printing only; the work is in dldeck.pipeline."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from rich.console import Console
 
 from dldeck.errors import BuildError
 
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+# soft_wrap: a `path:line: message` stays on one line whatever the terminal width, for editors and CI logs
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
 
 
 

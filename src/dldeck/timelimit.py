@@ -27,7 +27,9 @@ def time_limit(seconds: float) -> Iterator[None]:
         raise TimeLimitExceeded(f"took longer than {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # Re-fire every 50 ms after the deadline: an exception raised while Python runs a finalizer
+    # (a weakref callback, __del__) is swallowed, and one shot would then be lost.
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
     try:
         yield
     finally:
