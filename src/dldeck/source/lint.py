@@ -10,11 +10,11 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 from dldeck.errors import Diagnostic, quote
-from dldeck.model import Block, Card, DisplayMath, Math, Text
+from dldeck.model import Block, Card, CheckBlock, DisplayMath, FigureBlock, Math, Paragraph, Text
+from dldeck.source.plugins import CLOZE_START
 from dldeck.source.reader import walk_inlines
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-CLOZE_START = re.compile(r"\{\{c\d+::")
 
 Rule = Callable[[Sequence[Card]], Iterable[Diagnostic]]
 
@@ -59,8 +59,6 @@ def _visible_text(blocks: Iterable[object]) -> str:
 
 
 def not_empty(cards: Sequence[Card]) -> Iterable[Diagnostic]:
-    from dldeck.model import CheckBlock, FigureBlock, Paragraph
-
     for card in cards:
         if not _visible_text([Paragraph(card.question, card.span)]):
             yield _diag(card, "empty question: the heading has no text")
@@ -70,8 +68,6 @@ def not_empty(cards: Sequence[Card]) -> Iterable[Diagnostic]:
 
 
 def _all_math(card: Card) -> Iterable[tuple[str, int]]:
-    from dldeck.model import Paragraph
-
     blocks: list[Block] = [Paragraph(card.question, card.span), *card.answer, *card.extra, *card.sources]
     for block in blocks:
         if isinstance(block, DisplayMath):

@@ -43,11 +43,10 @@ from dldeck.model import (
     Table,
     Text,
 )
-from dldeck.source.plugins import cloze_plugin, heading_attrs_plugin
+from dldeck.source.plugins import CLOZE_START, cloze_plugin, heading_attrs_plugin
 
 FRONT_MATTER_KEYS = {"deck", "tags", "sources"}
 PARTS = ("extra", "sources")
-CLOZE_IN_TEX = re.compile(r"\{\{c\d+::")
 
 
 def make_parser() -> MarkdownIt:
@@ -475,10 +474,10 @@ def walk_inlines(node: object):
 
 def _has_cloze(blocks: list[Block]) -> bool:
     for block in blocks:
-        if isinstance(block, DisplayMath) and CLOZE_IN_TEX.search(block.tex):
+        if isinstance(block, DisplayMath) and CLOZE_START.search(block.tex):
             return True
         for node in walk_inlines(block):
-            if isinstance(node, Cloze) or (isinstance(node, Math) and CLOZE_IN_TEX.search(node.tex)):
+            if isinstance(node, Cloze) or (isinstance(node, Math) and CLOZE_START.search(node.tex)):
                 return True
     return False
 
