@@ -39,6 +39,8 @@ BUILD = click.option("--build-dir", type=click.Path(path_type=Path), default=Non
                      help="Folder for outputs and caches [default: the config's build_dir, 'build'].")
 TIMEOUT = click.option("--timeout", type=float, default=5.0, show_default=True,
                        help="CPU seconds each claim may take before it counts as timed out.")
+ONLY = click.option("--only", type=click.Choice(["anki", "html", "pdf"]), multiple=True,
+                    help="Build only these outputs (repeatable). Default: all.")
 
 
 def _report(error: BuildError) -> NoReturn:
@@ -65,8 +67,7 @@ def main() -> None:
 @CONTENT
 @BUILD
 @TIMEOUT
-@click.option("--only", type=click.Choice(["anki", "html", "pdf"]), multiple=True,
-              help="Build only these outputs (repeatable). Default: all.")
+@ONLY
 def build(content_dir: Path, build_dir: Path, timeout: float, only: tuple[str, ...]) -> None:
     """Read, verify, draw and emit every output; all or nothing."""
     from dldeck import pipeline
@@ -205,8 +206,7 @@ def new(content_dir: Path, slug: str, target: Path | None, question: str) -> Non
 @CONTENT
 @BUILD
 @TIMEOUT
-@click.option("--only", type=click.Choice(["anki", "html", "pdf"]), multiple=True,
-              help="Rebuild only these outputs (repeatable). Default: all.")
+@ONLY
 def watch(content_dir: Path, build_dir: Path, timeout: float, only: tuple[str, ...]) -> None:
     """Rebuild on every save, printing errors as they appear."""
     from watchfiles import watch as watch_changes
