@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from dldeck.errors import Diagnostic, quote
@@ -35,22 +36,31 @@ class Glossary:
     terms: tuple[Term, ...] = ()
     curly_quotes: bool = False
 
+    @cached_property
+    def _variants(self) -> tuple[re.Pattern[str] | None, dict[str, Term]]:
+        """One pattern for every variant (longest first), so a text is scanned once, not per term."""
+        owner = {variant.lower(): term for term in self.terms for variant in term.variants}
+        if not owner:
+            return None, owner
+        alternatives = "|".join(_pattern(v) for v in sorted(owner, key=len, reverse=True))
+        return re.compile(alternatives, re.IGNORECASE), owner
+
     def problems(self, text: str) -> list[tuple[int, str]]:
         """(offset, message) for every variant and straight quote in one piece of visible text."""
         found: list[tuple[int, str]] = []
-        for term in self.terms:
-            exempt = [m.span() for phrase in (term.use, *term.allow) for m in _find(phrase, text)]
-            for variant in term.variants:
-                for match in _find(variant, text):
-                    start, end = match.span()
-                    if not any(a <= start and end <= b for a, b in exempt):
-                        found.append((start, f"use “{term.use}” instead of “{match.group()}”"))
+        pattern, owner = self._variants
+        for match in pattern.finditer(text) if pattern else ():
+            term = owner[match.group().lower()]
+            start, end = match.span()
+            fine = (m.span() for phrase in (term.use, *term.allow) for m in _compiled(phrase).finditer(text))
+            if not any(a <= start and end <= b for a, b in fine):
+                found.append((start, f"use “{term.use}” instead of “{match.group()}”"))
         if self.curly_quotes:
-            found.extend((offset, message) for offset, message in _straight_quotes(text))
+            found.extend(_straight_quotes(text))
         return sorted(found)
 
 
-def _find(phrase: str, text: str) -> list[re.Match[str]]:
+def _pattern(phrase: str) -> str:
     """Case-insensitive; a phrase that starts or ends with a Latin letter or digit matches whole words
     only, so `loss` is not found in `losses` (Chinese has no word boundaries to respect)."""
     pattern = re.escape(phrase)
@@ -58,13 +68,21 @@ def _find(phrase: str, text: str) -> list[re.Match[str]]:
         pattern = r"(?<![A-Za-z0-9])" + pattern
     if phrase[-1:].isascii() and phrase[-1:].isalnum():
         pattern += r"(?![A-Za-z0-9])"
-    return list(re.finditer(pattern, text, re.IGNORECASE))
+    return pattern
+
+
+@lru_cache(maxsize=1024)
+def _compiled(phrase: str) -> re.Pattern[str]:
+    return re.compile(_pattern(phrase), re.IGNORECASE)
+
+
+_QUOTE = re.compile(r"\"|(?<![A-Za-z0-9])'")
 
 
 def _straight_quotes(text: str) -> list[tuple[int, str]]:
     """A `"` anywhere, and a `'` that opens a quotation (an apostrophe follows a letter: Adam's)."""
     found = []
-    for match in re.finditer(r"\"|(?<![A-Za-z0-9])'", text):
+    for match in _QUOTE.finditer(text):
         curly = "“…”" if match.group() == '"' else "‘…’"
         found.append((match.start(), f"use curly quotes {curly} instead of straight {match.group()} "
                                      f"in {quote(_around(text, match.start()))}"))
