@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+FACTS_STAMP := $(VENV)/.facts-stamp
 
-.PHONY: build test check lint bench gallery clean stats watch
+.PHONY: build test check lint bench gallery clean stats watch facts
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,14 @@ watch: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/python -m pytest -n auto
+
+# The framework facts of content/_facts read from PyTorch, Keras 3 and TensorFlow themselves.
+$(FACTS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,facts]'
+	touch $(FACTS_STAMP)
+
+facts: $(FACTS_STAMP)
+	KERAS_BACKEND=torch $(BIN)/python -m pytest -p no:xdist tests/test_framework_facts.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts

@@ -155,6 +155,7 @@ def test_files_read_in_path_order_and_underscore_files_skipped(tmp_path: Path) -
         ("## Q {#a}\n\nCost $5 and more.\n", "content/a.md:3: unbalanced math delimiter '$'"),
         ("## Q {#a}\n\nSee $\\frac{a}{b$ here.\n", "content/a.md:3: unbalanced braces in math «\\frac{a}{b»"),
         ("## Q {#a}\n\nSee $\\left( x$ here.\n", "content/a.md:3: \\left without matching \\right"),
+        ("## Q {#a}\n\nA wrapped\nline: $\\frac{a}{b$.\n", "content/a.md:4: unbalanced braces in math"),
         ("## Q {#a}\n\nA $x +\ny$ b.\n", "content/a.md:3: newline inside inline math"),
         ("## Q {#a}\n\nA $x = {{c1::\\frac{a}{b}}}$.\n", "content/a.md:3: '}}' inside a cloze in math"),
         ("## Q {#a}\n\n![plot](missing.png)\n", "content/a.md:3: image file not found: «missing.png»"),

@@ -28,7 +28,21 @@ class SourceSpan:
 
 @dataclass(frozen=True)
 class Text:
+    """Plain text. `lines` maps offsets to source lines ((offset where a line's text starts, line),
+    ascending) so a rule can name the exact line of a word in a wrapped paragraph; it takes no part
+    in equality."""
+
     text: str
+    lines: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
+
+    def line_at(self, offset: int, default: int) -> int:
+        """The source line of the character at `offset` (`default` when positions are unknown)."""
+        line = default
+        for start, number in self.lines:
+            if start > offset:
+                break
+            line = number
+        return line
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from dldeck.errors import BuildError, Diagnostic
 from dldeck.model import Collection
+from dldeck.source.glossary import load_glossary
 from dldeck.source.lint import lint
 from dldeck.source.reader import read_files
 
@@ -18,7 +19,7 @@ def read_collection(content_dir: Path) -> Collection:
         raise BuildError([Diagnostic(str(content_dir), 0, "content directory not found")])
     diagnostics: list[Diagnostic] = []
     cards, files = read_files(content_dir, diagnostics)
-    diagnostics.extend(lint(cards))
+    diagnostics.extend(lint(cards, load_glossary(content_dir, diagnostics)))
     if diagnostics:
         raise BuildError(diagnostics)
     return Collection(tuple(cards), str(content_dir.resolve()), tuple(files))

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from dldeck.errors import Diagnostic, quote
 from dldeck.model import Block, Card, CheckBlock, DisplayMath, FigureBlock, Math, Paragraph, Text
+from dldeck.source.glossary import Glossary
 from dldeck.source.plugins import CLOZE_START
 from dldeck.source.reader import walk_inlines
 
@@ -126,8 +127,23 @@ def cloze_math_braces(cards: Sequence[Card]) -> Iterable[Diagnostic]:
                                       "there; write '} }' instead", line)
 
 
+def language(cards: Sequence[Card], glossary: Glossary) -> Iterable[Diagnostic]:
+    """The glossary's terms and quotes, in what a learner reads: question, answer and extra text,
+    never math, code, check or figure blocks, or sources (titles are quoted as published)."""
+    for card in cards:
+        for block in (Paragraph(card.question, card.span), *card.answer, *card.extra):
+            for node in walk_inlines(block):
+                if isinstance(node, Text):
+                    for offset, message in glossary.problems(node.text):
+                        yield _diag(card, message, node.line_at(offset, block.span.line))
+
+
 RULES: tuple[Rule, ...] = (unique_slugs, slug_shape, not_empty, balanced_math, cloze_math_braces)
 
 
-def lint(cards: Sequence[Card]) -> list[Diagnostic]:
-    return [diagnostic for rule in RULES for diagnostic in rule(cards)]
+def lint(cards: Sequence[Card], glossary: Glossary | None = None) -> list[Diagnostic]:
+    """Every rule's findings; the language rule runs when the collection has a glossary."""
+    found = [diagnostic for rule in RULES for diagnostic in rule(cards)]
+    if glossary is not None:
+        found.extend(language(cards, glossary))
+    return found

@@ -310,7 +310,7 @@ class FileReader:
             elif token.type == "tr_open":
                 row = []
             elif token.type == "inline":
-                row.append(self.inlines(token.children or [], span.line))
+                row.append(self.inlines(token.children or [], self.span(token, span.line).line))
             elif token.type == "tr_close":
                 if in_head:
                     header = row
@@ -320,6 +320,7 @@ class FileReader:
 
     # ----------------------------------------------------------------- inlines
     def inlines(self, children: list[Token], line: int) -> tuple[Inline, ...]:
+        """Inline tokens → nodes; `line` is the first line, each line break moves to the next."""
         stack: list[tuple[str, list[Inline], Token]] = [("root", [], children[0] if children else Token(
             "root", "", 0))]
         for index, token in enumerate(children):
@@ -329,19 +330,22 @@ class FileReader:
                 if "$" in token.content:
                     self.error(line, f"unbalanced math delimiter '$' in {quote(token.content)} "
                                      "(write \\$ for a literal dollar sign)")
-                out.append(Text(token.content))
+                out.append(Text(token.content, ((0, line),)))
             elif kind in ("math_inline", "math_inline_double"):
                 if "\n" in token.content:
                     self.error(line, f"newline inside inline math {quote(token.content)}: "
                                      "keep $…$ on one line or use $$…$$")
                 out.append(Math(token.content.strip(), SourceSpan(self.display_path, line)))
+                line += token.content.count("\n")
             elif kind == "code_inline":
                 out.append(Code(token.content))
             elif kind == "softbreak":
+                line += 1
                 before = self.last_char(out)
                 after = self.first_char(children[index + 1:])
-                out.append(Text("" if is_cjk(before) and is_cjk(after) else " "))
+                out.append(Text("" if is_cjk(before) and is_cjk(after) else " ", ((0, line),)))
             elif kind == "hardbreak":
+                line += 1
                 out.append(LineBreak())
             elif kind == "image":
                 out.append(self.image(token, line))
@@ -387,7 +391,10 @@ class FileReader:
         merged: list[Inline] = []
         for node in nodes:
             if isinstance(node, Text) and merged and isinstance(merged[-1], Text):
-                merged[-1] = Text(merged[-1].text + node.text)
+                previous = merged[-1]
+                shift = len(previous.text)
+                moved = tuple((offset + shift, number) for offset, number in node.lines)
+                merged[-1] = Text(previous.text + node.text, previous.lines + moved)
             else:
                 merged.append(node)
         return [n for n in merged if not (isinstance(n, Text) and n.text == "")]
