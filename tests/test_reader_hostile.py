@@ -16,7 +16,7 @@ from dldeck import pipeline
 from dldeck.errors import BuildError
 from dldeck.figures.yamlspec import YamlProblem, load_entries
 from dldeck.model import CheckBlock, Paragraph, Text
-from dldeck.source import read_collection
+from dldeck.source import read_collection, reader
 from dldeck.source.reader import MAX_FILE_BYTES
 
 CARD = "## Q {#a}\n\n"
@@ -61,6 +61,23 @@ def test_long_paragraph_reads_in_linear_time(tmp_path: Path) -> None:
     assert time.perf_counter() - started < 10
     paragraph = card.answer[0]
     assert isinstance(paragraph, Paragraph) and paragraph.children == (Text(" ".join(["word 字"] * 60_000)),)
+
+
+def test_many_unclosed_clozes_read_in_linear_time(tmp_path: Path) -> None:
+    # each `{{c1::` used to search the rest of the paragraph for its `}}`
+    content = content_with(tmp_path, {"a.md": CARD + "{{c1::" * 150_000 + "\n"})
+    started = time.perf_counter()
+    read_collection(content)
+    assert time.perf_counter() - started < 10
+
+
+def test_slow_file_stops_at_the_read_time_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reader, "READ_SECONDS", 0.2)
+    content = content_with(tmp_path, {"a.md": CARD + "[" * 900_000 + "\n", "b.md": "## R {#b}\n\nB.\n"})
+    started = time.perf_counter()
+    assert errors(content) == ["content/a.md:1: reading took longer than 0.2 s: split the file or simplify "
+                               "its markup"]
+    assert time.perf_counter() - started < 5
 
 
 def test_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:

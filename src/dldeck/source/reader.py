@@ -46,10 +46,12 @@ from dldeck.model import (
     Text,
 )
 from dldeck.source.plugins import CLOZE_START, cloze_plugin, heading_attrs_plugin
+from dldeck.timelimit import TimeLimitExceeded, time_limit
 
 FRONT_MATTER_KEYS = {"deck", "tags", "sources"}
 PARTS = ("extra", "sources")
 MAX_FILE_BYTES = 1_000_000
+READ_SECONDS = 20.0  # a real file reads in milliseconds; 1 MB of hostile markup in seconds
 MAX_NESTING = 20  # markdown-it's own limit for blocks (commonmark preset); also ours for inline markup
 RAW_HTML = "raw HTML is not allowed (content is text, not markup): "
 
@@ -587,20 +589,21 @@ def read_files(root: Path, diagnostics: list[Diagnostic]) -> tuple[list[Card], l
         display = str(Path(root.name) / relative) if root.name else str(relative)
         files.append(display)
         reader = FileReader(md, path, display, diagnostics)
-        if not path.is_file():  # a folder named `x.md`, or a link to nothing
-            diagnostics.append(Diagnostic(display, 1, "not a readable file (a folder, or a link to nothing)"))
-            continue
+        problem = "" if path.is_file() else "not a readable file (a folder, or a link to nothing)"
         try:
-            defaults, drafts = reader.read(relative)
+            if not problem:
+                with time_limit(READ_SECONDS):
+                    defaults, drafts = reader.read(relative)
+        except TimeLimitExceeded:
+            problem = f"reading took longer than {READ_SECONDS:g} s: split the file or simplify its markup"
         except UnicodeDecodeError as exc:
-            diagnostics.append(Diagnostic(display, 1, f"file is not UTF-8 text: {exc.reason}"))
-            continue
+            problem = f"file is not UTF-8 text: {exc.reason}"
         except FileTooLarge:
-            diagnostics.append(Diagnostic(display, 1, f"file is larger than {MAX_FILE_BYTES:,} bytes: "
-                                                      "split it into several files"))
-            continue
+            problem = f"file is larger than {MAX_FILE_BYTES:,} bytes: split it into several files"
         except OSError as exc:
-            diagnostics.append(Diagnostic(display, 1, f"cannot read the file: {exc.strerror or exc}"))
+            problem = f"cannot read the file: {exc.strerror or exc}"
+        if problem:
+            diagnostics.append(Diagnostic(display, 1, problem))
             continue
         for draft in drafts:
             card = _finish(draft, defaults, display, len(cards), diagnostics)
