@@ -31,6 +31,13 @@ class ContentLoader(yaml.SafeLoader):
     def fetch_anchor(self) -> None:
         raise ScannerError(None, None, ALIAS_REFUSED, self.get_mark())
 
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:  # noqa: N803 - PyYAML's name
+        # The scanner looks ahead over every open `[`/`{` for a possible key, at a cost that grows
+        # with the depth: refusing depth here keeps `[[[[…` linear, before the composer sees it.
+        if self.flow_level >= MAX_DEPTH:
+            raise ScannerError(None, None, f"YAML nested deeper than {MAX_DEPTH} levels", self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
+
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         self._depth += 1
         try:
