@@ -56,19 +56,19 @@ def test_long_paragraph_reads_in_linear_time(tmp_path: Path) -> None:
     # 60,000 lines in one paragraph: pairwise work (each line break looking at the rest) took minutes
     lines = "\n".join(["word 字"] * 60_000)
     content = content_with(tmp_path, {"a.md": CARD + lines + "\n"})
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: other work on a shared machine does not count
     card = read_collection(content).cards[0]
-    assert time.perf_counter() - started < 10
+    assert time.process_time() - started < 15  # ~1 s here; pairwise it was ~180 s
     paragraph = card.answer[0]
     assert isinstance(paragraph, Paragraph) and paragraph.children == (Text(" ".join(["word 字"] * 60_000)),)
 
 
 def test_many_unclosed_clozes_read_in_linear_time(tmp_path: Path) -> None:
     # each `{{c1::` used to search the rest of the paragraph for its `}}`
-    content = content_with(tmp_path, {"a.md": CARD + "{{c1::" * 150_000 + "\n"})
-    started = time.perf_counter()
+    content = content_with(tmp_path, {"a.md": CARD + "{{c1::" * 100_000 + "\n"})
+    started = time.process_time()
     read_collection(content)
-    assert time.perf_counter() - started < 10
+    assert time.process_time() - started < 15  # ~3 s here; searching from each one it was ~60 s
 
 
 def test_slow_file_stops_at_the_read_time_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,7 +77,7 @@ def test_slow_file_stops_at_the_read_time_limit(tmp_path: Path, monkeypatch: pyt
     started = time.perf_counter()
     assert errors(content) == ["content/a.md:1: reading took longer than 0.2 s: split the file or simplify "
                                "its markup"]
-    assert time.perf_counter() - started < 5
+    assert time.perf_counter() - started < 15  # wall time: the limit stopped it, not the end of the file
 
 
 def test_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
@@ -238,7 +238,8 @@ def test_unclosed_blocks_are_named(tmp_path: Path, text: str, expected: str) -> 
 
 
 def test_closed_fences_in_lists_and_quotes_are_fine(tmp_path: Path) -> None:
-    text = CARD + "A.\n\n- item\n\n  ```python\n  x = 1\n  ```\n\n> ~~~~\n> y\n> ~~~~~\n"
+    # U+2028, form feed and \x1c split lines for str.splitlines but not for markdown-it
+    text = CARD + "A\u2028B\x0cC\x1cD.\n\n- item\n\n  ```python\n  x = 1\n  ```\n\n> ~~~~\n> y\n> ~~~~~\n"
     assert len(read_collection(content_with(tmp_path, {"a.md": text})).cards) == 1
 
 
@@ -290,3 +291,14 @@ def test_names_from_content_are_not_markup_in_stats(tmp_path: Path) -> None:
                             text=True, check=False, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
     assert "[red]x[/red] :100:" in result.stdout
+
+
+def test_control_characters_from_content_are_escaped_in_diagnostics(tmp_path: Path) -> None:
+    # a quoted tag or a file name must not send escape sequences to the terminal, nor break the line
+    content_with(tmp_path, {"a\x1b[2Jb\n.md": CARD + "costs $5 \x1b[31m\u202e\n"})
+    result = subprocess.run([sys.executable, "-m", "dldeck.cli", "check"], cwd=tmp_path, capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 1 and "\x1b" not in result.stderr and "\u202e" not in result.stderr
+    assert result.stderr.splitlines()[0] == (
+        "content/a\\x1b[2Jb\\x0a.md:3: unbalanced math delimiter '$' in «costs $5 \\x1b[31m\\u202e» "
+        "(write \\$ for a literal dollar sign)")

@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from dldeck.errors import BuildError
+from dldeck.errors import BuildError, printable
 
 # soft_wrap: a `path:line: message` stays on one line whatever the terminal width, for editors and CI logs.
 # emoji=False: rich would print `a.md:100:` as `a.md💯`; text from content is printed with markup=False
@@ -149,9 +149,12 @@ def stats(content_dir: Path) -> None:
             figures=sum(len(c.figures) for c in cards),
         )
         totals.update(row)
-        table.add_row(Text(deck), *(str(row[k]) for k in ("cards", "cloze", "checks", "claims", "figures")))
-    table.add_row("[bold]total", *(str(totals[k]) for k in ("cards", "cloze", "checks", "claims", "figures")))
+        table.add_row(Text(printable(deck)), *(str(row[k]) for k in COLUMNS))
+    table.add_row("[bold]total", *(str(totals[k]) for k in COLUMNS))
     out.print(table)
+
+
+COLUMNS = ("cards", "cloze", "checks", "claims", "figures")
 
 
 def _claim_lines(card) -> int:

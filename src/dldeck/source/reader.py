@@ -150,7 +150,7 @@ class FileReader:
         if len(data) > MAX_FILE_BYTES:
             raise FileTooLarge
         text = data.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark is not content
-        self.lines = text.splitlines()
+        self.lines = re.split(r"\r\n?|\n", text)  # as markdown-it splits them, so its maps index here
         env: dict[str, Any] = {}
         tokens = self.md.parse(text, env)
         if "too_deep" in env:
