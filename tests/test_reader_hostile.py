@@ -302,3 +302,12 @@ def test_control_characters_from_content_are_escaped_in_diagnostics(tmp_path: Pa
     assert result.stderr.splitlines()[0] == (
         "content/a\\x1b[2Jb\\x0a.md:3: unbalanced math delimiter '$' in «costs $5 \\x1b[31m\\u202e» "
         "(write \\$ for a literal dollar sign)")
+
+
+def test_new_card_in_an_unwritable_place_is_a_message(tmp_path: Path) -> None:
+    (tmp_path / "content").mkdir()
+    (tmp_path / "blocker").write_text("a file, not a folder", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "dldeck.cli", "new", "abc", "--file", "blocker/x.md"],
+                            cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == "blocker: cannot write the card: File exists"

@@ -200,11 +200,16 @@ def new(content_dir: Path, slug: str, target: Path | None, question: str) -> Non
             err.print(f"{taken[0].span}: card id '{slug}' is already used", markup=False)
             sys.exit(2)
     target = target or content_dir / "new" / f"{slug}.md"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists():
-        target.write_text("---\ndeck: 深度学习面试::新卡片\ntags: []\n---\n", encoding="utf-8")
-    with target.open("a", encoding="utf-8") as handle:
-        handle.write(CARD_TEMPLATE.format(question=question, slug=slug))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            target.write_text("---\ndeck: 深度学习面试::新卡片\ntags: []\n---\n", encoding="utf-8")
+        with target.open("a", encoding="utf-8") as handle:
+            handle.write(CARD_TEMPLATE.format(question=question, slug=slug))
+    except OSError as error:  # the environment, not the content: exit status 2
+        err.print(f"{printable(str(error.filename or target))}: cannot write the card: {error.strerror}",
+                  markup=False)
+        sys.exit(2)
     out.print(f"added card '{slug}' to {target}", markup=False)
 
 
