@@ -9,13 +9,15 @@ from typing import NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
-from dldeck.errors import BuildError
+from dldeck.errors import BuildError, printable
 
-# soft_wrap: a `path:line: message` stays on one line whatever the terminal width, for editors and CI logs
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
-
+# soft_wrap: a `path:line: message` stays on one line whatever the terminal width, for editors and CI logs.
+# emoji=False: rich would print `a.md:100:` as `a.md💯`; text from content is printed with markup=False
+# (or escaped), so `[red]` in a file name or deck name stays text.
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
 
 
 def _configured_folder(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
@@ -83,7 +85,7 @@ def build(content_dir: Path, build_dir: Path, timeout: float, only: tuple[str, .
         out.print(f"[green]up to date[/]: {result.cards} cards, nothing changed since the last build")
         return
     for path in result.outputs:
-        out.print(f"wrote {path}")
+        out.print(f"wrote {path}", markup=False)
     out.print(f"[green]{result.cards} cards[/], {_claims_line(result.claim_counts)}, "
               f"{result.formulas} formulas compiled")
 
@@ -114,7 +116,7 @@ def check(content_dir: Path, build_dir: Path, timeout: float, verbose: bool) -> 
             by_card.setdefault(result.slug, []).append(result)
         for card in summary.collection.cards:
             results = by_card.get(card.slug, [])
-            out.print(f"[bold]{card.slug}[/] ({card.span}): {len(results)} claims")
+            out.print(f"[bold]{escape(card.slug)}[/] ({escape(str(card.span))}): {len(results)} claims")
             for result in results:
                 out.print(f"  {result.status:9} {result.path}:{result.line}: {result.text}", markup=False)
     out.print(f"{len(summary.collection.cards)} cards; {_claims_line(summary.claim_counts)}; "
@@ -126,6 +128,7 @@ def check(content_dir: Path, build_dir: Path, timeout: float, verbose: bool) -> 
 def stats(content_dir: Path) -> None:
     """Cards, checks and figures per deck."""
     from rich.table import Table
+    from rich.text import Text
 
     from dldeck.source import read_collection
 
@@ -146,9 +149,12 @@ def stats(content_dir: Path) -> None:
             figures=sum(len(c.figures) for c in cards),
         )
         totals.update(row)
-        table.add_row(deck, *(str(row[k]) for k in ("cards", "cloze", "checks", "claims", "figures")))
-    table.add_row("[bold]total", *(str(totals[k]) for k in ("cards", "cloze", "checks", "claims", "figures")))
+        table.add_row(Text(printable(deck)), *(str(row[k]) for k in COLUMNS))
+    table.add_row("[bold]total", *(str(totals[k]) for k in COLUMNS))
     out.print(table)
+
+
+COLUMNS = ("cards", "cloze", "checks", "claims", "figures")
 
 
 def _claim_lines(card) -> int:
@@ -194,11 +200,16 @@ def new(content_dir: Path, slug: str, target: Path | None, question: str) -> Non
             err.print(f"{taken[0].span}: card id '{slug}' is already used", markup=False)
             sys.exit(2)
     target = target or content_dir / "new" / f"{slug}.md"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists():
-        target.write_text("---\ndeck: 深度学习面试::新卡片\ntags: []\n---\n", encoding="utf-8")
-    with target.open("a", encoding="utf-8") as handle:
-        handle.write(CARD_TEMPLATE.format(question=question, slug=slug))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            target.write_text("---\ndeck: 深度学习面试::新卡片\ntags: []\n---\n", encoding="utf-8")
+        with target.open("a", encoding="utf-8") as handle:
+            handle.write(CARD_TEMPLATE.format(question=question, slug=slug))
+    except OSError as error:  # the environment, not the content: exit status 2
+        err.print(f"{printable(str(error.filename or target))}: cannot write the card: {error.strerror}",
+                  markup=False)
+        sys.exit(2)
     out.print(f"added card '{slug}' to {target}", markup=False)
 
 
@@ -226,7 +237,7 @@ def watch(content_dir: Path, build_dir: Path, timeout: float, only: tuple[str, .
                     announced = True
                 continue
             names = sorted({Path(path).name for _, path in changes})
-            out.print(f"[dim]changed: {', '.join(names[:5])}{' …' if len(names) > 5 else ''}[/]")
+            out.print(f"[dim]changed: {escape(', '.join(names[:5]))}{' …' if len(names) > 5 else ''}[/]")
             _rebuild(command)
     except KeyboardInterrupt:
         pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ class Diagnostic:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
+        return f"{printable(self.path)}:{self.line}: {printable(self.message)}"
 
 
 class BuildError(Exception):
@@ -30,3 +31,18 @@ def quote(text: str, limit: int = 60) -> str:
     if len(one_line) > limit:
         one_line = one_line[: limit - 1] + "…"
     return f"«{one_line}»"
+
+
+def printable(text: str) -> str:
+    """Control and bidi-override characters written as escapes: a diagnostic quoting a stranger's
+    text (or file name) stays one line and cannot send escape sequences to the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() or char == " " else _escape(char) for char in text)
+
+
+def _escape(char: str) -> str:
+    if unicodedata.category(char) == "Zs":  # an unusual space is harmless and readable as it is
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"

@@ -5,7 +5,8 @@ Two deliberate departures from plain YAML make the format's own examples work (s
 `plot: [sigma(x), diff(sigma(x), x)]` is a list of two expressions, not three fragments; and a
 backslash inside a double-quoted string is literal unless it escapes `"` or `\\`, so
 `"$\\theta$"` is LaTeX rather than a tab followed by `heta`. Everything else is YAML's safe
-loader: data only, no tags that construct objects.
+loader: data only, no tags that construct objects, and no anchors, aliases or deep nesting
+(`dldeck.safeyaml.ContentLoader`, shared with front matter).
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 from yaml.scanner import ScannerError
 from yaml.tokens import ScalarToken
 
+from dldeck.safeyaml import ContentLoader, YamlError, marked_problem
+
 _BREAKS = "\0 \t\r\n\x85\u2028\u2029"
 
 
-class FigureLoader(yaml.SafeLoader):
-    """SafeLoader with expression-friendly plain scalars and LaTeX-friendly double quotes."""
+class FigureLoader(ContentLoader):
+    """The content loader with expression-friendly plain scalars and LaTeX-friendly double quotes."""
 
     def scan_plain(self) -> ScalarToken:  # noqa: C901 - mirrors PyYAML's own scanner
         chunks: list[str] = []
@@ -110,11 +113,7 @@ class Entry:
     key_line: int  # 0-based line inside the block
 
 
-class YamlProblem(Exception):
-    def __init__(self, message: str, line: int):
-        super().__init__(message)
-        self.message = message
-        self.line = line  # 0-based line inside the block
+YamlProblem = YamlError  # its line is 0-based inside the block
 
 
 def load_entries(source: str) -> list[Entry]:
@@ -147,12 +146,8 @@ def load_entries(source: str) -> list[Entry]:
             value = loader.construct_object(value_node, deep=True)
             entries.append(Entry(name, value, value_node, key_node.start_mark.line))
         return entries
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line if mark is not None else 0
-        problem = exc.problem or exc.context or "malformed YAML"
-        raise YamlProblem(f"YAML: {problem}", line) from None
     except yaml.YAMLError as exc:
-        raise YamlProblem(f"YAML: {exc}", 0) from None
+        problem = marked_problem(exc)
+        raise YamlProblem(f"YAML: {problem.message}", problem.line) from None
     finally:
         loader.dispose()

@@ -20,6 +20,10 @@ def read_collection(content_dir: Path) -> Collection:
     diagnostics: list[Diagnostic] = []
     cards, files = read_files(content_dir, diagnostics)
     diagnostics.extend(lint(cards, load_glossary(content_dir, diagnostics)))
+    if not cards and not diagnostics:
+        # Building nothing would replace the previous outputs with an empty deck.
+        diagnostics.append(Diagnostic(str(content_dir), 0, "no cards found: no *.md file here has a "
+                                                           "'## Question {#slug}' heading"))
     if diagnostics:
         raise BuildError(diagnostics)
     return Collection(tuple(cards), str(content_dir.resolve()), tuple(files))

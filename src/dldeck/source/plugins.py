@@ -63,8 +63,14 @@ def _cloze_rule(state: StateInline, silent: bool) -> bool:
     match = CLOZE_START.match(state.src, state.pos)
     if match is None:
         return False
+    # Once no `}}` follows some position, none follows any later one: remembering that keeps a
+    # paragraph of many unclosed `{{c1::` linear instead of searching to its end from each of them.
+    unclosed_from = state.env.get("cloze_unclosed", {}).get((state.src, state.posMax))
+    if unclosed_from is not None and match.end() >= unclosed_from:
+        return False
     end = state.src.find("}}", match.end(), state.posMax)
     if end < 0:
+        state.env.setdefault("cloze_unclosed", {})[(state.src, state.posMax)] = match.end()
         return False
     if silent:
         return True

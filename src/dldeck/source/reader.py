@@ -1,7 +1,9 @@
 """Markdown files → cards. The only module that knows about markdown-it tokens.
 
-Problems found while reading (raw HTML, stray `$`, a card without id, bad front matter) become
-diagnostics; the reader keeps going so one run reports every problem of every file.
+Problems found while reading (raw HTML, stray `$`, a card without id, bad front matter, an
+unclosed fence) become diagnostics at the line of the offending element; the reader keeps going so
+one run reports every problem of every file. Files come from strangers: each is at most
+`MAX_FILE_BYTES`, reading is linear in its length, and nesting is bounded (`MAX_NESTING`).
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 
+from dldeck import safeyaml
 from dldeck.errors import Diagnostic, quote
 from dldeck.model import (
     Block,
@@ -44,14 +46,22 @@ from dldeck.model import (
     Text,
 )
 from dldeck.source.plugins import CLOZE_START, cloze_plugin, heading_attrs_plugin
+from dldeck.timelimit import TimeLimitExceeded, time_limit
 
 FRONT_MATTER_KEYS = {"deck", "tags", "sources"}
 PARTS = ("extra", "sources")
+MAX_FILE_BYTES = 1_000_000
+READ_SECONDS = 20.0  # a real file reads in milliseconds; 1 MB of hostile markup in seconds
+MAX_NESTING = 20  # markdown-it's own limit for blocks (commonmark preset); also ours for inline markup
+RAW_HTML = "raw HTML is not allowed (content is text, not markup): "
 
 
 def make_parser() -> MarkdownIt:
     """The one markdown-it configuration of the dldeck dialect."""
-    md = MarkdownIt("commonmark", {"html": True}).enable("table")
+    md = MarkdownIt("commonmark", {"html": True, "maxNesting": MAX_NESTING}).enable("table")
+    # Escapes stay `text_special` tokens, so `\$` (a literal dollar) is told from a stray `$`.
+    md.core.ruler.disable("text_join")
+    _report_dropped_nesting(md)
     md.use(front_matter_plugin)
     md.use(dollarmath_plugin, allow_space=True, allow_digits=True, double_inline=True)
     for name in PARTS:
@@ -59,6 +69,24 @@ def make_parser() -> MarkdownIt:
     md.use(heading_attrs_plugin)
     md.use(cloze_plugin)
     return md
+
+
+def _report_dropped_nesting(md: MarkdownIt) -> None:
+    """markdown-it silently drops blocks nested deeper than maxNesting: note the first such line."""
+    tokenize = md.block.tokenize
+
+    def guarded(state: Any, start: int, end: int) -> None:
+        if state.level >= md.options.maxNesting and "too_deep" not in state.env:
+            line = state.skipEmptyLines(start)
+            if line < end and state.sCount[line] >= state.blkIndent:
+                state.env["too_deep"] = line
+        tokenize(state, start, end)
+
+    md.block.tokenize = guarded  # type: ignore[method-assign]
+
+
+class FileTooLarge(Exception):
+    """A content file over MAX_FILE_BYTES: refused before it is parsed."""
 
 
 @dataclass
@@ -104,7 +132,7 @@ class FileReader:
         self.display_path = display_path
         self.diagnostics = diagnostics
         self.figure_counter = 0
-        self.inline_lines: list[str] = []
+        self.lines: list[str] = []
 
     # ----------------------------------------------------------------- helpers
     def error(self, line: int, message: str) -> None:
@@ -116,22 +144,51 @@ class FileReader:
 
     # ----------------------------------------------------------------- file
     def read(self, relative: Path) -> tuple[FileDefaults, list[_CardDraft]]:
-        text = self.path.read_text(encoding="utf-8")
-        self.inline_lines = text.splitlines()
-        tokens = self.md.parse(text)
+        """Read the file's text (UnicodeDecodeError, OSError or FileTooLarge escape) into drafts."""
+        with self.path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise FileTooLarge
+        text = data.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark is not content
+        self.lines = re.split(r"\r\n?|\n", text)  # as markdown-it splits them, so its maps index here
+        env: dict[str, Any] = {}
+        tokens = self.md.parse(text, env)
+        if "too_deep" in env:
+            self.error(env["too_deep"] + 1, f"lists and quotes nested deeper than {MAX_NESTING} levels: "
+                                            "the rest of this block would be lost; flatten it")
         defaults = FileDefaults(deck_from_path(relative), (), ())
         if tokens and tokens[0].type == "front_matter":
             defaults = self.front_matter(tokens[0], defaults)
             tokens = tokens[1:]
+        elif self.lines and self.lines[0].rstrip() == "---":
+            self.error(1, "front matter opened here is never closed: end it with a line '---'")
+            return defaults, []
+        self.unclosed(tokens)
         return defaults, self.cards(tokens)
+
+    def unclosed(self, tokens: list[Token]) -> None:
+        """markdown-it closes a fence or `:::` block at the end of the file; for us that is an error."""
+        for token in tokens:
+            if token.map is None:
+                continue
+            if token.type == "fence":
+                last = token.map[1] - 1
+                closing = self.lines[last].lstrip(" \t>") if last > token.map[0] else ""
+                marker = token.markup
+                if not (closing.startswith(marker) and not closing.rstrip().strip(marker[0])):
+                    self.error(token.map[0] + 1, f"fence {quote(marker + token.info)} opened here is never "
+                                                 f"closed: end it with a line {marker}")
+            elif token.type.startswith("container_") and token.type.endswith("_open"):
+                end = token.map[1]
+                if end >= len(self.lines) or not self.lines[end].lstrip(" \t>").startswith(":::"):
+                    self.error(token.map[0] + 1, f"{quote(token.markup + ' ' + token.info)} opened here is "
+                                                 "never closed: end it with a line :::")
 
     def front_matter(self, token: Token, defaults: FileDefaults) -> FileDefaults:
         try:
-            data = yaml.safe_load(token.content) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = 2 + (mark.line if mark else 0)
-            self.error(line, f"front matter is not valid YAML: {getattr(exc, 'problem', exc)}")
+            data = safeyaml.load(token.content) or {}
+        except safeyaml.YamlError as problem:
+            self.error(2 + problem.line, f"front matter is not valid YAML: {problem.message}")
             return defaults
         if not isinstance(data, dict):
             self.error(1, "front matter must be a mapping of keys (deck, tags, sources)")
@@ -191,6 +248,7 @@ class FileReader:
                 if "attrs_error" in token.meta:
                     self.error(line, f"heading attributes do not parse: {token.meta['attrs_error']}")
                 if token.tag == "h1":
+                    self.refuse_html(inline.children or [], line)
                     section = self.plain_text(inline.children or [])
                     current, target = None, None
                 elif token.tag == "h2":
@@ -242,19 +300,20 @@ class FileReader:
         return self.matching_close(tokens, start) + 1 if tokens[start].nesting == 1 else start + 1
 
     # ----------------------------------------------------------------- blocks
-    def blocks(self, tokens: list[Token]) -> list[Block]:
+    def blocks(self, tokens: list[Token], nested: bool = False) -> list[Block]:
+        """Blocks of a card part; `nested` below a list item or quote, where claims are not read."""
         out: list[Block] = []
         i = 0
         while i < len(tokens):
             token = tokens[i]
             end = self.block_end(tokens, i)
-            block = self.block(token, tokens[i + 1 : end - 1] if token.nesting == 1 else [])
+            block = self.block(token, tokens[i + 1 : end - 1] if token.nesting == 1 else [], nested)
             if block is not None:
                 out.append(block)
             i = end
         return out
 
-    def block(self, token: Token, inner: list[Token]) -> Block | None:
+    def block(self, token: Token, inner: list[Token], nested: bool = False) -> Block | None:
         span = self.span(token)
         kind = token.type
         if kind == "paragraph_open":
@@ -264,6 +323,10 @@ class FileReader:
             return DisplayMath(token.content.strip(), span)
         if kind == "fence":
             language = token.info.strip().split(" ")[0]
+            if nested and language in ("check", "figure"):
+                self.error(span.line, f"```{language} block inside a list or quote would be ignored: "
+                                      "move it to the card's top level (not indented, no '>')")
+                return None
             if language == "check":
                 return CheckBlock(token.content, span)
             if language == "figure":
@@ -277,12 +340,12 @@ class FileReader:
             i = 0
             while i < len(inner):
                 end = self.matching_close(inner, i)
-                items.append(tuple(self.blocks(inner[i + 1 : end])))
+                items.append(tuple(self.blocks(inner[i + 1 : end], nested=True)))
                 i = end + 1
             start = int(token.attrs.get("start", 1) or 1)
             return ListBlock(kind == "ordered_list_open", tuple(items), span, start)
         if kind == "blockquote_open":
-            return Quote(tuple(self.blocks(inner)), span)
+            return Quote(tuple(self.blocks(inner, nested=True)), span)
         if kind == "table_open":
             return self.table(inner, span)
         if kind == "html_block":
@@ -320,9 +383,11 @@ class FileReader:
 
     # ----------------------------------------------------------------- inlines
     def inlines(self, children: list[Token], line: int) -> tuple[Inline, ...]:
-        """Inline tokens → nodes; `line` is the first line, each line break moves to the next."""
-        stack: list[tuple[str, list[Inline], Token]] = [("root", [], children[0] if children else Token(
-            "root", "", 0))]
+        """Inline tokens → nodes in one linear pass. `line` is the first token's; each line break or
+        newline inside a token moves it on, so a problem is reported on its own line."""
+        following = self.following_chars(children)
+        stack: list[tuple[str, list[Inline], Token]] = [("root", [], Token("root", "", 0))]
+        excess = 0  # opening tokens beyond MAX_NESTING, flattened into their parent
         for index, token in enumerate(children):
             out = stack[-1][1]
             kind = token.type
@@ -331,36 +396,50 @@ class FileReader:
                     self.error(line, f"unbalanced math delimiter '$' in {quote(token.content)} "
                                      "(write \\$ for a literal dollar sign)")
                 out.append(Text(token.content, ((0, line),)))
+            elif kind == "text_special":  # a backslash escape such as `\$`, or an entity: literal text
+                out.append(Text(token.content, ((0, line),)))
             elif kind in ("math_inline", "math_inline_double"):
                 if "\n" in token.content:
                     self.error(line, f"newline inside inline math {quote(token.content)}: "
                                      "keep $…$ on one line or use $$…$$")
                 out.append(Math(token.content.strip(), SourceSpan(self.display_path, line)))
-                line += token.content.count("\n")
             elif kind == "code_inline":
                 out.append(Code(token.content))
             elif kind == "softbreak":
-                line += 1
                 before = self.last_char(out)
-                after = self.first_char(children[index + 1:])
-                out.append(Text("" if is_cjk(before) and is_cjk(after) else " ", ((0, line),)))
+                out.append(Text("" if is_cjk(before) and is_cjk(following[index]) else " ", ((0, line),)))
             elif kind == "hardbreak":
-                line += 1
                 out.append(LineBreak())
             elif kind == "image":
+                self.refuse_html(token.children or [], line)
                 out.append(self.image(token, line))
             elif kind == "html_inline":
-                self.error(line, f"raw HTML is not allowed (content is text, not markup): "
-                                 f"{quote(token.content)}")
+                self.error(line, RAW_HTML + quote(token.content))
             elif kind.endswith("_open"):
-                stack.append((kind, [], token))
+                if len(stack) > MAX_NESTING:
+                    if not excess:
+                        self.error(line, f"emphasis, links or clozes nested deeper than {MAX_NESTING} levels")
+                    excess += 1
+                else:
+                    stack.append((kind, [], token))
             elif kind.endswith("_close"):
-                opened, inner, open_token = stack.pop()
-                node = self.container_inline(opened, tuple(self.merge(inner)), open_token)
-                stack[-1][1].append(node)
+                if excess:
+                    excess -= 1
+                else:
+                    opened, inner, open_token = stack.pop()
+                    node = self.container_inline(opened, tuple(self.merge(inner)), open_token)
+                    stack[-1][1].append(node)
             else:
                 self.error(line, f"unsupported inline element {kind!r}")
+            line += token.content.count("\n") + (kind in ("softbreak", "hardbreak"))
         return tuple(self.merge(stack[0][1]))
+
+    def refuse_html(self, children: list[Token], line: int) -> None:
+        """Raw HTML in text that is read as plain text (section headings, image alt text)."""
+        for token in children:
+            if token.type == "html_inline":
+                self.error(line, RAW_HTML + quote(token.content))
+            line += token.content.count("\n") + (token.type in ("softbreak", "hardbreak"))
 
     def image(self, token: Token, line: int) -> Inline:
         """Images resolve against their Markdown file; a missing file is an error now, not in Anki."""
@@ -388,16 +467,25 @@ class FileReader:
 
     @staticmethod
     def merge(nodes: list[Inline]) -> list[Inline]:
+        """Adjacent texts joined in one pass (joining pairwise would be quadratic), empty ones dropped."""
         merged: list[Inline] = []
-        for node in nodes:
-            if isinstance(node, Text) and merged and isinstance(merged[-1], Text):
-                previous = merged[-1]
-                shift = len(previous.text)
-                moved = tuple((offset + shift, number) for offset, number in node.lines)
-                merged[-1] = Text(previous.text + node.text, previous.lines + moved)
-            else:
+        run: list[Text] = []
+        for node in [*nodes, None]:
+            if isinstance(node, Text):
+                run.append(node)
+                continue
+            if run:
+                lines, shift = [], 0
+                for piece in run:
+                    lines.extend((offset + shift, number) for offset, number in piece.lines)
+                    shift += len(piece.text)
+                text = "".join(piece.text for piece in run)
+                run.clear()
+                if text:
+                    merged.append(Text(text, tuple(lines)))
+            if node is not None:
                 merged.append(node)
-        return [n for n in merged if not (isinstance(n, Text) and n.text == "")]
+        return merged
 
     @staticmethod
     def last_char(nodes: list[Inline]) -> str:
@@ -409,17 +497,22 @@ class FileReader:
         return ""
 
     @staticmethod
-    def first_char(tokens: list[Token]) -> str:
-        for token in tokens:
-            if token.type == "text" and token.content:
-                return token.content[0]
-            if token.type != "text":
-                return ""
-        return ""
+    def following_chars(tokens: list[Token]) -> list[str]:
+        """For each token, the first character of the text right after it ("" when markup follows)."""
+        following = [""] * len(tokens)
+        after = ""
+        for index in range(len(tokens) - 1, -1, -1):
+            following[index] = after
+            token = tokens[index]
+            if token.type not in ("text", "text_special"):
+                after = ""
+            elif token.content:
+                after = token.content[0]
+        return following
 
     @staticmethod
     def plain_text(children: list[Token]) -> str:
-        kept = ("text", "code_inline", "math_inline")
+        kept = ("text", "text_special", "code_inline", "math_inline")
         return "".join(t.content for t in children if t.type in kept).strip()
 
 
@@ -501,10 +594,21 @@ def read_files(root: Path, diagnostics: list[Diagnostic]) -> tuple[list[Card], l
         display = str(Path(root.name) / relative) if root.name else str(relative)
         files.append(display)
         reader = FileReader(md, path, display, diagnostics)
+        problem = "" if path.is_file() else "not a readable file (a folder, or a link to nothing)"
         try:
-            defaults, drafts = reader.read(relative)
+            if not problem:
+                with time_limit(READ_SECONDS):
+                    defaults, drafts = reader.read(relative)
+        except TimeLimitExceeded:
+            problem = f"reading took longer than {READ_SECONDS:g} s: split the file or simplify its markup"
         except UnicodeDecodeError as exc:
-            diagnostics.append(Diagnostic(display, 1, f"file is not UTF-8 text: {exc.reason}"))
+            problem = f"file is not UTF-8 text: {exc.reason}"
+        except FileTooLarge:
+            problem = f"file is larger than {MAX_FILE_BYTES:,} bytes: split it into several files"
+        except OSError as exc:
+            problem = f"cannot read the file: {exc.strerror or exc}"
+        if problem:
+            diagnostics.append(Diagnostic(display, 1, problem))
             continue
         for draft in drafts:
             card = _finish(draft, defaults, display, len(cards), diagnostics)
