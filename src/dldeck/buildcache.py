@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dldeck.atomicfile import write_atomically
+from dldeck.contain import Refused, inside, open_regular
 
 CACHE_VERSION = 1
 CACHE_DIR_NAME = "cache"
@@ -37,12 +38,13 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def hash_file(path: Path) -> str:
-    """Hash of a file's bytes; a missing or unreadable file hashes as such, so it still counts."""
+    """Hash of a file's bytes; a missing or unusable file hashes as such, so it still counts. Only
+    regular files are opened (see dldeck.contain): a FIFO or /dev/zero among the inputs cannot hang."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             return hashlib.file_digest(handle, "sha256").hexdigest()
-    except FileNotFoundError:
-        return "missing"
+    except Refused as error:
+        return f"unusable:{error}"
     except OSError as error:
         return f"unreadable:{error.errno}"
 
@@ -66,13 +68,19 @@ def tree_files(root: Path, *, skip: Iterable[str] = ()) -> Iterator[Path]:
 
 
 def hash_tree(root: Path, *, skip: Iterable[str] = (), suffixes: set[str] | None = None) -> str:
-    """One hash over every file's relative path and bytes: any edit, addition or removal changes it."""
+    """One hash over every file's relative path and bytes: any edit, addition or removal changes it.
+    A symlink that leads out of root is hashed by where it leads, never read."""
     digest = hashlib.sha256()
     for path in tree_files(root, skip=skip):
         if suffixes is not None and path.suffix not in suffixes:
             continue
+        try:
+            inside(path, root)
+            state = hash_file(path)
+        except Refused:
+            state = f"outside:{os.path.realpath(path)}"
         digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
-        digest.update(hash_file(path).encode("ascii") + b"\0")
+        digest.update(state.encode("utf-8") + b"\0")
     return digest.hexdigest()
 
 

@@ -19,7 +19,7 @@ from dldeck.model import Collection
 from dldeck.pipeline.claims import CLAIM_STATUSES, verify_claims
 from dldeck.pipeline.figures import FigurePass
 from dldeck.pipeline.formulas import FormulaJob, FormulaMemo
-from dldeck.pipeline.inputs import MANIFEST_NAME, build_date, build_inputs, images
+from dldeck.pipeline.inputs import MANIFEST_NAME, build_date, build_inputs
 from dldeck.pipeline.outcome import BuildResult, CheckSummary, Progress, Work, quiet
 
 BACKENDS = ("anki", "html", "pdf")
@@ -88,11 +88,8 @@ def build(content_dir: Path, build_dir: Path, *, only: Sequence[str] = BACKENDS,
                            formulas=int(recorded.get("formulas", 0)))
     result = _build(content_dir, build_dir, only=only, timeout=timeout, project_dir=project_dir,
                     progress=progress)
-    summary = result.summary
-    assert summary is not None
     manifest = content_dir / MANIFEST_NAME
     read_elsewhere = [manifest] if manifest.exists() else []
-    read_elsewhere += sorted({Path(image.src) for image in images(summary.collection)})
     stamp.record(tool, inputs, [*read_elsewhere, *result.outputs],
                  {"outputs": [p.name for p in result.outputs], "cards": result.cards,
                   "claims": result.claim_counts, "formulas": result.formulas})

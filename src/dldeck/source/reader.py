@@ -19,6 +19,7 @@ from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 
+from dldeck.contain import Refused, image_message, inside, read_content, read_image
 from dldeck.errors import Diagnostic, quote
 from dldeck.model import (
     Block,
@@ -98,9 +99,11 @@ def deck_from_path(relative: Path) -> str:
 class FileReader:
     """Reads one Markdown file into card drafts, collecting diagnostics."""
 
-    def __init__(self, md: MarkdownIt, path: Path, display_path: str, diagnostics: list[Diagnostic]):
+    def __init__(self, md: MarkdownIt, path: Path, display_path: str, diagnostics: list[Diagnostic],
+                 root: Path | None = None):
         self.md = md
         self.path = path
+        self.root = root if root is not None else path.parent  # the content folder: files stay inside it
         self.display_path = display_path
         self.diagnostics = diagnostics
         self.figure_counter = 0
@@ -115,8 +118,7 @@ class FileReader:
         return SourceSpan(self.display_path, line)
 
     # ----------------------------------------------------------------- file
-    def read(self, relative: Path) -> tuple[FileDefaults, list[_CardDraft]]:
-        text = self.path.read_text(encoding="utf-8")
+    def read(self, relative: Path, text: str) -> tuple[FileDefaults, list[_CardDraft]]:
         self.inline_lines = text.splitlines()
         tokens = self.md.parse(text)
         defaults = FileDefaults(deck_from_path(relative), (), ())
@@ -359,15 +361,23 @@ class FileReader:
         return tuple(self.merge(stack[0][1]))
 
     def image(self, token: Token, line: int) -> Inline:
-        """Images resolve against their Markdown file; a missing file is an error now, not in Anki."""
+        """Images resolve against their Markdown file and must pass dldeck.contain (inside the content
+        folder, a regular file, the image its name says): a bad one is an error now, not in Anki."""
         src = str(token.attrs.get("src", "") or "")
         alt = self.plain_text(token.children or [])
         if re.match(r"^[a-z]+:", src):
             self.error(line, f"image {quote(src)} must be a local file next to the Markdown file")
             return Text(alt)
-        resolved = (self.path.parent / src).resolve()
-        if not resolved.is_file():
-            self.error(line, f"image file not found: {quote(src)} (looked for {resolved})")
+        candidate = self.path.parent / src
+        if not candidate.is_symlink() and not candidate.exists():
+            self.error(line, f"image file not found: {quote(src)}")
+            return Text(alt)
+        try:
+            resolved = inside(candidate, self.root)
+            read_image(resolved, self.root)
+        except Refused as refused:
+            self.error(line, image_message(src, refused))
+            return Text(alt)
         return Image(str(resolved), alt, SourceSpan(self.display_path, line))
 
     @staticmethod
@@ -493,12 +503,18 @@ def read_files(root: Path, diagnostics: list[Diagnostic]) -> tuple[list[Card], l
         relative = path.relative_to(root)
         display = str(Path(root.name) / relative) if root.name else str(relative)
         files.append(display)
-        reader = FileReader(md, path, display, diagnostics)
+        reader = FileReader(md, path, display, diagnostics, root)
         try:
-            defaults, drafts = reader.read(relative)
+            # a symlinked .md that leads out of the content folder, a folder, FIFO or dangling link
+            # named *.md, or a huge file: refused before anything is read
+            text = read_content(path, root).decode("utf-8")
+        except Refused as refused:
+            diagnostics.append(Diagnostic(display, 1, f"cannot read this file: {refused}"))
+            continue
         except UnicodeDecodeError as exc:
             diagnostics.append(Diagnostic(display, 1, f"file is not UTF-8 text: {exc.reason}"))
             continue
+        defaults, drafts = reader.read(relative, text)
         for draft in drafts:
             card = _finish(draft, defaults, display, len(cards), diagnostics)
             if card is not None:
