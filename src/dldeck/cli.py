@@ -10,7 +10,7 @@ from typing import NoReturn
 import click
 from rich.console import Console
 
-from dldeck.errors import BuildError
+from dldeck.errors import BuildError, OutputError
 
 # soft_wrap: a `path:line: message` stays on one line whatever the terminal width, for editors and CI logs
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -51,6 +51,12 @@ def _report(error: BuildError) -> NoReturn:
     sys.exit(1)
 
 
+def _machine_problem(error: OutputError) -> NoReturn:
+    """The machine, not the content, is at fault: one line and exit status 2."""
+    err.print(f"dldeck: {error}", markup=False)
+    sys.exit(2)
+
+
 def _progress(status):
     def show(message: str) -> None:
         status.update(f"[cyan]{message}…")
@@ -79,6 +85,8 @@ def build(content_dir: Path, build_dir: Path, timeout: float, only: tuple[str, .
     except BuildError as error:
         _report(error)
         return
+    except OutputError as error:
+        _machine_problem(error)
     if result.up_to_date:
         out.print(f"[green]up to date[/]: {result.cards} cards, nothing changed since the last build")
         return
@@ -108,6 +116,8 @@ def check(content_dir: Path, build_dir: Path, timeout: float, verbose: bool) -> 
     except BuildError as error:
         _report(error)
         return
+    except OutputError as error:
+        _machine_problem(error)
     if verbose:
         by_card: dict[str, list] = {}
         for result in summary.results:

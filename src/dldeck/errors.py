@@ -30,3 +30,8 @@ def quote(text: str, limit: int = 60) -> str:
     if len(one_line) > limit:
         one_line = one_line[: limit - 1] + "…"
     return f"«{one_line}»"
+
+
+class OutputError(Exception):
+    """The machine, not the content, stops the build: a build folder that is read-only, full, or a
+    file. Reported as one line naming the folder, with exit status 2 (content errors exit 1)."""
