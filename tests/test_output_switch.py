@@ -261,6 +261,22 @@ def test_a_cached_figure_with_a_broken_checksum_is_drawn_again(tmp_path: Path, e
     assert shown(build_dir) == shown(reference_build)
 
 
+def test_fifos_planted_in_the_caches_do_not_hang_the_build(tmp_path: Path, epoch: None) -> None:
+    content, build_dir = make(tmp_path)
+    pipeline.build(content, build_dir)
+    before = shown(build_dir)
+    planted = [*(build_dir / "cache").glob("*.json"), build_dir / "formulas.json",
+               *(build_dir / "figures").glob("*.sha256")]
+    for path in planted:
+        path.unlink()
+        os.mkfifo(path)
+    done = subprocess.run([sys.executable, "-m", "dldeck.cli", "build"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, SOURCE_DATE_EPOCH=EPOCH))
+    assert done.returncode == 0, done.stderr
+    assert shown(build_dir) == before
+    assert len(planted) >= 4 and not any(path.is_fifo() for path in planted if path.exists())
+
+
 # --------------------------------------------------------------------------- the machine says no
 
 

@@ -122,10 +122,13 @@ def _envelope(tool: str, entries: dict[str, Any]) -> bytes:
 
 def _open_envelope(path: Path, tool: str) -> tuple[dict[str, Any] | None, str]:
     """The entries of a cache file, or None and why it cannot be trusted."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None, "missing"
+    try:
+        with open_regular(path) as handle:  # a FIFO planted in build/ must not hang the build
+            raw = handle.read()
+    except Refused as refused:
+        return None, f"unreadable ({refused})"
     except OSError as error:
         return None, f"unreadable ({error.strerror})"
     try:
@@ -195,7 +198,7 @@ class Stamp:
 
     `inputs` is one hash over every input (content files, configuration, dldeck's own code and
     installed distributions, the options); `files` maps other files that were read (the
-    manifest as written, images outside the content folder) and every output to their hashes.
+    manifest as written) and every output to their hashes.
     """
 
     def __init__(self, build_dir: Path) -> None:
