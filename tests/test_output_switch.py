@@ -104,23 +104,27 @@ def test_only_html_keeps_the_previous_deck_in_the_new_set(tmp_path: Path, epoch:
 
 def test_outputs_of_an_older_dldeck_are_adopted(tmp_path: Path, epoch: None,
                                                 versions: dict[str, object]) -> None:
-    """A build folder with plain output files (the layout before the switch) becomes the new layout."""
-    content, build_dir = make(tmp_path)
+    """A build folder with plain output files (the layout before the switch) moves to the new layout
+    without a moment that shows a mix: every rename up to the switch sees the old set."""
+    content, build_dir = make(tmp_path, SMALL.replace(*EDIT))
+    (content / pipeline.MANIFEST_NAME).write_bytes(versions["old_manifest"])  # as the old build left it
     build_dir.mkdir()
     for name, data in versions["old"].items():
         (build_dir / name).write_bytes(data)
-    moved = []
-    real_switch = publish._replace_with_link
+    renames: list[tuple[str, dict[str, bytes]]] = []
+    real_replace = publish._replace_with_link
 
     def watch(path: Path, target: str) -> None:
-        moved.append((path.name, shown(build_dir)))  # what a reader sees before each rename
-        real_switch(path, target)
+        renames.append((path.name, shown(build_dir)))  # what a reader sees right before each rename
+        real_replace(path, target)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(publish, "_replace_with_link", watch)
         pipeline.build(content, build_dir)
-    assert all(seen == versions["old"] for _, seen in moved[:-3])  # until the switch: the old set
-    assert shown(build_dir) == versions["old"]  # SMALL is v1: the same bytes, now through `current`
+    switch = max(i for i, (name, _) in enumerate(renames) if name == publish.CURRENT)
+    assert switch >= 4  # `current` for the adopted set, three names, then the switch itself
+    assert all(seen == versions["old"] for _, seen in renames[: switch + 1])
+    assert shown(build_dir) == versions["new"]
     assert all((build_dir / name).is_symlink() for name in NAMES)
 
 
