@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -160,7 +161,8 @@ def test_content_image_on_its_own_line_is_drawn(tmp_path: Path) -> None:
     paragraph = Paragraph((Image(str(picture), "示意图", span(5)),), span(5))
     with_image = card("image-card", (Text("图"),), (paragraph,))
     out = tmp_path / "image.pdf"
-    write_pdf(with_cards(with_image), {}, SheetConfig(), "T", out, "2025-03-04")
+    # the picture is inside the collection's content folder, as dldeck.contain requires
+    write_pdf(replace(with_cards(with_image), root=str(tmp_path)), {}, SheetConfig(), "T", out, "2025-03-04")
     content = PdfReader(out).pages[0].get_contents().get_data()
     assert re.search(rb"0\.1215\d* 0\.4666\d* 0\.7058\d* SC", content)
     assert "示意图" in pdf_text(out)

@@ -296,12 +296,15 @@ def _png(red: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
-def test_an_image_outside_the_content_folder_is_an_input(tmp_path: Path) -> None:
-    picture = tmp_path / "shared" / "pic.png"
+def test_an_image_is_an_input(tmp_path: Path) -> None:
+    """Images live inside the content folder (dldeck.contain refuses others), so the content hash
+    sees a changed picture, even one reached through a symlink inside the folder."""
+    text = CONTENT.replace("$[0, +\\infty)$。", "$[0, +\\infty)$。\n\n![曲线](img/link.png)")
+    content, build_dir = make_project(tmp_path, text)
+    picture = content / "img" / "pic.png"
     picture.parent.mkdir()
     picture.write_bytes(_png(10))
-    text = CONTENT.replace("$[0, +\\infty)$。", "$[0, +\\infty)$。\n\n![曲线](../shared/pic.png)")
-    content, build_dir = make_project(tmp_path, text)
+    (content / "img" / "link.png").symlink_to("pic.png")
     build(content, build_dir, only=("anki",))
     assert build(content, build_dir, only=("anki",)).up_to_date
     picture.write_bytes(_png(200))

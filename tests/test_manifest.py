@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dldeck.errors import BuildError
 from dldeck.manifest import Manifest, build_time, rendered_hash
 
 
@@ -86,7 +87,7 @@ def test_empty_manifest_is_not_written(tmp_path: Path) -> None:
 def test_corrupt_manifest_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "m.json"
     path.write_text("{not json", encoding="utf-8")
-    with pytest.raises(ValueError, match="m.json:1:"):
+    with pytest.raises(BuildError, match="m.json:1:"):
         Manifest.load(path)
 
 

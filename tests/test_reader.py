@@ -192,7 +192,9 @@ def test_cloze_in_math_with_spaced_braces_is_accepted(tmp_path: Path) -> None:
 
 def test_image_resolves_next_to_markdown(tmp_path: Path) -> None:
     (tmp_path / "content").mkdir()
-    (tmp_path / "content" / "pic.png").write_bytes(b"\x89PNG")
+    from PIL import Image as Picture
+
+    Picture.new("RGB", (2, 2)).save(tmp_path / "content" / "pic.png")
     collection = read_one(tmp_path, "## Q {#a}\n\n![a plot](pic.png)\n")
     image = collection.cards[0].answer[0].children[0]
     assert Path(image.src) == (tmp_path / "content" / "pic.png").resolve()

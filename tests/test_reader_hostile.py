@@ -83,8 +83,8 @@ def test_slow_file_stops_at_the_read_time_limit(tmp_path: Path, monkeypatch: pyt
 def test_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
     big = CARD + "x" * MAX_FILE_BYTES + "\n"
     messages = errors(content_with(tmp_path, {"big.md": big}))
-    assert messages == [f"content/big.md:1: file is larger than {MAX_FILE_BYTES:,} bytes: "
-                        "split it into several files"]
+    assert messages == [f"content/big.md:1: cannot read this file: it is {len(big.encode()):,} bytes, "
+                        f"more than the limit of {MAX_FILE_BYTES:,}"]
 
 
 def test_front_matter_aliases_are_refused(tmp_path: Path) -> None:
@@ -199,8 +199,9 @@ def test_folder_named_md_and_dangling_link_are_messages(tmp_path: Path) -> None:
     (content / "x.md").mkdir()
     (content / "y.md").symlink_to(content / "nowhere.md")
     assert errors(content) == [
-        "content/x.md:1: not a readable file (a folder, or a link to nothing)",
-        "content/y.md:1: not a readable file (a folder, or a link to nothing)",
+        "content/x.md:1: cannot read this file: it is a folder, not a regular file",
+        "content/y.md:1: cannot read this file: it is a symbolic link to a missing file "
+        f"({content / 'nowhere.md'})",
     ]
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dldeck.atomicfile import write_atomically
+from dldeck.contain import Refused, inside, open_regular
 
 CACHE_VERSION = 1
 CACHE_DIR_NAME = "cache"
@@ -37,12 +38,13 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def hash_file(path: Path) -> str:
-    """Hash of a file's bytes; a missing or unreadable file hashes as such, so it still counts."""
+    """Hash of a file's bytes; a missing or unusable file hashes as such, so it still counts. Only
+    regular files are opened (see dldeck.contain): a FIFO or /dev/zero among the inputs cannot hang."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             return hashlib.file_digest(handle, "sha256").hexdigest()
-    except FileNotFoundError:
-        return "missing"
+    except Refused as error:
+        return f"unusable:{error}"
     except OSError as error:
         return f"unreadable:{error.errno}"
 
@@ -66,13 +68,19 @@ def tree_files(root: Path, *, skip: Iterable[str] = ()) -> Iterator[Path]:
 
 
 def hash_tree(root: Path, *, skip: Iterable[str] = (), suffixes: set[str] | None = None) -> str:
-    """One hash over every file's relative path and bytes: any edit, addition or removal changes it."""
+    """One hash over every file's relative path and bytes: any edit, addition or removal changes it.
+    A symlink that leads out of root is hashed by where it leads, never read."""
     digest = hashlib.sha256()
     for path in tree_files(root, skip=skip):
         if suffixes is not None and path.suffix not in suffixes:
             continue
+        try:
+            inside(path, root)
+            state = hash_file(path)
+        except Refused:
+            state = f"outside:{os.path.realpath(path)}"
         digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
-        digest.update(hash_file(path).encode("ascii") + b"\0")
+        digest.update(state.encode("utf-8") + b"\0")
     return digest.hexdigest()
 
 
@@ -114,10 +122,13 @@ def _envelope(tool: str, entries: dict[str, Any]) -> bytes:
 
 def _open_envelope(path: Path, tool: str) -> tuple[dict[str, Any] | None, str]:
     """The entries of a cache file, or None and why it cannot be trusted."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None, "missing"
+    try:
+        with open_regular(path) as handle:  # a FIFO planted in build/ must not hang the build
+            raw = handle.read()
+    except Refused as refused:
+        return None, f"unreadable ({refused})"
     except OSError as error:
         return None, f"unreadable ({error.strerror})"
     try:
@@ -187,7 +198,7 @@ class Stamp:
 
     `inputs` is one hash over every input (content files, configuration, dldeck's own code and
     installed distributions, the options); `files` maps other files that were read (the
-    manifest as written, images outside the content folder) and every output to their hashes.
+    manifest as written) and every output to their hashes.
     """
 
     def __init__(self, build_dir: Path) -> None:

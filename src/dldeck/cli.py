@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from dldeck.errors import BuildError, printable
+from dldeck.errors import BuildError, OutputError, printable
 
 # soft_wrap: a `path:line: message` stays on one line whatever the terminal width, for editors and CI logs.
 # emoji=False: rich would print `a.md:100:` as `a.md💯`; text from content is printed with markup=False
@@ -53,6 +53,12 @@ def _report(error: BuildError) -> NoReturn:
     sys.exit(1)
 
 
+def _machine_problem(error: OutputError) -> NoReturn:
+    """The machine, not the content, is at fault: one line and exit status 2."""
+    err.print(f"dldeck: {error}", markup=False)
+    sys.exit(2)
+
+
 def _progress(status):
     def show(message: str) -> None:
         status.update(f"[cyan]{message}…")
@@ -81,6 +87,8 @@ def build(content_dir: Path, build_dir: Path, timeout: float, only: tuple[str, .
     except BuildError as error:
         _report(error)
         return
+    except OutputError as error:
+        _machine_problem(error)
     if result.up_to_date:
         out.print(f"[green]up to date[/]: {result.cards} cards, nothing changed since the last build")
         return
@@ -110,6 +118,8 @@ def check(content_dir: Path, build_dir: Path, timeout: float, verbose: bool) -> 
     except BuildError as error:
         _report(error)
         return
+    except OutputError as error:
+        _machine_problem(error)
     if verbose:
         by_card: dict[str, list] = {}
         for result in summary.results:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from dldeck.contain import Refused, read_regular
 from dldeck.errors import BuildError, Diagnostic
 from dldeck.model import Card, Collection
 
@@ -135,11 +136,11 @@ def load_config(project_dir: Path) -> Config:
 
 def _read_toml(path: Path, diagnostics: list[Diagnostic]) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(read_regular(path).decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
         diagnostics.append(Diagnostic(str(path), line, f"not valid TOML: {exc}"))
-    except (OSError, UnicodeDecodeError) as exc:
+    except (Refused, OSError, UnicodeDecodeError) as exc:
         diagnostics.append(Diagnostic(str(path), 1, f"cannot read configuration: {exc}"))
     return {}
 
@@ -247,8 +248,8 @@ def _diag(path: Path, shown_key: str, message: str, sheet_index: int | None = No
 def _key_line(path: Path, key: str, sheet_index: int | None) -> int:
     """Best-effort line of `key = …` (within the n-th `[[…sheets]]` table when given); tomllib has none."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
+        lines = read_regular(path).decode("utf-8").splitlines()
+    except (Refused, OSError, UnicodeDecodeError):
         return 1
     start = 0
     if sheet_index is not None:

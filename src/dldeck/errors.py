@@ -46,3 +46,8 @@ def _escape(char: str) -> str:
         return char
     code = ord(char)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+class OutputError(Exception):
+    """The machine, not the content, stops the build: a build folder that is read-only, full, or a
+    file. Reported as one line naming the folder, with exit status 2 (content errors exit 1)."""

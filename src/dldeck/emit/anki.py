@@ -28,8 +28,9 @@ from pathlib import Path
 import genanki
 
 from dldeck.atomicfile import write_atomically
+from dldeck.contain import load_image
 from dldeck.emit.markup import anki_math, render_blocks, render_inlines
-from dldeck.errors import BuildError, Diagnostic, quote
+from dldeck.errors import BuildError, Diagnostic
 from dldeck.manifest import Manifest, build_time, rendered_hash
 from dldeck.model import Block, Card, Collection, FigureBlock, FigureKey, Image, RenderedFigure
 
@@ -42,7 +43,6 @@ BASIC_FIELDS = ("Question", "Answer", "Extra", "Figure", "Sources", "Id")
 CLOZE_FIELDS = ("Text", "Extra", "Figure", "Sources", "Id")
 GUID_NAMESPACE = "dldeck"
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg"})
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 _CAPTION_MATH = re.compile(r"\$([^$\n]+)\$")
 
@@ -150,10 +150,11 @@ def _note_type_hash(name: str, fields: Sequence[str], template: Mapping[str, str
 class _Media:
     """Media files by flat name; a name always denotes one content (names are content hashes)."""
 
-    files: dict[str, Path]
+    files: dict[str, Path | bytes]
 
-    def add(self, name: str, path: Path) -> str:
-        self.files.setdefault(name, path)
+    def add(self, name: str, file: Path | bytes) -> str:
+        """`file` is a figure's path (a build product) or a content image's checked bytes."""
+        self.files.setdefault(name, file)
         return name
 
 
@@ -165,24 +166,11 @@ class _CardRenderer:
         self.diagnostics: list[Diagnostic] = []
 
     def image_source(self, image: Image) -> str:
-        path = Path(image.src)
-        if not path.is_absolute():
-            path = Path(self.collection.root) / path
-        suffix = path.suffix.lower()
-        if suffix not in IMAGE_EXTENSIONS:
-            self.diagnostics.append(
-                Diagnostic(image.span.path, image.span.line, f"unsupported image type {quote(image.src)}")
-            )
+        data = load_image(image, self.collection.root, self.diagnostics)
+        if data is None:
             return ""
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            self.diagnostics.append(
-                Diagnostic(image.span.path, image.span.line, f"cannot read image {quote(image.src)}: {error}")
-            )
-            return ""
-        name = f"img-{hashlib.sha256(data).hexdigest()[:20]}{suffix}"
-        return self.media.add(name, path)
+        name = f"img-{hashlib.sha256(data).hexdigest()[:20]}{Path(image.src).suffix.lower()}"
+        return self.media.add(name, data)
 
     def figure_html(self, card: Card, block: FigureBlock) -> str:
         rendered = self.figures.get(FigureKey(card.slug, block.index))
@@ -290,7 +278,7 @@ def write_deck(
     write_atomically(out_path, data)
 
 
-def _package_bytes(package: genanki.Package, media: Mapping[str, Path], stamp: int) -> bytes:
+def _package_bytes(package: genanki.Package, media: Mapping[str, Path | bytes], stamp: int) -> bytes:
     """The .apkg as bytes with no wall-clock time in it: fixed zip dates and entry order, fixed ids."""
     with tempfile.TemporaryDirectory(prefix="dldeck-apkg-") as temp_dir:
         db_path = Path(temp_dir) / "collection.anki2"
@@ -314,7 +302,8 @@ def _package_bytes(package: genanki.Package, media: Mapping[str, Path], stamp: i
         names = sorted(media)
         buffer.add("media", json.dumps({str(i): name for i, name in enumerate(names)}).encode("utf-8"))
         for index, name in enumerate(names):
-            buffer.add(str(index), Path(media[name]).read_bytes())
+            file = media[name]
+            buffer.add(str(index), file if isinstance(file, bytes) else Path(file).read_bytes())
         return buffer.finish()
 
 

@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from dldeck.atomicfile import write_atomically
 from dldeck.config import SheetConfig, deck_titles, group_sections
+from dldeck.contain import load_image
 from dldeck.emit.markup import plain_text, render_blocks, render_inlines
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.mathengines import MathEngineError, tex_to_mathml
@@ -89,10 +90,10 @@ def reveal_blocks(blocks: Sequence[Block]) -> tuple[Block, ...]:
 # --------------------------------------------------------------------------- rendering
 
 
-def data_uri(path: Path) -> str:
-    mime = IMAGE_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0]
+def data_uri(name: str, data: bytes) -> str:
+    mime = IMAGE_TYPES.get(Path(name).suffix.lower()) or mimetypes.guess_type(name)[0]
     mime = mime or "application/octet-stream"
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 @dataclass(frozen=True)
@@ -139,8 +140,9 @@ def table_of_contents(sections: Sequence[SectionView]) -> list[TocEntry]:
 class _CardRenderer:
     """Renders cards, collecting every problem (as diagnostics) instead of stopping at the first."""
 
-    def __init__(self, figures: Mapping[FigureKey, RenderedFigure]) -> None:
+    def __init__(self, figures: Mapping[FigureKey, RenderedFigure], root: Path) -> None:
         self.figures = figures
+        self.root = root
         self.diagnostics: list[Diagnostic] = []
         self.card: Card | None = None
         self.formula_spans: dict[str, SourceSpan] = {}
@@ -168,14 +170,12 @@ class _CardRenderer:
             return ""
         caption = f"<figcaption>{html.escape(rendered.caption)}</figcaption>" if rendered.caption else ""
         alt = html.escape(rendered.alt or rendered.caption, quote=True)
-        return f'<figure><img src="{data_uri(Path(rendered.svg_path))}" alt="{alt}">{caption}</figure>'
+        source = data_uri(rendered.svg_path, Path(rendered.svg_path).read_bytes())
+        return f'<figure><img src="{source}" alt="{alt}">{caption}</figure>'
 
     def image(self, image: Image) -> str:
-        try:
-            return data_uri(Path(image.src))
-        except OSError as exc:
-            self.problem(image.span.line, f"cannot read image {quote(image.src)}: {exc.strerror}")
-            return ""
+        data = load_image(image, self.root, self.diagnostics)
+        return "" if data is None else data_uri(image.src, data)
 
     def render(self, card: Card, include_extra: bool) -> CardView:
         self.card = card
@@ -210,7 +210,7 @@ def render_html(collection: Collection, figures: Mapping[FigureKey, RenderedFigu
     cards = sheet.select(collection)
     sections = group_sections(cards)
     titles = deck_titles(list(dict.fromkeys(s.deck for s in sections)))
-    renderer = _CardRenderer(figures)
+    renderer = _CardRenderer(figures, Path(collection.root))
     views: list[SectionView] = []
     previous_deck = None
     for number, section in enumerate(sections, start=1):

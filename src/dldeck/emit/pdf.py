@@ -20,11 +20,12 @@ import typst
 
 from dldeck.atomicfile import write_atomically
 from dldeck.config import SheetConfig, deck_titles, group_sections
+from dldeck.contain import load_image
 from dldeck.emit.typst_markup import PlacedFigure, TypstWriter, font_coverage, typst_string
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.fonts import find_cjk_font
 from dldeck.mathengines.engines import typst_font_paths
-from dldeck.model import Card, Collection, FigureBlock, FigureKey, Image, RenderedFigure
+from dldeck.model import Card, Collection, FigureBlock, FigureKey, Image, RenderedFigure, SourceSpan
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STYLE_FILE = "sheet.typ"
@@ -40,10 +41,13 @@ MAX_BODY_PT = 9.0
 
 @dataclass
 class _Assets:
-    """Files the document refers to, copied flat into the Typst root under content-hashed names."""
+    """Files the document refers to, copied flat into the Typst root under content-hashed names, and
+    where each content image is used (Typst reports a bad image at the style file, not the card)."""
 
     figures: Mapping[FigureKey, RenderedFigure]
-    copies: dict[str, Path] = field(default_factory=dict)
+    root: str
+    copies: dict[str, Path | bytes] = field(default_factory=dict)  # a figure's path, an image's checked bytes
+    image_users: dict[str, list[tuple[SourceSpan, Card]]] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     card: Card | None = None
 
@@ -59,15 +63,13 @@ class _Assets:
         return PlacedFigure(source.name, rendered.caption)
 
     def image(self, image: Image) -> str:
-        source = Path(image.src)
-        try:
-            digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
-        except OSError as exc:
-            self.diagnostics.append(Diagnostic(image.span.path, image.span.line,
-                                               f"cannot read image {quote(image.src)}: {exc.strerror}"))
+        assert self.card is not None
+        data = load_image(image, self.root, self.diagnostics)
+        if data is None:
             return ""
-        name = f"img-{digest}{source.suffix.lower()}"
-        self.copies[name] = source
+        name = f"img-{hashlib.sha256(data).hexdigest()[:16]}{Path(image.src).suffix.lower()}"
+        self.copies[name] = data
+        self.image_users.setdefault(name, []).append((image.span, self.card))
         return name
 
 
@@ -91,14 +93,25 @@ def _typst_date(build_date: str) -> str:
     return f"datetime(year: {day.year}, month: {day.month}, day: {day.day})"
 
 
+@dataclass(frozen=True)
+class TypstDocument:
+    """The main Typst file, the files it needs, which card each line belongs to, where each content
+    image is used, and the problems found while writing it."""
+
+    source: str
+    copies: dict[str, Path | bytes]
+    line_cards: list[tuple[int, Card]]
+    image_users: dict[str, list[tuple[SourceSpan, Card]]]
+    diagnostics: list[Diagnostic]
+
+
 def typst_source(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
-                 title: str, build_date: str) -> tuple[str, dict[str, Path], list[tuple[int, Card]],
-                                                       list[Diagnostic]]:
-    """The main Typst file, the files it needs, which card each line belongs to, and problems found."""
+                 title: str, build_date: str) -> TypstDocument:
+    """The sheet as Typst source, with everything needed to compile it and to point errors at cards."""
     cards = sheet.select(collection)
     font = find_cjk_font()
     covered = font_coverage(font.path)
-    assets = _Assets(figures)
+    assets = _Assets(figures, collection.root)
     writer = TypstWriter(assets.figure, assets.image, covered=lambda char: ord(char) in covered)
     shown_title = title if sheet.name == "cheatsheet" else f"{title} · {sheet.name}"
     family = typst_string(font.family)
@@ -150,7 +163,8 @@ def typst_source(collection: Collection, figures: Mapping[FigureKey, RenderedFig
     for bad in writer.bad_formulas:
         diagnostics.append(Diagnostic(bad.span.path, bad.span.line,
                                       f"formula cannot go into the PDF: {quote(bad.tex)} — {bad.message}"))
-    return "\n".join(lines) + "\n", dict(assets.copies), line_cards, sorted(set(diagnostics))
+    return TypstDocument("\n".join(lines) + "\n", dict(assets.copies), line_cards, dict(assets.image_users),
+                         sorted(set(diagnostics)))
 
 
 def _card_markup(card: Card, writer: TypstWriter, include_extra: bool) -> str:
@@ -164,19 +178,23 @@ def _card_markup(card: Card, writer: TypstWriter, include_extra: bool) -> str:
 def write_pdf(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
               title: str, out_path: Path, build_date: str) -> None:
     """Compile the sheet's cards to a PDF at out_path (atomically); BuildError names what went wrong."""
-    source, copies, line_cards, diagnostics = typst_source(collection, figures, sheet, title, build_date)
-    if diagnostics:
-        raise BuildError(diagnostics)
-    pdf = compile_sheet(source, copies, line_cards)
+    document = typst_source(collection, figures, sheet, title, build_date)
+    if document.diagnostics:
+        raise BuildError(document.diagnostics)
+    pdf = compile_sheet(document.source, document.copies, document.line_cards, document.image_users)
     write_atomically(out_path, pdf)
 
 
-def compile_sheet(source: str, copies: Mapping[str, Path], line_cards: Sequence[tuple[int, Card]]) -> bytes:
+def compile_sheet(source: str, copies: Mapping[str, Path | bytes], line_cards: Sequence[tuple[int, Card]],
+                  image_users: Mapping[str, Sequence[tuple[SourceSpan, Card]]] | None = None) -> bytes:
     with tempfile.TemporaryDirectory(prefix="dldeck-typst-") as temporary:
         root = Path(temporary)
         shutil.copyfile(TEMPLATE_DIR / STYLE_FILE, root / STYLE_FILE)
-        for name, path in sorted(copies.items()):
-            shutil.copyfile(path, root / name)
+        for name, file in sorted(copies.items()):
+            if isinstance(file, bytes):
+                (root / name).write_bytes(file)
+            else:
+                shutil.copyfile(file, root / name)
         main = root / MAIN_FILE
         main.write_text(source, encoding="utf-8")
         try:
@@ -184,10 +202,31 @@ def compile_sheet(source: str, copies: Mapping[str, Path], line_cards: Sequence[
                 str(main), root=str(root), font_paths=list(typst_font_paths()), ignore_system_fonts=True
             )
         except typst.TypstError as exc:
-            raise BuildError([_typst_diagnostic(exc, "error", line_cards)]) from exc
+            diagnostic = _typst_diagnostic(exc, "error", line_cards)
+            if diagnostic.line == 0 and image_users:
+                raise BuildError(_failing_images(root, image_users) or [diagnostic]) from exc
+            raise BuildError([diagnostic]) from exc
         if warnings:
             raise BuildError([_typst_diagnostic(w, "warning", line_cards) for w in warnings])
     return bytes(pdf)
+
+
+def _failing_images(root: Path,
+                    image_users: Mapping[str, Sequence[tuple[SourceSpan, Card]]]) -> list[Diagnostic]:
+    """Typst reports an image it cannot decode at the style file that placed it, not at the card: on
+    such an error each content image is typeset alone, and the ones that fail are named at their cards."""
+    diagnostics: list[Diagnostic] = []
+    probe = root / "probe.typ"
+    for name, users in sorted(image_users.items()):
+        probe.write_text(f"#image({typst_string(name)})\n", encoding="utf-8")
+        try:
+            typst.compile(str(probe), root=str(root), font_paths=[], ignore_system_fonts=True)
+        except typst.TypstError as exc:
+            message = " ".join(str(getattr(exc, "message", "") or exc).split())
+            diagnostics.extend(Diagnostic(span.path, span.line, f"Typst cannot use this image in the PDF "
+                                                                f"(card {card.slug}): {message}")
+                               for span, card in users)
+    return sorted(set(diagnostics))
 
 
 def _typst_diagnostic(problem: BaseException, kind: str,

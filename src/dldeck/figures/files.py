@@ -1,29 +1,40 @@
 """What a whole figure file looks like. Kept apart from the renderer, and free of heavy imports, so
-the build can trust cached figures without loading matplotlib when no figure needs drawing."""
+the build can trust cached figures without loading matplotlib when no figure needs drawing.
+
+A figure's SVG and PNG are written first, then a checksum file beside them (`fig-….sha256`, in
+`sha256sum` format) with the hash of each as written. A cached pair is used only if both files
+still hash to what was recorded: a file cut short by a crash, or changed by anyone since, is drawn
+again rather than shipped.
+"""
 
 from __future__ import annotations
 
-import os
+import hashlib
 from pathlib import Path
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-PNG_END = b"IEND\xaeB`\x82"
+from dldeck.atomicfile import write_atomically
+from dldeck.contain import MAX_IMAGE_BYTES, Refused, read_regular
+
+
+def checksum_path(png_path: Path) -> Path:
+    return png_path.with_suffix(".sha256")
+
+
+def write_figure(svg_path: Path, png_path: Path, svg: bytes, png: bytes) -> None:
+    """Write both files, then the checksums that vouch for them (last: a crash before leaves no vouch)."""
+    write_atomically(png_path, png)
+    write_atomically(svg_path, svg)
+    lines = "".join(f"{hashlib.sha256(data).hexdigest()}  {path.name}\n"
+                    for path, data in ((svg_path, svg), (png_path, png)))
+    write_atomically(checksum_path(png_path), lines.encode("ascii"))
 
 
 def is_complete(svg_path: Path, png_path: Path) -> bool:
-    """A cached pair is used only if both files are whole: a crash mid-write must not stick."""
+    """A cached pair is used only if both files hash to the checksums recorded when they were drawn."""
     try:
-        with svg_path.open("rb") as svg:
-            svg.seek(0, os.SEEK_END)
-            if svg.tell() < 64:
-                return False
-            svg.seek(-16, os.SEEK_END)
-            if b"</svg>" not in svg.read():
-                return False
-        with png_path.open("rb") as png:
-            if png.read(8) != PNG_SIGNATURE:
-                return False
-            png.seek(-8, os.SEEK_END)
-            return png.read() == PNG_END
-    except OSError:
+        recorded = read_regular(checksum_path(png_path), 4096).decode("ascii").splitlines()
+        expected = [f"{hashlib.sha256(read_regular(path, MAX_IMAGE_BYTES)).hexdigest()}  {path.name}"
+                    for path in (svg_path, png_path)]
+    except (Refused, OSError, UnicodeDecodeError):
         return False
+    return recorded == expected

@@ -2,7 +2,8 @@
 
 Validation and data run in this process (cheap, and every problem of the whole collection is
 reported at once); drawing, the slow part, runs on all cores. Files are content-hashed, written
-to a temporary name and renamed, and a cached file is trusted only if it is complete.
+to a temporary name and renamed, and a cached file is trusted only if it still hashes to the
+checksum recorded when it was drawn (`files`).
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ from typing import Any
 import matplotlib
 from yaml.nodes import Node
 
-from dldeck.atomicfile import write_atomically
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.figures import style
-from dldeck.figures.files import is_complete
+from dldeck.figures.files import checksum_path, is_complete, write_figure
 from dldeck.figures.kinds import KINDS
 from dldeck.figures.params import SpecError
 from dldeck.figures.spec import FigureSpec, parse_figure, span_of
@@ -174,8 +174,7 @@ def _draw_job(kind_name: str, data: Any, svg_path: str, png_path: str) -> str | 
         svg, png = draw_bytes(kind_name, data)
     except Exception as error:  # noqa: BLE001 - reported as a diagnostic on the figure's line
         return f"{type(error).__name__}: {error}"
-    write_atomically(Path(png_path), png)
-    write_atomically(Path(svg_path), svg)
+    write_figure(Path(svg_path), Path(png_path), svg, png)
     return None
 
 
@@ -189,8 +188,8 @@ def _draw_all(misses: list[tuple[Job, Path, Path]], workers: int) -> list[Diagno
             results = list(pool.map(_draw_job, *zip(*calls, strict=True)))
     for (job, svg, png), error in zip(misses, results, strict=True):
         if error is not None:
-            svg.unlink(missing_ok=True)
-            png.unlink(missing_ok=True)
+            for path in (svg, png, checksum_path(png)):
+                path.unlink(missing_ok=True)
             diagnostics.append(
                 Diagnostic(
                     job.spec.path, job.spec.line(), f"cannot draw this {job.spec.kind} figure: {error}"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dldeck.atomicfile import write_atomically
+from dldeck.contain import Refused, open_regular
 from dldeck.errors import Diagnostic, quote
 from dldeck.mathengines.engines import (
     KATEX_VERSION,
@@ -179,8 +180,9 @@ def _load_cache(cache_dir: Path | None) -> set[str]:
         return set()
     path = cache_dir / CACHE_FILE_NAME
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        with open_regular(path) as handle:  # a FIFO planted in build/ must not hang the build
+            data = json.loads(handle.read().decode("utf-8"))
+    except (Refused, OSError, ValueError):
         return set()
     if not isinstance(data, dict) or data.get("engines") != engine_versions():
         return set()

@@ -4,11 +4,11 @@ and `dldeck.buildcache` are imported here, because the no-op build runs this and
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from dldeck import buildcache
-from dldeck.model import Collection, Image
+from dldeck.model import Collection
 
 MANIFEST_NAME = ".dldeck-manifest.json"
 CONFIG_FILES = ("pyproject.toml", "dldeck.toml")
@@ -41,14 +41,3 @@ def facts_hash(collection: Collection) -> str:
     root = Path(collection.root)
     return buildcache.hash_json([buildcache.hash_tree(root / "_facts"),
                                  buildcache.hash_tree(root / "content" / "_facts")])
-
-
-def images(collection: Collection) -> Iterator[Image]:
-    """Every image of the collection: files outside the content folder are inputs too."""
-    from dldeck.source.reader import walk_inlines
-
-    for card in collection.cards:
-        for node in (*card.question, *card.answer, *card.extra, *card.sources):
-            for inline in walk_inlines(node):
-                if isinstance(inline, Image):
-                    yield inline

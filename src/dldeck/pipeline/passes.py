@@ -1,26 +1,31 @@
-"""The order of the passes — read → verify → figures → emit — what runs side by side, and staging:
-outputs are written to a temporary folder and moved into `build/` only when every pass succeeded,
-so a failed build leaves the previous outputs untouched. Each pass lives in a module of its own."""
+"""The order of the passes — read → verify → figures → emit — and what runs side by side. Outputs
+are written to a new output folder and switched in as one set (`publish`) only when every pass
+succeeded and the manifest is written, so a failed or killed build leaves the previous outputs
+untouched. A build folder the machine will not let us write is an OutputError naming it, not a
+traceback. Each pass lives in a module of its own."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dldeck import buildcache
-from dldeck.errors import BuildError, Diagnostic
+from dldeck.atomicfile import leftover_pattern
+from dldeck.errors import BuildError, Diagnostic, OutputError
 from dldeck.model import Collection
+from dldeck.pipeline import publish
 from dldeck.pipeline.claims import CLAIM_STATUSES, verify_claims
 from dldeck.pipeline.figures import FigurePass
 from dldeck.pipeline.formulas import FormulaJob, FormulaMemo
-from dldeck.pipeline.inputs import MANIFEST_NAME, build_date, build_inputs, images
+from dldeck.pipeline.inputs import MANIFEST_NAME, build_date, build_inputs
 from dldeck.pipeline.outcome import BuildResult, CheckSummary, Progress, Work, quiet
+
+if TYPE_CHECKING:
+    from dldeck.manifest import Manifest
 
 BACKENDS = ("anki", "html", "pdf")
 DECK_NAME = "dldeck.apkg"
@@ -32,12 +37,35 @@ DECK_NAME = "dldeck.apkg"
 def check(content_dir: Path, build_dir: Path | None = None, *, timeout: float = 5.0,
           progress: Progress = quiet) -> CheckSummary:
     """Read, lint, verify every claim and compile every formula; raise BuildError listing all problems."""
-    memo = FormulaMemo(build_dir) if build_dir is not None else None
-    summary = _check_collection(_read(content_dir, progress), build_dir, timeout=timeout, progress=progress,
-                                memo=memo, work=Work())
-    if memo is not None:
-        memo.save(summary.collection)
+    with _machine_errors(build_dir, content_dir):
+        memo = FormulaMemo(build_dir) if build_dir is not None else None
+        summary = _check_collection(_read(content_dir, progress), build_dir, timeout=timeout,
+                                    progress=progress, memo=memo, work=Work())
+        if memo is not None:
+            memo.save(summary.collection)
     return summary
+
+
+@contextmanager
+def _machine_errors(build_dir: Path | None, content_dir: Path) -> Iterator[None]:
+    """An OSError that reaches here is the machine refusing a write (read-only or full disk, a build
+    folder that is a file): one OutputError naming the folder instead of a traceback."""
+    if build_dir is not None and (build_dir.exists() or build_dir.is_symlink()) and not build_dir.is_dir():
+        raise OutputError(f"{build_dir}: the build folder is not a folder (it is a file): remove it or "
+                          "choose another with --build-dir")
+    try:
+        yield
+    except OSError as error:
+        where = Path(error.filename) if error.filename else None
+        manifest = content_dir / MANIFEST_NAME
+        if where is not None and where.parent == manifest.parent and where.name.startswith(
+                (MANIFEST_NAME, f".{MANIFEST_NAME}")):
+            folder = f"{content_dir} (writing {MANIFEST_NAME})"
+        else:
+            folder = str(build_dir) if build_dir is not None else str(where or content_dir)
+        detail = f" ({error.filename})" if error.filename else ""
+        raise OutputError(f"{folder}: cannot write the build's files: "
+                          f"{error.strerror or error}{detail}") from error
 
 
 def _read(content_dir: Path, progress: Progress) -> Collection:
@@ -72,11 +100,32 @@ def _check_collection(collection: Collection, build_dir: Path | None, *, timeout
 
 def build(content_dir: Path, build_dir: Path, *, only: Sequence[str] = BACKENDS, timeout: float = 5.0,
           project_dir: Path | None = None, progress: Progress = quiet) -> BuildResult:
-    """Build every requested output, all or nothing; return at once if nothing changed since last time."""
+    """Build every requested output, all or nothing; return at once if nothing changed since last time.
+    BuildError: problems of the content; OutputError: the build folder cannot be written."""
     unknown = sorted(set(only) - set(BACKENDS))
     if unknown:
         raise ValueError(f"unknown output {', '.join(unknown)} (choose from {', '.join(BACKENDS)})")
     project_dir = project_dir or content_dir.parent
+    with _machine_errors(build_dir, content_dir):
+        build_dir.mkdir(parents=True, exist_ok=True)
+        with publish.locked(build_dir):
+            _clean_leftovers(build_dir, content_dir)
+            return _build_unless_up_to_date(content_dir, build_dir, only=only, timeout=timeout,
+                                            project_dir=project_dir, progress=progress)
+
+
+def _clean_leftovers(build_dir: Path, content_dir: Path) -> None:
+    """What killed builds left behind: output folders never switched to, half-written temporaries."""
+    publish.clean_leftovers(build_dir)
+    for folder, name in ((content_dir, MANIFEST_NAME), (build_dir / buildcache.CACHE_DIR_NAME, "*"),
+                         (build_dir / "figures", "*")):
+        for leftover in folder.glob(leftover_pattern(name)) if folder.is_dir() else ():
+            if leftover.is_file() and not leftover.is_symlink():
+                leftover.unlink(missing_ok=True)
+
+
+def _build_unless_up_to_date(content_dir: Path, build_dir: Path, *, only: Sequence[str], timeout: float,
+                             project_dir: Path, progress: Progress) -> BuildResult:
     tool = buildcache.tool_hash()
     inputs = build_inputs(content_dir, project_dir, only, timeout)
     stamp = buildcache.Stamp(build_dir)
@@ -88,11 +137,8 @@ def build(content_dir: Path, build_dir: Path, *, only: Sequence[str] = BACKENDS,
                            formulas=int(recorded.get("formulas", 0)))
     result = _build(content_dir, build_dir, only=only, timeout=timeout, project_dir=project_dir,
                     progress=progress)
-    summary = result.summary
-    assert summary is not None
     manifest = content_dir / MANIFEST_NAME
     read_elsewhere = [manifest] if manifest.exists() else []
-    read_elsewhere += sorted({Path(image.src) for image in images(summary.collection)})
     stamp.record(tool, inputs, [*read_elsewhere, *result.outputs],
                  {"outputs": [p.name for p in result.outputs], "cards": result.cards,
                   "claims": result.claim_counts, "formulas": result.formulas})
@@ -127,7 +173,24 @@ def _build(content_dir: Path, build_dir: Path, *, only: Sequence[str], timeout: 
     finally:
         figure_pass.close()
     date = build_date()
-    with _staging(build_dir) as stage, ThreadPoolExecutor(max_workers=1) as typesetter:
+    stage = publish.new_output_folder(build_dir)
+    try:
+        outputs, manifest = _emit(collection, figures, config, content_dir, stage, only=only, date=date,
+                                  progress=progress)
+        _publish(build_dir, stage, manifest)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    memo.save(collection)
+    return BuildResult(summary, tuple(build_dir / name for name in outputs), cards=len(collection.cards),
+                       claim_counts=summary.claim_counts, formulas=summary.formulas, work=work)
+
+
+def _emit(collection: Collection, figures: Any, config: Any, content_dir: Path, stage: Path, *,
+          only: Sequence[str], date: str, progress: Progress) -> tuple[list[str], Manifest | None]:
+    """Write every requested output into `stage`; BuildError lists every problem of every output.
+    Returns the outputs' names and, when the deck was written, the manifest that goes with it."""
+    with ThreadPoolExecutor(max_workers=1) as typesetter:
         outputs: list[str] = []
         pdfs: list[Future] = []
         # Typst typesets without the interpreter lock: the PDFs compile while the deck and pages are written.
@@ -149,6 +212,7 @@ def _build(content_dir: Path, build_dir: Path, *, only: Sequence[str], timeout: 
                 manifest = Manifest.load(content_dir / MANIFEST_NAME)
                 write_deck(collection, figures, manifest, stage / DECK_NAME)
                 outputs.append(DECK_NAME)
+                manifest.retain(card.slug for card in collection.cards)
             for sheet in config.sheets:
                 if "html" in only:
                     from dldeck.emit.html import write_html
@@ -164,17 +228,36 @@ def _build(content_dir: Path, build_dir: Path, *, only: Sequence[str], timeout: 
                 outputs.append(f"{sheet.name}.pdf")
             except BuildError as error:
                 diagnostics.extend(error.diagnostics)
-        if diagnostics:
-            raise BuildError(diagnostics)
-        outputs.sort(key=_output_order(config))
-        for name in outputs:
-            os.replace(stage / name, build_dir / name)
-        if manifest is not None:
-            manifest.retain(card.slug for card in collection.cards)
-            manifest.save()
-    memo.save(collection)
-    return BuildResult(summary, tuple(build_dir / name for name in outputs), cards=len(collection.cards),
-                       claim_counts=summary.claim_counts, formulas=summary.formulas, work=work)
+    if diagnostics:
+        raise BuildError(diagnostics)
+    outputs.sort(key=_output_order(config))
+    return outputs, manifest
+
+
+def _publish(build_dir: Path, stage: Path, manifest: Manifest | None) -> None:
+    """Switch the outputs in as one set, and the manifest with them.
+
+    The manifest is written in full under a temporary name first: a content folder that is
+    read-only or full fails here, before anything was replaced. Only then do the outputs switch (one
+    rename), and then the manifest is renamed into place; should that rename fail, the outputs are
+    switched back. A kill between the two renames leaves new outputs with the old manifest, which is
+    safe: the stamp is not yet written, so the next build redoes the work and gives every changed
+    note a time newer still, which Anki applies."""
+    publish.carry_over(build_dir, stage)
+    staged = manifest.stage() if manifest is not None else None
+    try:
+        replaced = publish.switch(build_dir, stage)
+    except BaseException:
+        if staged is not None:
+            staged.discard()
+        raise
+    if staged is not None:
+        try:
+            staged.commit()
+        except BaseException:
+            publish.switch_back(build_dir, replaced)
+            raise
+    publish.finish(build_dir, replaced)
 
 
 def _output_order(config: Any) -> Callable[[str], int]:
@@ -185,10 +268,3 @@ def _output_order(config: Any) -> Callable[[str], int]:
     return order.index
 
 
-@contextmanager
-def _staging(build_dir: Path) -> Iterator[Path]:
-    stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=build_dir))
-    try:
-        yield stage
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)

@@ -21,6 +21,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 
 from dldeck import safeyaml
+from dldeck.contain import Refused, image_message, inside, read_content, read_image
 from dldeck.errors import Diagnostic, quote
 from dldeck.model import (
     Block,
@@ -85,10 +86,6 @@ def _report_dropped_nesting(md: MarkdownIt) -> None:
     md.block.tokenize = guarded  # type: ignore[method-assign]
 
 
-class FileTooLarge(Exception):
-    """A content file over MAX_FILE_BYTES: refused before it is parsed."""
-
-
 @dataclass
 class FileDefaults:
     deck: str
@@ -126,9 +123,11 @@ def deck_from_path(relative: Path) -> str:
 class FileReader:
     """Reads one Markdown file into card drafts, collecting diagnostics."""
 
-    def __init__(self, md: MarkdownIt, path: Path, display_path: str, diagnostics: list[Diagnostic]):
+    def __init__(self, md: MarkdownIt, path: Path, display_path: str, diagnostics: list[Diagnostic],
+                 root: Path | None = None):
         self.md = md
         self.path = path
+        self.root = root if root is not None else path.parent  # the content folder: files stay inside it
         self.display_path = display_path
         self.diagnostics = diagnostics
         self.figure_counter = 0
@@ -143,13 +142,9 @@ class FileReader:
         return SourceSpan(self.display_path, line)
 
     # ----------------------------------------------------------------- file
-    def read(self, relative: Path) -> tuple[FileDefaults, list[_CardDraft]]:
-        """Read the file's text (UnicodeDecodeError, OSError or FileTooLarge escape) into drafts."""
-        with self.path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES:
-            raise FileTooLarge
-        text = data.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark is not content
+    def read(self, relative: Path, text: str) -> tuple[FileDefaults, list[_CardDraft]]:
+        """The file's text (read through dldeck.contain by read_files) into card drafts."""
+        text = text.removeprefix("\ufeff")  # a byte-order mark is not content
         self.lines = re.split(r"\r\n?|\n", text)  # as markdown-it splits them, so its maps index here
         env: dict[str, Any] = {}
         tokens = self.md.parse(text, env)
@@ -442,15 +437,23 @@ class FileReader:
             line += token.content.count("\n") + (token.type in ("softbreak", "hardbreak"))
 
     def image(self, token: Token, line: int) -> Inline:
-        """Images resolve against their Markdown file; a missing file is an error now, not in Anki."""
+        """Images resolve against their Markdown file and must pass dldeck.contain (inside the content
+        folder, a regular file, the image its name says): a bad one is an error now, not in Anki."""
         src = str(token.attrs.get("src", "") or "")
         alt = self.plain_text(token.children or [])
         if re.match(r"^[a-z]+:", src):
             self.error(line, f"image {quote(src)} must be a local file next to the Markdown file")
             return Text(alt)
-        resolved = (self.path.parent / src).resolve()
-        if not resolved.is_file():
-            self.error(line, f"image file not found: {quote(src)} (looked for {resolved})")
+        candidate = self.path.parent / src
+        if not candidate.is_symlink() and not candidate.exists():
+            self.error(line, f"image file not found: {quote(src)}")
+            return Text(alt)
+        try:
+            resolved = inside(candidate, self.root)
+            read_image(resolved, self.root)
+        except Refused as refused:
+            self.error(line, image_message(src, refused))
+            return Text(alt)
         return Image(str(resolved), alt, SourceSpan(self.display_path, line))
 
     @staticmethod
@@ -593,18 +596,20 @@ def read_files(root: Path, diagnostics: list[Diagnostic]) -> tuple[list[Card], l
         relative = path.relative_to(root)
         display = str(Path(root.name) / relative) if root.name else str(relative)
         files.append(display)
-        reader = FileReader(md, path, display, diagnostics)
-        problem = "" if path.is_file() else "not a readable file (a folder, or a link to nothing)"
+        reader = FileReader(md, path, display, diagnostics, root)
+        problem = ""
         try:
-            if not problem:
-                with time_limit(READ_SECONDS):
-                    defaults, drafts = reader.read(relative)
+            # a symlinked .md that leads out of the content folder, a folder, FIFO or dangling link
+            # named *.md, or a huge file: refused before anything is read
+            text = read_content(path, root, MAX_FILE_BYTES).decode("utf-8")
+            with time_limit(READ_SECONDS):
+                defaults, drafts = reader.read(relative, text)
+        except Refused as refused:
+            problem = f"cannot read this file: {refused}"
         except TimeLimitExceeded:
             problem = f"reading took longer than {READ_SECONDS:g} s: split the file or simplify its markup"
         except UnicodeDecodeError as exc:
             problem = f"file is not UTF-8 text: {exc.reason}"
-        except FileTooLarge:
-            problem = f"file is larger than {MAX_FILE_BYTES:,} bytes: split it into several files"
         except OSError as exc:
             problem = f"cannot read the file: {exc.strerror or exc}"
         if problem:

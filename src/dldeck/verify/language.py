@@ -21,6 +21,7 @@ from typing import Any
 import sympy
 from sympy import Integer, Rational
 
+from dldeck.contain import Refused, read_content
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.model import Card, SourceSpan
 
@@ -431,8 +432,8 @@ def load_facts(root: Path | None) -> dict[str, Any]:
         return facts
     for path in sorted(directory.glob("*.toml")):
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as error:
+            data = tomllib.loads(read_content(path, directory).decode("utf-8"))
+        except (tomllib.TOMLDecodeError, Refused, UnicodeDecodeError) as error:
             raise CheckError(f"{path}: cannot read facts: {error}") from None
         for key, entry in data.items():
             if not isinstance(entry, dict) or "value" not in entry or "source" not in entry:
