@@ -50,7 +50,7 @@ class Job:
 
 def definitions_text(card: Card) -> str:
     """The card's `assume` and `:=` statements: the only check lines a figure can depend on."""
-    from dldeck.verify.language import CheckError, split_statements
+    from dldeck.verify.syntax import CheckError, split_statements
 
     kept: list[str] = []
     for block in card.checks:

@@ -26,15 +26,10 @@ from typing import Any
 from dldeck.errors import Diagnostic, quote
 from dldeck.model import Card, Collection
 from dldeck.verify.claims import check_claim, one_line
-from dldeck.verify.language import (
-    CheckError,
-    Scope,
-    Statement,
-    execute_definition,
-    new_scope,
-    statements_of_card,
-)
+from dldeck.verify.evaluate import Scope
+from dldeck.verify.language import execute_definition, new_scope, statements_of_card
 from dldeck.verify.results import STATUSES, ClaimResult, VerifyReport  # noqa: F401 - STATUSES re-exported
+from dldeck.verify.syntax import CheckError, Statement
 
 MEMORY_HEADROOM = 4 * 1024**3  # per worker, on top of what the parent already uses
 CPU_LIMIT_EXIT = 86  # exit status of a worker whose statement used up its CPU time
