@@ -109,15 +109,22 @@ def _integrate(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
     return sympy.integrate(f, _symbol_arg(spec, "integrate"))
 
 
-def _sum(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
-    _arity("sum", args, kwargs, 2, 2)
-    f = expect_expr(args[0], "sum() expression")
-    spec = args[1]
-    if not (isinstance(spec, tuple) and len(spec) == 3):
-        raise CheckError("sum(f, (k, a, b)) needs a variable and two bounds")
-    k = _symbol_arg(spec[0], "sum")
-    a, b = (expect_expr(v, "summation bound") for v in spec[1:])
-    return sympy.Sum(f, (k, a, b)).doit()
+def _bounded(name: str, operation: type[sympy.Sum] | type[sympy.Product]) -> Builtin:
+    """sum(f, (k, a, b)) and product(f, (k, a, b)); a product over a numeric range is size-limited."""
+
+    def call(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        _arity(name, args, kwargs, 2, 2)
+        f = expect_expr(args[0], f"{name}() expression")
+        spec = args[1]
+        if not (isinstance(spec, tuple) and len(spec) == 3):
+            raise CheckError(f"{name}(f, (k, a, b)) needs a variable and two bounds")
+        k = _symbol_arg(spec[0], name)
+        a, b = (expect_expr(v, f"{name}() bound") for v in spec[1:])
+        if operation is sympy.Product and (b - a).is_Number and abs(b - a) > MAX_FACTORIAL_ARG:
+            raise CheckError(f"product over {short(b - a + 1)} factors refused (limit {MAX_FACTORIAL_ARG})")
+        return check_size(operation(f, (k, a, b)).doit())
+
+    return call
 
 
 def domain_of(x: sympy.Symbol) -> sympy.Set:
@@ -259,8 +266,10 @@ FUNCTIONS: dict[str, Builtin] = {
     "Piecewise": _piecewise,
     "factorial": _factorial,
     "binomial": _binomial,
-    "sum": _sum,
-    "Sum": _sum,
+    "sum": _bounded("sum", sympy.Sum),
+    "Sum": _bounded("sum", sympy.Sum),
+    "product": _bounded("product", sympy.Product),
+    "Product": _bounded("product", sympy.Product),
     "diff": _diff,
     "limit": _limit,
     "integrate": _integrate,

@@ -149,6 +149,20 @@ def _find_top_level_walrus(text: str) -> int:
     return -1
 
 
+def definition_head(head: ast.expr) -> tuple[str, tuple[str, ...]] | None:
+    """`name` or `f(x, y)` (plain parameter names) as (name, params); None for any other shape."""
+    if isinstance(head, ast.Name):
+        return head.id, ()
+    if (
+        isinstance(head, ast.Call)
+        and isinstance(head.func, ast.Name)
+        and not head.keywords
+        and all(isinstance(a, ast.Name) for a in head.args)
+    ):
+        return head.func.id, tuple(a.id for a in head.args)  # type: ignore[attr-defined]
+    return None
+
+
 def parse_statement(text: str, line: int, builtins: Collection[str]) -> Statement:
     """Classify and parse one statement; raises CheckError naming the offending text.
 
@@ -178,23 +192,15 @@ def parse_statement(text: str, line: int, builtins: Collection[str]) -> Statemen
     if walrus >= 0:
         head_text, body_text = text[:walrus].strip(), text[walrus + 2 :].strip()
         head = parse_expression(head_text, line)
-        if isinstance(head, ast.Name):
-            name, params = head.id, ()
-        elif (
-            isinstance(head, ast.Call)
-            and isinstance(head.func, ast.Name)
-            and not head.keywords
-            and all(isinstance(a, ast.Name) for a in head.args)
-        ):
-            name = head.func.id
-            params = tuple(a.id for a in head.args)  # type: ignore[attr-defined]
-            if len(set(params)) != len(params):
-                raise CheckError(f"repeated parameter name in {quote(head_text)}", line)
-        else:
+        signature = definition_head(head)
+        if signature is None:
             raise CheckError(
                 f"left of := must be a name or `f(x, y)` with plain parameter names, got {quote(head_text)}",
                 line,
             )
+        name, params = signature
+        if len(set(params)) != len(params):
+            raise CheckError(f"repeated parameter name in {quote(head_text)}", line)
         if name in builtins:
             raise CheckError(f"cannot redefine the built-in {quote(name)}", line)
         if not body_text:
@@ -315,7 +321,7 @@ def _convert_constant(node: ast.Constant, text: str, line: int) -> None:
     value = node.value
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return
-    literal = _segment(text, node)
+    literal = getattr(node, "dldeck_literal", None) or _segment(text, node)  # TeX numbers carry theirs
     if isinstance(value, int):
         if len(str(abs(value))) > MAX_INT_DIGITS:
             raise CheckError(f"integer literal longer than {MAX_INT_DIGITS} digits", line)
