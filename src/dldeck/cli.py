@@ -97,14 +97,20 @@ def _claims_line(counts: dict[str, int]) -> str:
 @CONTENT
 @BUILD
 @TIMEOUT
-@click.option("--verbose", "-v", is_flag=True, help="List every card's claims.")
-def check(content_dir: Path, build_dir: Path, timeout: float, verbose: bool) -> None:
+@click.option("--verbose", "-v", is_flag=True, help="List every card's claims and every unread formula.")
+@click.option("--strict", is_flag=True,
+              help="A formula with a relation that cannot be read (and is not exempt) is an error "
+                   "[default: the config's strict].")
+def check(content_dir: Path, build_dir: Path, timeout: float, verbose: bool, strict: bool) -> None:
     """Read and verify without writing outputs; exit status 1 on any problem (for an author's CI)."""
     from dldeck import pipeline
+    from dldeck.config import load_config
 
     try:
+        strict = strict or load_config(content_dir.parent).strict
         with err.status("checking…") as status:
-            summary = pipeline.check(content_dir, build_dir, timeout=timeout, progress=_progress(status))
+            summary = pipeline.check(content_dir, build_dir, timeout=timeout, progress=_progress(status),
+                                     strict=strict)
     except BuildError as error:
         _report(error)
         return
@@ -117,8 +123,13 @@ def check(content_dir: Path, build_dir: Path, timeout: float, verbose: bool) -> 
             out.print(f"[bold]{card.slug}[/] ({card.span}): {len(results)} claims")
             for result in results:
                 out.print(f"  {result.status:9} {result.path}:{result.line}: {result.text}", markup=False)
+        for formula in summary.coverage.formulas:
+            if formula.verdict == "unread":
+                out.print(f"unread: {formula.path}:{formula.line}: {formula.tex} — {formula.message}",
+                          markup=False)
     out.print(f"{len(summary.collection.cards)} cards; {_claims_line(summary.claim_counts)}; "
               f"{summary.formulas} formulas compiled")
+    out.print(summary.coverage.line(), markup=False)
 
 
 @main.command()

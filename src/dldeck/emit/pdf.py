@@ -20,11 +20,12 @@ import typst
 
 from dldeck.atomicfile import write_atomically
 from dldeck.config import SheetConfig, deck_titles, group_sections
+from dldeck.emit.markup import LEGEND, computed_value
 from dldeck.emit.typst_markup import PlacedFigure, TypstWriter, font_coverage, typst_string
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.fonts import find_cjk_font
 from dldeck.mathengines.engines import typst_font_paths
-from dldeck.model import Card, Collection, FigureBlock, FigureKey, Image, RenderedFigure
+from dldeck.model import Card, Collection, Computed, FigureBlock, FigureKey, Image, RenderedFigure, Verified
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STYLE_FILE = "sheet.typ"
@@ -43,9 +44,13 @@ class _Assets:
     """Files the document refers to, copied flat into the Typst root under content-hashed names."""
 
     figures: Mapping[FigureKey, RenderedFigure]
+    verified: Verified = field(default_factory=Verified)
     copies: dict[str, Path] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     card: Card | None = None
+
+    def computed(self, node: Computed) -> str:
+        return computed_value(self.verified, self.card, node, self.diagnostics)
 
     def figure(self, block: FigureBlock) -> PlacedFigure | None:
         assert self.card is not None
@@ -92,14 +97,15 @@ def _typst_date(build_date: str) -> str:
 
 
 def typst_source(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
-                 title: str, build_date: str) -> tuple[str, dict[str, Path], list[tuple[int, Card]],
-                                                       list[Diagnostic]]:
+                 title: str, build_date: str, verified: Verified | None = None
+                 ) -> tuple[str, dict[str, Path], list[tuple[int, Card]], list[Diagnostic]]:
     """The main Typst file, the files it needs, which card each line belongs to, and problems found."""
     cards = sheet.select(collection)
     font = find_cjk_font()
     covered = font_coverage(font.path)
-    assets = _Assets(figures)
-    writer = TypstWriter(assets.figure, assets.image, covered=lambda char: ord(char) in covered)
+    assets = _Assets(figures, verified or Verified())
+    writer = TypstWriter(assets.figure, assets.image, covered=lambda char: ord(char) in covered,
+                         computed=assets.computed, verified=assets.verified.formula)
     shown_title = title if sheet.name == "cheatsheet" else f"{title} · {sheet.name}"
     family = typst_string(font.family)
     size = base_font_size(sheet)
@@ -115,7 +121,8 @@ def typst_source(collection: Collection, figures: Mapping[FigureKey, RenderedFig
         f'#show raw: set text(font: ("DejaVu Sans Mono", {family}))',
         f"#show: sheet-style.with({typst_string(shown_title)}, {typst_string(build_date)})",
         f"#place(top, scope: \"parent\", float: true, "
-        f"sheet-title({typst_string(shown_title)}, {typst_string(build_date)}, {len(cards)}))",
+        f"sheet-title({typst_string(shown_title)}, {typst_string(build_date)}, {len(cards)}, "
+        f"legend: {typst_string(LEGEND)}))",
         '#outline(title: "目录", depth: 2)',
     ]
     card_at: dict[int, Card] = {}  # index in `lines` → card, for pointing Typst errors at cards
@@ -162,9 +169,10 @@ def _card_markup(card: Card, writer: TypstWriter, include_extra: bool) -> str:
 
 
 def write_pdf(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
-              title: str, out_path: Path, build_date: str) -> None:
+              title: str, out_path: Path, build_date: str, verified: Verified | None = None) -> None:
     """Compile the sheet's cards to a PDF at out_path (atomically); BuildError names what went wrong."""
-    source, copies, line_cards, diagnostics = typst_source(collection, figures, sheet, title, build_date)
+    source, copies, line_cards, diagnostics = typst_source(collection, figures, sheet, title, build_date,
+                                                           verified)
     if diagnostics:
         raise BuildError(diagnostics)
     pdf = compile_sheet(source, copies, line_cards)

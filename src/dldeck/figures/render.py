@@ -91,7 +91,7 @@ class _CardEvaluator:
         self._failure: BuildError | None = None
 
     def scope(self) -> Any:
-        from dldeck.verify.language import scope_for_card
+        from dldeck.verify.shown import scope_for_card
 
         if self._failure is not None:
             raise self._failure

@@ -17,6 +17,7 @@ from dldeck import buildcache
 from dldeck.errors import BuildError, Diagnostic
 from dldeck.model import Collection
 from dldeck.pipeline.claims import CLAIM_STATUSES, verify_claims
+from dldeck.pipeline.coverage import coverage, unread_diagnostics, verified
 from dldeck.pipeline.figures import FigurePass
 from dldeck.pipeline.formulas import FormulaJob, FormulaMemo
 from dldeck.pipeline.inputs import MANIFEST_NAME, build_date, build_inputs, images
@@ -30,11 +31,13 @@ DECK_NAME = "dldeck.apkg"
 
 
 def check(content_dir: Path, build_dir: Path | None = None, *, timeout: float = 5.0,
-          progress: Progress = quiet) -> CheckSummary:
-    """Read, lint, verify every claim and compile every formula; raise BuildError listing all problems."""
+          progress: Progress = quiet, strict: bool = False) -> CheckSummary:
+    """Read, lint, verify every claim and compile every formula; raise BuildError listing all problems.
+
+    `strict`: a shown formula with a relation that cannot be read (and is not exempt) is an error."""
     memo = FormulaMemo(build_dir) if build_dir is not None else None
     summary = _check_collection(_read(content_dir, progress), build_dir, timeout=timeout, progress=progress,
-                                memo=memo, work=Work())
+                                memo=memo, work=Work(), strict=strict)
     if memo is not None:
         memo.save(summary.collection)
     return summary
@@ -48,7 +51,7 @@ def _read(content_dir: Path, progress: Progress) -> Collection:
 
 
 def _check_collection(collection: Collection, build_dir: Path | None, *, timeout: float, progress: Progress,
-                      memo: FormulaMemo | None, work: Work) -> CheckSummary:
+                      memo: FormulaMemo | None, work: Work, strict: bool) -> CheckSummary:
     if memo is not None:
         memo.load(collection, work)  # before the formula job forks, so it reuses earlier conversions
     formulas = FormulaJob(collection, build_dir)
@@ -60,11 +63,16 @@ def _check_collection(collection: Collection, build_dir: Path | None, *, timeout
         formula_report = formulas.finish()
     finally:
         formulas.close()
+    shown = coverage(collection, results)
     diagnostics: list[Diagnostic] = [*claim_diagnostics, *formula_report.diagnostics]
+    if strict:
+        diagnostics.extend(unread_diagnostics(shown.formulas))
     if diagnostics:
         raise BuildError(diagnostics)
-    counts = {status: sum(1 for r in results if r.status == status) for status in CLAIM_STATUSES}
-    return CheckSummary(collection, counts, formula_report.count, tuple(results), work)
+    counts = {status: sum(1 for r in results if r.status == status and r.source == "check")
+              for status in CLAIM_STATUSES}
+    return CheckSummary(collection, counts, formula_report.count, tuple(results), work, shown,
+                        verified(results, shown.formulas))
 
 
 # --------------------------------------------------------------------------- build
@@ -115,7 +123,7 @@ def _build(content_dir: Path, build_dir: Path, *, only: Sequence[str], timeout: 
         diagnostics: list[Diagnostic] = []
         try:
             summary = _check_collection(collection, build_dir, timeout=timeout, progress=progress, memo=memo,
-                                        work=work)
+                                        work=work, strict=config.strict)
         except BuildError as error:
             diagnostics.extend(error.diagnostics)
         try:
@@ -137,7 +145,7 @@ def _build(content_dir: Path, build_dir: Path, *, only: Sequence[str], timeout: 
             for sheet in config.sheets:
                 progress(f"writing {sheet.name}.pdf")
                 pdfs.append(typesetter.submit(write_pdf, collection, figures, sheet, config.title,
-                                              stage / f"{sheet.name}.pdf", date))
+                                              stage / f"{sheet.name}.pdf", date, summary.verified))
         diagnostics: list[Diagnostic] = []
         manifest = None
         try:
@@ -147,14 +155,15 @@ def _build(content_dir: Path, build_dir: Path, *, only: Sequence[str], timeout: 
 
                 progress("writing the Anki deck")
                 manifest = Manifest.load(content_dir / MANIFEST_NAME)
-                write_deck(collection, figures, manifest, stage / DECK_NAME)
+                write_deck(collection, figures, manifest, stage / DECK_NAME, summary.verified)
                 outputs.append(DECK_NAME)
             for sheet in config.sheets:
                 if "html" in only:
                     from dldeck.emit.html import write_html
 
                     progress(f"writing {sheet.name}.html")
-                    write_html(collection, figures, sheet, config.title, stage / f"{sheet.name}.html", date)
+                    write_html(collection, figures, sheet, config.title, stage / f"{sheet.name}.html", date,
+                               summary.verified)
                     outputs.append(f"{sheet.name}.html")
         except BuildError as error:
             diagnostics.extend(error.diagnostics)

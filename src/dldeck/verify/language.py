@@ -2,7 +2,7 @@
 
 The pieces live in syntax.py (reading and the whitelist), evaluate.py (scope and evaluator),
 values.py (guarded operators) and library.py (built-in names); callers outside verify/ need only
-these four functions.
+these functions (and `dldeck.verify.shown.scope_for_card`, which adds the card's shown formulas).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import sympy
 
 from dldeck.errors import BuildError, Diagnostic, quote
-from dldeck.model import Card, SourceSpan
+from dldeck.model import Card, CheckBlock, SourceSpan
 from dldeck.verify.evaluate import Evaluator, Scope
 from dldeck.verify.library import BUILTIN_NAMES
 from dldeck.verify.syntax import (
@@ -30,20 +30,25 @@ from dldeck.verify.values import describe
 def statements_of_card(card: Card) -> Iterator[Statement | CheckError]:
     """Every statement of every check block of a card, in order; parse errors are yielded, not raised."""
     for block in card.checks:
-        try:
-            for line, text in split_statements(block.source, block.line_of(0)):
-                if isinstance(text, CheckError):
-                    yield text
-                    continue
-                try:
-                    yield parse_statement(text, line, BUILTIN_NAMES)
-                except CheckError as error:
-                    error.line = error.line or line
-                    error.text = text
-                    yield error
-        except CheckError as error:
-            error.line = error.line or block.span.line
-            yield error
+        yield from statements_of_block(block)
+
+
+def statements_of_block(block: CheckBlock) -> Iterator[Statement | CheckError]:
+    """The statements of one check block, in order; parse errors are yielded, not raised."""
+    try:
+        for line, text in split_statements(block.source, block.line_of(0)):
+            if isinstance(text, CheckError):
+                yield text
+                continue
+            try:
+                yield parse_statement(text, line, BUILTIN_NAMES)
+            except CheckError as error:
+                error.line = error.line or line
+                error.text = text
+                yield error
+    except CheckError as error:
+        error.line = error.line or block.span.line
+        yield error
 
 
 def execute_definition(statement: Statement, scope: Scope) -> None:
@@ -60,29 +65,6 @@ def execute_definition(statement: Statement, scope: Scope) -> None:
 
 def new_scope(card: Card, facts_root: Path | None) -> Scope:
     return Scope(facts_root=facts_root, path=card.span.path)
-
-
-def scope_for_card(card: Card, facts_root: Path | None = None) -> Scope:
-    """Run a card's assumptions and definitions (no claims), for figures that use them."""
-    scope = new_scope(card, facts_root)
-    diagnostics: list[Diagnostic] = []
-    for item in statements_of_card(card):
-        if isinstance(item, CheckError):
-            diagnostics.append(Diagnostic(card.span.path, item.line or card.span.line, item.message))
-            continue
-        try:
-            execute_definition(item, scope)
-        except CheckError as error:
-            diagnostics.append(Diagnostic(card.span.path, item.line, error.message))
-        except (RecursionError, MemoryError, TypeError, ValueError, ZeroDivisionError) as error:
-            diagnostics.append(
-                Diagnostic(
-                    card.span.path, item.line, f"cannot evaluate {quote(item.text)}: {type(error).__name__}"
-                )
-            )
-    if diagnostics:
-        raise BuildError(diagnostics)
-    return scope
 
 
 def evaluate_expression(text: str, scope: Scope, span: SourceSpan) -> sympy.Basic:
