@@ -173,6 +173,40 @@ def _claim_lines(card) -> int:
     return count
 
 
+@main.command()
+@CONTENT
+@TIMEOUT
+@click.option("--file", "files", multiple=True, help="Only cards of this Markdown file (repeatable).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Which mutations are sampled.")
+@click.option("-n", "count", type=int, default=300, show_default=True, help="How many mutations to try.")
+def mutate(content_dir: Path, timeout: float, files: tuple[str, ...], seed: int, count: int) -> None:
+    """Change one shown number or operator at a time and report the changes verification misses."""
+    from dldeck import mutate as mutation
+    from dldeck.source import read_collection
+
+    try:
+        collection = read_collection(content_dir)
+    except BuildError as error:
+        _report(error)
+        return
+    found = mutation.mutations(collection, files)
+    chosen = mutation.sample(found, count, seed)
+    with err.status("mutating…") as status:
+        outcomes = mutation.run(collection, chosen, timeout=timeout,
+                                progress=lambda done, total: status.update(f"[cyan]mutation {done}/{total}…"))
+    for verdict in ("survived", "equivalent"):
+        for outcome in outcomes:
+            if outcome.verdict == verdict:
+                m = outcome.mutation
+                out.print(f"{m.where}: {_one_line(m.original)} → {_one_line(m.mutant)} {verdict}",
+                          markup=False)
+    out.print(f"{mutation.summary(outcomes)} (of {len(found)} possible, seed {seed})", markup=False)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 CARD_TEMPLATE = """
 ## {question} {{#{slug}}}
 
