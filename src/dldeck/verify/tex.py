@@ -84,6 +84,10 @@ MACROS = {
     "write", "immediate", "openout", "read", "makeatletter", "usepackage", "begingroup", "endgroup",
     "futurelet", "afterassignment", "uppercase", "lowercase", "newenvironment", "href", "url",
 }  # fmt: skip
+OTHER_RELATIONS = {
+    "in", "ll", "gg", "lesssim", "gtrsim", "equiv", "sim", "simeq", "propto", "not", "subset",
+    "subseteq", "supset", "notin", "cong", "doteq", "triangleq", "ni",
+}  # fmt: skip
 ELLIPSES = {"cdots", "ldots", "dots", "vdots", "ddots", "dotsb", "dotsc", "dotsm"}
 VECTORS = {"mathbf", "boldsymbol", "bm", "vec", "mathbfit"}
 SEPARATING_WORDS = {"and", "，", ",", "、", "且", "和", "以及", "or"}
@@ -194,17 +198,38 @@ class _Tokenizer:
     def emit(self, kind: str, value: str, pos: int) -> None:
         if len(self.tokens) >= MAX_FORMULA_TOKENS:
             raise self.error(f"formula has more than {MAX_FORMULA_TOKENS} symbols")
-        self.tokens.append(Token(kind, value, start_pos=pos, line=self.line, column=pos + 1))
+        end = self.lex[self.index - 1].pos + len(self.lex[self.index - 1].text) if self.index else pos + 1
+        self.tokens.append(
+            Token(kind, value, start_pos=pos, end_pos=max(end, pos + 1), line=self.line, column=pos + 1)
+        )
 
-    def run(self) -> list[Token]:
+    def guard(self) -> None:
+        """Refusals that hold whatever the formula says: macro definitions and deep nesting."""
+        if len(self.lex) > MAX_FORMULA_TOKENS:
+            raise self.error(f"formula has more than {MAX_FORMULA_TOKENS} symbols")
         depth = 0
         for lexeme in self.lex:
+            if lexeme.kind == "command" and lexeme.text[1:] in MACROS:
+                raise self.error(f"TeX macro commands are not read in formulas: {quote(lexeme.text)}")
             if lexeme.text in ("{", "(", "[", "\\{", "\\left"):
                 depth += 1
                 if depth > MAX_NESTING:
                     raise self.error(f"formula nested deeper than {MAX_NESTING} levels")
             elif lexeme.text in ("}", ")", "]", "\\}", "\\right"):
                 depth -= 1
+
+    def states_relation(self) -> bool:
+        """Whether the formula says `=`, `<`, `\\in`, `\\approx`, `\\ll`, …: a claim, read or not."""
+        return any(
+            lexeme.text in RELATIONS
+            or (
+                lexeme.kind == "command"
+                and (lexeme.text[1:] in RELATIONS or lexeme.text[1:] in OTHER_RELATIONS)
+            )
+            for lexeme in self.lex
+        )
+
+    def run(self) -> list[Token]:
         while self.index < len(self.lex):
             self.step()
         return self.tokens
@@ -383,7 +408,7 @@ class _Tokenizer:
         """The text of a `{...}` argument, as written (nested braces kept)."""
         opening = self.peek()
         if opening is None or opening.text != "{":
-            if opening is not None and opening.kind == "char":
+            if opening is not None and opening.kind in ("char", "command"):
                 self.index += 1
                 return opening.text
             raise self.error(f"expected {{...}} at column {pos + 1}")
@@ -418,8 +443,12 @@ class _Tokenizer:
         if callable_name:
             self.function(callable_name, pos)
             return
-        following = self.peek()
-        if command == "operatorname" or (following is not None and following.text in ("(", "\\left")):
+        if self.peek_delimiter() == "(" or (self.peek() is not None and self.peek().text == "'"):  # type: ignore[union-attr]
+            primes = self.primes()
+            if self.peek_delimiter() == "(":  # a definition's left side, or an unknown function
+                self.emit("OPNAME_CALL", words.lower() + "'" * primes, pos)
+                return
+        if command == "operatorname" or self.peek_delimiter() == "(":
             raise self.error(
                 f"unknown function {quote(chr(92) + command + '{' + text + '}')} "
                 f"(read as {words.lower()}): {DECLARE_HINT}"
@@ -465,8 +494,44 @@ class _Tokenizer:
                 self.emit("CASES_END", name, pos)
 
     def function(self, name: str, pos: int) -> None:
+        primes = self.primes()
         following = self.peek_delimiter()
-        self.emit("FUNC_CALL" if following in ("(", "\\{") else "FUNC", name, pos)
+        if primes and following != "(":
+            raise self.error(f"a prime needs its variable, as in {name}'(x)")
+        self.emit("FUNC_CALL" if following in ("(", "\\{") else "FUNC", name + "'" * primes, pos)
+
+    def primes(self) -> int:
+        """f', f'' and f^{\\prime}: how many."""
+        count = 0
+        while self.peek() is not None and self.peek().text == "'":  # type: ignore[union-attr]
+            self.index += 1
+            count += 1
+        ahead = [x.text for x in self.lex[self.index : self.index + 4]]
+        if ahead[:2] == ["^", "\\prime"]:
+            self.index += 2
+            count += 1
+        elif ahead == ["^", "{", "\\prime", "}"]:
+            self.index += 4
+            count += 1
+        return count
+
+    def superscript_label(self) -> str:
+        """x^* → x_star and x^{(i)} → x_i: superscripts that label a name rather than raise it."""
+        ahead = [x.text for x in self.lex[self.index : self.index + 6]]
+        for pattern, label in (
+            (["^", "*"], "star"),
+            (["^", "{", "*", "}"], "star"),
+            (["^", "\\ast"], "star"),
+        ):
+            if ahead[: len(pattern)] == pattern:
+                self.index += len(pattern)
+                return label
+        if ahead[:3] == ["^", "{", "("] and len(ahead) == 6 and ahead[4:] == [")", "}"]:
+            inner = self.lex[self.index + 3]
+            if inner.kind in ("char", "number") and inner.text.isalnum():
+                self.index += 6
+                return inner.text
+        return ""
 
     def peek_delimiter(self) -> str:
         """The next delimiter's text, looking through \\left, \\bigl and friends."""
@@ -484,15 +549,13 @@ class _Tokenizer:
         if following is not None and following.text == "_":
             self.index += 1
             name = f"{name}_{self.subscript(pos)}"
-        primes = 0
-        while self.peek() is not None and self.peek().text == "'":  # type: ignore[union-attr]
-            self.index += 1
-            primes += 1
-        if self.peek() is not None and self.peek().text == "^":  # type: ignore[union-attr]
-            after = self.peek(1)
-            if after is not None and after.text == "\\prime":
-                self.index += 2
-                primes += 1
+        label = self.superscript_label()
+        if label:
+            name = f"{name}_{label}"
+            if self.peek() is not None and self.peek().text == "_":  # type: ignore[union-attr]
+                self.index += 1
+                name = f"{name}_{self.subscript(pos)}"
+        primes = self.primes()
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or keyword.iskeyword(name):
             raise self.error(f"{quote(name)} cannot be a name in a formula: {DECLARE_HINT}")
         call = self.peek_delimiter() == "("
@@ -629,7 +692,7 @@ def _factors(node: ast.expr) -> list[ast.expr]:
 class _Build(Transformer_NonRecursive):
     """Parse tree → check-language `ast` nodes; bottom-up and without recursion."""
 
-    def __init__(self, functions: Collection[str], line: int):
+    def __init__(self, functions: frozenset[str], line: int):
         super().__init__()
         self.functions = functions
         self.line = line
@@ -691,6 +754,9 @@ class _Build(Transformer_NonRecursive):
             return self.prime(name, primes, args)
         node = _call(name, *args)
         if head.type == "FUNC_CALL" or name in self.functions:
+            return node
+        if head.type == "OPNAME_CALL":
+            node.dldeck_unknown = name  # type: ignore[attr-defined]  # fine only as a definition's left side
             return node
         if len(args) != 1:
             return node  # `g(x, y)` with g unknown: evaluation names it
@@ -819,6 +885,10 @@ class _Build(Transformer_NonRecursive):
 
     def binary(self, children: list[Any]) -> ast.expr:
         left, operator, right = children
+        if operator.type == "DIV":  # ∂L/∂w written inline
+            derivative = self.derivative(left, right)
+            if derivative is not None:
+                return derivative
         return _binop(left, _BINARY[operator.type](), right)
 
     def neg(self, children: list[Any]) -> ast.expr:
@@ -884,6 +954,9 @@ class _Build(Transformer_NonRecursive):
         spec = ast.Tuple(elts=[variable, low, high], ctx=ast.Load())
         return _call(function, body, spec)
 
+    def unbounded(self, children: list[Any]) -> None:
+        raise self.error("a sum or product is verified only with both bounds, as in \\sum_{i=1}^{n}")
+
     def bound(self, children: list[Any]) -> tuple[ast.expr, ast.expr]:
         name = next(c for c in children if isinstance(c, Token) and c.type == "NAME")
         rel = next(c for c in children if isinstance(c, Token) and c.type == "REL")
@@ -904,12 +977,20 @@ class _Build(Transformer_NonRecursive):
     # ----------------------------------------------------------------- relations
 
     def chain(self, children: list[Any]) -> list[ast.expr] | ast.expr:
-        sides = self.nodes(children)
+        items = self.nodes(children)
+        interval = items.pop() if isinstance(items[-1], tuple) else None
+        sides = items
         ops = [str(c) for c in children if isinstance(c, Token) and c.type == "REL"]
-        if not ops:
+        if not ops and interval is None:
             return sides[0]  # a bare expression states nothing
-        first = getattr(sides[0], "dldeck_call", sides[0])
-        sides[0] = first
+        sides[0] = getattr(sides[0], "dldeck_call", sides[0])
+        defines = ops[:1] == ["=="] and isinstance(sides[0], ast.Call)
+        for side in sides[1:] if defines else sides:
+            for node in _walk(side):
+                if hasattr(node, "dldeck_unknown"):
+                    raise self.error(f"unknown function {quote(node.dldeck_unknown)}: {DECLARE_HINT}")
+        if defines and isinstance(sides[0].func, ast.Name):  # type: ignore[attr-defined]
+            self.functions = self.functions | {sides[0].func.id}  # later relations may call it
         claims: list[ast.expr] = []
         run_start = 0
         for index, op in enumerate(ops):
@@ -920,6 +1001,9 @@ class _Build(Transformer_NonRecursive):
                 run_start = index + 1
         if run_start < len(ops):
             claims.append(self.compare(sides[run_start:], ops[run_start:]))
+        if interval is not None:  # `… \in (a, b]`: the last side lies in the interval
+            low_op, low, high, high_op = interval
+            claims.append(ast.Compare(left=low, ops=[low_op, high_op], comparators=[sides[-1], high]))
         return claims
 
     @staticmethod
@@ -938,11 +1022,6 @@ class _Build(Transformer_NonRecursive):
                 return _call("approx", expression, number, _fraction(tolerance))
         raise self.error("≈ needs a displayed number on one side, as in \\sigma(1) \\approx 0.731")
 
-    def membership(self, children: list[Any]) -> list[ast.expr]:
-        member, interval = self.nodes(children)
-        low_op, low, high, high_op = interval
-        return [ast.Compare(left=low, ops=[low_op, high_op], comparators=[member, high])]
-
     def interval(self, children: list[Any]) -> tuple[ast.cmpop, ast.expr, ast.expr, ast.cmpop]:
         opening, closing = children[0], children[-1]
         low, high = self.nodes(children)
@@ -958,8 +1037,13 @@ class _Build(Transformer_NonRecursive):
         return claims
 
 
-def _displayed(node: ast.expr) -> tuple[Fraction, Fraction | None] | None:
-    """A number side's value and the unit of its last displayed digit (None: exact, no digits)."""
+def _displayed(node: ast.expr, depth: int = 0) -> tuple[Fraction, Fraction | None] | None:
+    """A number side's value and the unit of its last displayed digit (None: exact, no digits).
+
+    Only literals, signs, ×10^k, % and fractions of literals count; anything deeper is not a number.
+    """
+    if depth > 6:
+        return None
     if (
         isinstance(node, ast.Constant)
         and isinstance(node.value, int | float)
@@ -969,12 +1053,12 @@ def _displayed(node: ast.expr) -> tuple[Fraction, Fraction | None] | None:
         unit = getattr(node, "dldeck_unit", None)
         return Fraction(literal), unit
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        inner = _displayed(node.operand)
+        inner = _displayed(node.operand, depth + 1)
         if inner is None:
             return None
         return (-inner[0] if isinstance(node.op, ast.USub) else inner[0]), inner[1]
-    if isinstance(node, ast.BinOp):
-        left, right = _displayed(node.left), _displayed(node.right)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow | ast.Mult | ast.Div):
+        left, right = _displayed(node.left, depth + 1), _displayed(node.right, depth + 1)
         if left is None or right is None:
             return None
         if (
@@ -1025,7 +1109,19 @@ def read_formula(
     if len(tex) > MAX_FORMULA_CHARS:
         raise CheckError(f"formula is longer than {MAX_FORMULA_CHARS} characters", line)
     callable_names = (frozenset(functions) | frozenset(FUNCTIONS)) - frozenset(LAYER_FUNCTIONS)
-    tokens = _Tokenizer(tex, line, notation or {}, callable_names).run()
+    tokenizer = _Tokenizer(tex, line, notation or {}, callable_names)
+    tokenizer.guard()
+    try:
+        return _read(tokenizer, callable_names)
+    except CheckError:
+        if tokenizer.states_relation():
+            raise
+        return []  # `x \to \infty`, `[0, 1)`, `\|x\|`: notation, not a claim
+
+
+def _read(tokenizer: _Tokenizer, callable_names: frozenset[str]) -> list[Statement]:
+    tex, line = tokenizer.tex, tokenizer.line
+    tokens = tokenizer.run()
     if not tokens:
         return []
     try:
@@ -1069,7 +1165,7 @@ def _walk(node: ast.AST) -> Iterator[ast.AST]:
 
 def _token_text(tex: str, token: Token) -> str:
     start = token.start_pos or 0
-    return tex[start : start + max(1, len(str(token)))].strip() or str(token)
+    return tex[start : token.end_pos or start + 1].strip() or str(token)
 
 
 def _one_line(tex: str) -> str:
