@@ -79,6 +79,8 @@ CONSTRUCTS = [
     ("abs sum", r"|x| + |y| \ge |x + y|", r"|x| + |y| \le |x + y|", "at "),
     ("floor", r"\lfloor 2.5 \rfloor = 2", r"\lfloor 2.5 \rfloor = 3", "computed 2"),
     ("ceil", r"\lceil 2.5 \rceil = 3", r"\lceil 2.5 \rceil = 2", "computed 3"),
+    ("max over a variable", r"\max_x \bigl(x(1-x)\bigr) = \tfrac14", r"\max_x \bigl(x(1-x)\bigr) = \tfrac12",
+     "computed 1/4"),
     ("max set", r"\max\{a, b\} \ge a", r"\max\{a, b\} \le a", "at "),
     ("min paren", r"\min(x, 0) \le 0", r"\min(x, 0) \ge 0", "at x="),
     ("exp", r"\exp(0) = 1", r"\exp(1) = 1", "computed E"),

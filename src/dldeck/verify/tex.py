@@ -558,7 +558,8 @@ class _Tokenizer:
         primes = self.primes()
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or keyword.iskeyword(name):
             raise self.error(f"{quote(name)} cannot be a name in a formula: {DECLARE_HINT}")
-        call = self.peek_delimiter() == "("
+        after_script = bool(self.tokens) and self.tokens[-1].type in ("UNDERSCORE", "CARET")
+        call = self.peek_delimiter() == "(" and not after_script  # x^y(…) raises x to y, then multiplies
         if primes and not call:
             raise self.error(f"a prime needs its variable, as in {name}'(x)")
         self.emit("NAME_CALL" if call else "NAME", name + "'" * primes, pos)
