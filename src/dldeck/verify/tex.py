@@ -70,7 +70,7 @@ RELATIONS = {
     "coloneqq": "==", "≤": "<=", "≥": ">=", "≠": "!=", "≈": "approx",
 }  # fmt: skip
 
-SPACING = {",", ";", "!", ":", ">", " ", "displaystyle", "textstyle", "nonumber", "limits", "quad!"}
+SPACING = {",", ";", "!", ":", ">", " ", "displaystyle", "textstyle", "nonumber", "limits"}
 SIZES = {
     "left", "right", "middle", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr",
     "biggl", "biggr", "Biggl", "Biggr",
@@ -88,10 +88,11 @@ OTHER_RELATIONS = {
     "in", "ll", "gg", "lesssim", "gtrsim", "equiv", "sim", "simeq", "propto", "not", "subset",
     "subseteq", "supset", "notin", "cong", "doteq", "triangleq", "ni",
 }  # fmt: skip
+_TWO_ARGUMENTS = {"frac", "dfrac", "tfrac", "cfrac", "binom", "dbinom", "tbinom"}
 ELLIPSES = {"cdots", "ldots", "dots", "vdots", "ddots", "dotsb", "dotsc", "dotsm"}
 VECTORS = {"mathbf", "boldsymbol", "bm", "vec", "mathbfit"}
-SEPARATING_WORDS = {"and", "，", ",", "、", "且", "和", "以及", "or"}
-CONDITION_WORDS = {"if", "for", "when", "where", "for all", "当", "若", "如果", "时", "其中"}
+SEPARATING_WORDS = {"and", "，", ",", "、", "且", "和", "以及", "where", "其中", "时", "for all"}
+CONDITION_WORDS = {"if", "for", "when", "当", "若", "如果"}
 OTHERWISE_WORDS = {"otherwise", "else", "其他", "否则", "其余"}
 
 _LITERAL_TOKENS = {
@@ -130,11 +131,7 @@ def _lexemes(tex: str) -> list[_Lexeme]:
     for match in _RAW.finditer(tex):
         kind = match.lastgroup or "char"
         if kind != "space":
-            text = match.group()
-            if kind == "command":
-                text = (
-                    text.rstrip("*") if text[1:].rstrip("*") not in ("align", "gather", "equation") else text
-                )
+            text = match.group().rstrip("*") if kind == "command" else match.group()
             found.append(_Lexeme(kind, text, match.start()))
     return found
 
@@ -162,6 +159,41 @@ def _apply_notation(lexemes: list[_Lexeme], notation: Mapping[str, str]) -> list
     return result
 
 
+def _single_digit_arguments(lexemes: list[_Lexeme]) -> list[_Lexeme]:
+    """As in TeX, an unbraced argument is one digit: `x^23` is x²·3, `\\frac123` is ½·3."""
+    closing: dict[int, int] = {}
+    opened: list[int] = []
+    for index, lexeme in enumerate(lexemes):
+        if lexeme.text == "{":
+            opened.append(index)
+        elif lexeme.text == "}" and opened:
+            closing[opened.pop()] = index
+    singles: dict[int, int] = {}  # index of a number → how many leading digits stand alone
+    for index, lexeme in enumerate(lexemes):
+        arguments = 1 if lexeme.text in ("^", "_") else 2 if lexeme.text[1:] in _TWO_ARGUMENTS else 0
+        at = index + 1
+        while arguments and at < len(lexemes):
+            if lexemes[at].kind == "number":
+                taken = min(arguments, len(lexemes[at].text))
+                singles[at] = taken
+                arguments -= taken
+                at += 1
+            else:
+                at = closing.get(at, at) + 1
+                arguments -= 1
+    result: list[_Lexeme] = []
+    for index, lexeme in enumerate(lexemes):
+        count = singles.get(index, 0)
+        text = lexeme.text
+        if count and text[:count].isdigit() and len(text) > 1:
+            result.extend(_Lexeme("number", text[i], lexeme.pos + i) for i in range(count))
+            if text[count:]:
+                result.append(_Lexeme("number", text[count:], lexeme.pos + count))
+        else:
+            result.append(lexeme)
+    return result
+
+
 # --------------------------------------------------------------------------- tokens
 
 
@@ -179,14 +211,13 @@ class _Tokenizer:
         self.tex = tex
         self.line = line
         self.functions = functions
-        self.lex = _apply_notation(_lexemes(tex), notation)
+        self.lex = _single_digit_arguments(_apply_notation(_lexemes(tex), notation))
         self.notation_names = {value for value in notation.values()}
         self.index = 0
         self.tokens: list[Token] = []
         self.environments: list[str] = []
         self.bars = 0
         self.next_bar = ""  # "open" | "close" after \left, \right, \bigl, \bigr
-        self.single_digits = 0  # after ^, _ or \frac a digit stands alone: x^23 is x^2·3
 
     def error(self, message: str) -> CheckError:
         return CheckError(message, self.line)
@@ -250,13 +281,8 @@ class _Tokenizer:
             self.symbol(text, pos)
         else:
             self.char(text, pos)
-        if self.single_digits and text not in ("^", "_", "\\frac", "\\dfrac", "\\tfrac", "\\cfrac"):
-            self.single_digits -= 1 if text not in ("{",) else self.single_digits
 
     def number(self, text: str, pos: int) -> None:
-        if self.single_digits and len(text) > 1 and text[0].isdigit():
-            self.lex.insert(self.index, _Lexeme("number", text[1:], pos + 1))
-            text = text[0]
         self.emit("NUMBER", text.replace("{,}", ""), pos)
 
     def char(self, text: str, pos: int) -> None:
@@ -323,8 +349,6 @@ class _Tokenizer:
         elif name == "vert":
             self.bar(pos)
         elif name in _LITERAL_TOKENS:
-            if _LITERAL_TOKENS[name] == "FRAC":
-                self.single_digits = 2
             self.emit(_LITERAL_TOKENS[name], "\\" + name, pos)
         elif name in ("text", "textrm", "mbox", "textnormal", "mathrm", "operatorname", "mathit", "textit"):
             self.word(name, pos)
@@ -463,7 +487,9 @@ class _Tokenizer:
         if lowered in SEPARATING_WORDS or not any(char.isalnum() for char in lowered):
             self.emit("SEP", words, pos)
         elif lowered in CONDITION_WORDS:
-            self.emit("CONNECTOR" if in_cases else "SEP", words, pos)
+            while self.tokens and self.tokens[-1].type in ("SEP", "COMMA"):
+                self.tokens.pop()  # `f = 0, \\text{ if } x < 0`: the condition belongs to f = 0
+            self.emit("CONNECTOR", words, pos)
         elif lowered in OTHERWISE_WORDS and in_cases:
             self.emit("OTHERWISE", words, pos)
         else:
@@ -1030,12 +1056,53 @@ class _Build(Transformer_NonRecursive):
         high_op = ast.Lt() if closing.type == "RPAR" else ast.LtE()
         return low_op, low, high, high_op
 
+    def condition_first(self, children: list[Any]) -> list[ast.expr]:
+        """`\\text{for } x > 0, claim` (当 x>0 时, …): the condition comes first."""
+        parts = self.nodes(children)
+        return self.conditional(parts[1:] + parts[:1])
+
+    def conditional(self, children: list[Any]) -> list[ast.expr]:
+        """`claim \\text{ if } condition`: the claim is checked where the condition holds."""
+        parts = self.nodes(children)
+        condition = parts[-1]
+        if not (
+            isinstance(condition, list) and len(condition) == 1 and isinstance(condition[0], ast.Compare)
+        ):
+            raise self.error("a condition after `if`/`for`/`when` must be one comparison, as in x > 0")
+        if len(parts) == 1 or not isinstance(parts[0], list):
+            return []  # `\\text{when } x > 0`: a condition stated alone claims nothing
+        return [link for claim in parts[0] for link in _under(claim, condition[0])]
+
     def start(self, children: list[Any]) -> list[ast.expr]:
         claims: list[ast.expr] = []
         for child in self.nodes(children):
             if isinstance(child, list):
                 claims.extend(child)
         return claims
+
+
+_FALLBACK = {ast.Eq: 0, ast.LtE: 0, ast.GtE: 0, ast.Lt: -1, ast.Gt: 1, ast.NotEq: 1}
+
+
+def _under(claim: ast.expr, condition: ast.Compare) -> list[ast.expr]:
+    """`l op r` where `condition` holds: Piecewise((l, condition), (r + k, True)) op r, with k
+    chosen so the comparison holds trivially elsewhere (k = 0 for ==, <=, >=; ∓1 for <, >; 1 for !=).
+    A chain is split into its links, one claim each; approx (numbers only) needs no condition."""
+    if not isinstance(claim, ast.Compare):
+        return [claim]
+    links = []
+    left = claim.left
+    for op, right in zip(claim.ops, claim.comparators, strict=True):
+        shift = _FALLBACK[type(op)]
+        elsewhere = right if shift == 0 else _binop(right, ast.Add() if shift > 0 else ast.Sub(), _int(1))
+        piecewise = _call(
+            "Piecewise",
+            ast.Tuple(elts=[left, condition], ctx=ast.Load()),
+            ast.Tuple(elts=[elsewhere, ast.Constant(True)], ctx=ast.Load()),
+        )
+        links.append(ast.Compare(left=piecewise, ops=[op], comparators=[right]))
+        left = right
+    return links
 
 
 def _displayed(node: ast.expr, depth: int = 0) -> tuple[Fraction, Fraction | None] | None:
