@@ -294,3 +294,14 @@ def test_unreadable_formulas_name_what_and_how_to_declare(tex: str, message: str
         read_formula(tex, 12)
     assert caught.value.line == 12
     assert message in caught.value.message
+
+
+def test_an_edit_of_the_grammar_invalidates_cached_claim_results(tmp_path):
+    from dldeck import buildcache
+
+    grammar = tmp_path / "verify" / "tex.lark"
+    grammar.parent.mkdir()
+    grammar.write_text("start: NAME\n", encoding="utf-8")
+    before = buildcache.hash_tree(tmp_path, suffixes=buildcache._SOURCE_SUFFIXES)
+    grammar.write_text("start: NAME NAME\n", encoding="utf-8")
+    assert buildcache.hash_tree(tmp_path, suffixes=buildcache._SOURCE_SUFFIXES) != before

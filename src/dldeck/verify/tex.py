@@ -104,7 +104,7 @@ _LITERAL_TOKENS = {
     "cfrac": "FRAC", "sqrt": "SQRT", "binom": "BINOM", "dbinom": "BINOM", "tbinom": "BINOM",
     "sum": "SUM", "prod": "PROD", "lim": "LIM", "partial": "PARTIAL", "quad": "SEP",
     "qquad": "SEP", "lfloor": "FLOOR_OPEN", "rfloor": "FLOOR_CLOSE", "lceil": "CEIL_OPEN",
-    "rceil": "CEIL_CLOSE", "lvert": "ABS_OPEN", "rvert": "ABS_CLOSE", "∞": "NAME",
+    "rceil": "CEIL_CLOSE", "lvert": "ABS_OPEN", "rvert": "ABS_CLOSE",
 }  # fmt: skip
 
 # --------------------------------------------------------------------------- raw lexemes
@@ -212,12 +212,10 @@ class _Tokenizer:
         self.line = line
         self.functions = functions
         self.lex = _single_digit_arguments(_apply_notation(_lexemes(tex), notation))
-        self.notation_names = {value for value in notation.values()}
         self.index = 0
         self.tokens: list[Token] = []
         self.environments: list[str] = []
         self.bars = 0
-        self.next_bar = ""  # "open" | "close" after \left, \right, \bigl, \bigr
 
     def error(self, message: str) -> CheckError:
         return CheckError(message, self.line)
@@ -227,8 +225,6 @@ class _Tokenizer:
         return self.lex[at] if at < len(self.lex) else None
 
     def emit(self, kind: str, value: str, pos: int) -> None:
-        if len(self.tokens) >= MAX_FORMULA_TOKENS:
-            raise self.error(f"formula has more than {MAX_FORMULA_TOKENS} symbols")
         end = self.lex[self.index - 1].pos + len(self.lex[self.index - 1].text) if self.index else pos + 1
         self.tokens.append(
             Token(kind, value, start_pos=pos, end_pos=max(end, pos + 1), line=self.line, column=pos + 1)
@@ -311,13 +307,10 @@ class _Tokenizer:
             return
         elif text == "^" and self.direction(pos):
             return
+        elif text == "∞":
+            self.name("oo", pos)
         elif text in _LITERAL_TOKENS:
-            if text == "∞":
-                self.name("oo", pos)
-            else:
-                self.emit(_LITERAL_TOKENS[text], text, pos)
-        elif text in ("≤", "≥", "≠", "≈"):
-            self.relation(RELATIONS[text], pos)
+            self.emit(_LITERAL_TOKENS[text], text, pos)
         else:
             raise self.error(f"cannot read {quote(text)} in a formula")
 
