@@ -79,6 +79,8 @@ CONSTRUCTS = [
     ("abs sum", r"|x| + |y| \ge |x + y|", r"|x| + |y| \le |x + y|", "at "),
     ("floor", r"\lfloor 2.5 \rfloor = 2", r"\lfloor 2.5 \rfloor = 3", "computed 2"),
     ("ceil", r"\lceil 2.5 \rceil = 3", r"\lceil 2.5 \rceil = 2", "computed 3"),
+    ("max over a variable", r"\max_x \bigl(x(1-x)\bigr) = \tfrac14", r"\max_x \bigl(x(1-x)\bigr) = \tfrac12",
+     "computed 1/4"),
     ("max set", r"\max\{a, b\} \ge a", r"\max\{a, b\} \le a", "at "),
     ("min paren", r"\min(x, 0) \le 0", r"\min(x, 0) \ge 0", "at x="),
     ("exp", r"\exp(0) = 1", r"\exp(1) = 1", "computed E"),
@@ -141,10 +143,25 @@ CONSTRUCTS = [
     ("cases if", r"|x| = \begin{cases} x, & \text{if } x \ge 0 \\ -x, & \text{if } x < 0 \end{cases}",
      r"|x| = \begin{cases} x, & \text{if } x \ge 0 \\ x, & \text{if } x < 0 \end{cases}", "at x="),
     ("spacing", r"x\,y \; = \! y \: x", r"x\,y \; = \! y~x + 1", "computed x*y"),
+    ("condition", r"|x| = x \text{ if } x \ge 0", r"|x| = x \text{ if } x \le 1", "at x="),
+    ("condition chinese", r"\text{当 } x > 0 \text{ 时}, \ln x < x",
+     r"\text{当 } x > 0 \text{ 时}, \ln x > 0", "at x="),
+    ("condition after comma", r"\operatorname{ReLU}(x) = 0, \quad \text{if } x < 0",
+     r"\operatorname{ReLU}(x) = 0, \quad \text{if } x < 1", "at x="),
+    ("strict condition", r"\frac{1}{x} < 1 \text{ for } x > 1", r"\frac{1}{x} < 1 \text{ for } x > 0",
+     "at x="),
+    ("unbraced digits", r"x^23 = 3x^2 \quad \frac123 = \tfrac32", r"x^23 = x^{23}", "at x="),
     ("percent", r"50\% = \tfrac12", r"50\% = \tfrac13", "computed 1/2"),
     ("factorial", r"4! = 24", r"4! = 12", "computed 24"),
     ("binom", r"\binom{4}{2} = 6", r"\binom{4}{2} = 4", "computed 6"),
     ("colon equals", r"\sigma(0) := \tfrac12", r"\sigma(0) := 1", "computed 1/2"),
+    ("inline partial", r"\partial L/\partial w = w", r"\partial L/\partial w = 1", "at w="),
+    ("chain then interval", r"\sigma(x) = \frac{1}{1+e^{-x}} \in (0,1)",
+     r"\sigma(x) = \frac{1}{1+e^{-x}} \in (0,\tfrac12)", "at x="),
+    ("prime of a command", r"\tanh'(x) = 1 - \tanh^2 x", r"\tanh'(x) = 1 + \tanh^2 x", "at x="),
+    ("star and sample labels", r"x^* + x^{(i)} - x^{(i)} = x^*", r"x^* \cdot x^{(i)} = x^* + x^{(i)}", "at "),
+    ("decoration without braces", r"\hat\mu \cdot 2 = \hat\mu + \hat\mu", r"\hat\mu \cdot 2 = \hat\mu",
+     "at mu_hat="),
     ("unicode relation", r"\sigma(x) ≤ 1", r"\sigma(x) ≥ 1", "at x="),
 ]  # fmt: skip
 
@@ -203,8 +220,21 @@ def test_definition_of_names_and_refusals():
     assert piecewise is not None and piecewise.text == "s(x) := Piecewise((1, x > 0), (0, x <= 0))"
 
 
+def test_a_formula_defines_a_function_that_later_relations_call():
+    statements = read_formula(r"\mathrm{Softplus}(x) = \ln(1+e^x), \qquad \mathrm{Softplus}(0) = \ln 2", 9)
+    assert [s.text for s in statements] == ["softplus(x) == log(1 + exp(x))", "softplus(0) == log(2)"]
+    definition = definition_of(statements[0], defined=())
+    assert definition is not None and definition.params == ("x",)
+    scope = scope_with("k := 1")
+    execute_definition(definition, scope)
+    assert check_claim(statements[1], scope).status == "symbolic"
+
+
 def test_bare_expressions_state_nothing():
     assert read_formula(r"\sigma(x)", 1, functions=frozenset({"sigma"})) == []
+    assert read_formula(r"x \to +\infty", 1) == []  # notation that states no relation
+    assert read_formula(r"[0, \infty)", 1) == []
+    assert read_formula(r"\|x\|_2", 1) == []
     assert read_formula(r"\frac{1}{1+e^{-x}}", 1) == []
     assert read_formula("", 1) == []
 
@@ -245,12 +275,13 @@ def test_strip_cloze_reveals_the_answer():
     ("tex", "message"),
     [
         (r"\mathbb{E}[x] = 0", r"«\mathbb»"),
-        (r"\mathrm{Var}(x) = 1", "notation"),
+        (r"\mathrm{Var}(x) + 1 = 2", "notation"),
         (r"\operatorname{softplus}(x) > 0", "softplus"),
         (r"x_1 + \cdots + x_n = s", "ellipsis"),
         (r"\mathbf{W}\mathbf{x} = y", "vector or matrix"),
         (r"\text{the loss} = 0", "«the loss»"),
-        (r"x \to 0", "only read inside a limit"),
+        (r"a = x \to 0", "only read inside a limit"),
+        (r"\mathrm{BN}(x) = \operatorname{softplus}(x)", "softplus"),
         (r"\nabla f = 0", r"«\nabla»"),
         (r"a = ", "ends too early"),
         (r"\frac{\partial}{x} = 1", r"\partial"),
@@ -263,3 +294,14 @@ def test_unreadable_formulas_name_what_and_how_to_declare(tex: str, message: str
         read_formula(tex, 12)
     assert caught.value.line == 12
     assert message in caught.value.message
+
+
+def test_an_edit_of_the_grammar_invalidates_cached_claim_results(tmp_path):
+    from dldeck import buildcache
+
+    grammar = tmp_path / "verify" / "tex.lark"
+    grammar.parent.mkdir()
+    grammar.write_text("start: NAME\n", encoding="utf-8")
+    before = buildcache.hash_tree(tmp_path, suffixes=buildcache._SOURCE_SUFFIXES)
+    grammar.write_text("start: NAME NAME\n", encoding="utf-8")
+    assert buildcache.hash_tree(tmp_path, suffixes=buildcache._SOURCE_SUFFIXES) != before

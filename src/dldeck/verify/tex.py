@@ -70,7 +70,7 @@ RELATIONS = {
     "coloneqq": "==", "≤": "<=", "≥": ">=", "≠": "!=", "≈": "approx",
 }  # fmt: skip
 
-SPACING = {",", ";", "!", ":", ">", " ", "displaystyle", "textstyle", "nonumber", "limits", "quad!"}
+SPACING = {",", ";", "!", ":", ">", " ", "displaystyle", "textstyle", "nonumber", "limits"}
 SIZES = {
     "left", "right", "middle", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr",
     "biggl", "biggr", "Biggl", "Biggr",
@@ -84,10 +84,15 @@ MACROS = {
     "write", "immediate", "openout", "read", "makeatletter", "usepackage", "begingroup", "endgroup",
     "futurelet", "afterassignment", "uppercase", "lowercase", "newenvironment", "href", "url",
 }  # fmt: skip
+OTHER_RELATIONS = {
+    "in", "ll", "gg", "lesssim", "gtrsim", "equiv", "sim", "simeq", "propto", "not", "subset",
+    "subseteq", "supset", "notin", "cong", "doteq", "triangleq", "ni",
+}  # fmt: skip
+_TWO_ARGUMENTS = {"frac", "dfrac", "tfrac", "cfrac", "binom", "dbinom", "tbinom"}
 ELLIPSES = {"cdots", "ldots", "dots", "vdots", "ddots", "dotsb", "dotsc", "dotsm"}
 VECTORS = {"mathbf", "boldsymbol", "bm", "vec", "mathbfit"}
-SEPARATING_WORDS = {"and", "，", ",", "、", "且", "和", "以及", "or"}
-CONDITION_WORDS = {"if", "for", "when", "where", "for all", "当", "若", "如果", "时", "其中"}
+SEPARATING_WORDS = {"and", "，", ",", "、", "且", "和", "以及", "where", "其中", "时", "for all"}
+CONDITION_WORDS = {"if", "for", "when", "当", "若", "如果"}
 OTHERWISE_WORDS = {"otherwise", "else", "其他", "否则", "其余"}
 
 _LITERAL_TOKENS = {
@@ -99,7 +104,7 @@ _LITERAL_TOKENS = {
     "cfrac": "FRAC", "sqrt": "SQRT", "binom": "BINOM", "dbinom": "BINOM", "tbinom": "BINOM",
     "sum": "SUM", "prod": "PROD", "lim": "LIM", "partial": "PARTIAL", "quad": "SEP",
     "qquad": "SEP", "lfloor": "FLOOR_OPEN", "rfloor": "FLOOR_CLOSE", "lceil": "CEIL_OPEN",
-    "rceil": "CEIL_CLOSE", "lvert": "ABS_OPEN", "rvert": "ABS_CLOSE", "∞": "NAME",
+    "rceil": "CEIL_CLOSE", "lvert": "ABS_OPEN", "rvert": "ABS_CLOSE",
 }  # fmt: skip
 
 # --------------------------------------------------------------------------- raw lexemes
@@ -126,11 +131,7 @@ def _lexemes(tex: str) -> list[_Lexeme]:
     for match in _RAW.finditer(tex):
         kind = match.lastgroup or "char"
         if kind != "space":
-            text = match.group()
-            if kind == "command":
-                text = (
-                    text.rstrip("*") if text[1:].rstrip("*") not in ("align", "gather", "equation") else text
-                )
+            text = match.group().rstrip("*") if kind == "command" else match.group()
             found.append(_Lexeme(kind, text, match.start()))
     return found
 
@@ -158,6 +159,41 @@ def _apply_notation(lexemes: list[_Lexeme], notation: Mapping[str, str]) -> list
     return result
 
 
+def _single_digit_arguments(lexemes: list[_Lexeme]) -> list[_Lexeme]:
+    """As in TeX, an unbraced argument is one digit: `x^23` is x²·3, `\\frac123` is ½·3."""
+    closing: dict[int, int] = {}
+    opened: list[int] = []
+    for index, lexeme in enumerate(lexemes):
+        if lexeme.text == "{":
+            opened.append(index)
+        elif lexeme.text == "}" and opened:
+            closing[opened.pop()] = index
+    singles: dict[int, int] = {}  # index of a number → how many leading digits stand alone
+    for index, lexeme in enumerate(lexemes):
+        arguments = 1 if lexeme.text in ("^", "_") else 2 if lexeme.text[1:] in _TWO_ARGUMENTS else 0
+        at = index + 1
+        while arguments and at < len(lexemes):
+            if lexemes[at].kind == "number":
+                taken = min(arguments, len(lexemes[at].text))
+                singles[at] = taken
+                arguments -= taken
+                at += 1
+            else:
+                at = closing.get(at, at) + 1
+                arguments -= 1
+    result: list[_Lexeme] = []
+    for index, lexeme in enumerate(lexemes):
+        count = singles.get(index, 0)
+        text = lexeme.text
+        if count and text[:count].isdigit() and len(text) > 1:
+            result.extend(_Lexeme("number", text[i], lexeme.pos + i) for i in range(count))
+            if text[count:]:
+                result.append(_Lexeme("number", text[count:], lexeme.pos + count))
+        else:
+            result.append(lexeme)
+    return result
+
+
 # --------------------------------------------------------------------------- tokens
 
 
@@ -175,14 +211,11 @@ class _Tokenizer:
         self.tex = tex
         self.line = line
         self.functions = functions
-        self.lex = _apply_notation(_lexemes(tex), notation)
-        self.notation_names = {value for value in notation.values()}
+        self.lex = _single_digit_arguments(_apply_notation(_lexemes(tex), notation))
         self.index = 0
         self.tokens: list[Token] = []
         self.environments: list[str] = []
         self.bars = 0
-        self.next_bar = ""  # "open" | "close" after \left, \right, \bigl, \bigr
-        self.single_digits = 0  # after ^, _ or \frac a digit stands alone: x^23 is x^2·3
 
     def error(self, message: str) -> CheckError:
         return CheckError(message, self.line)
@@ -192,19 +225,38 @@ class _Tokenizer:
         return self.lex[at] if at < len(self.lex) else None
 
     def emit(self, kind: str, value: str, pos: int) -> None:
-        if len(self.tokens) >= MAX_FORMULA_TOKENS:
-            raise self.error(f"formula has more than {MAX_FORMULA_TOKENS} symbols")
-        self.tokens.append(Token(kind, value, start_pos=pos, line=self.line, column=pos + 1))
+        end = self.lex[self.index - 1].pos + len(self.lex[self.index - 1].text) if self.index else pos + 1
+        self.tokens.append(
+            Token(kind, value, start_pos=pos, end_pos=max(end, pos + 1), line=self.line, column=pos + 1)
+        )
 
-    def run(self) -> list[Token]:
+    def guard(self) -> None:
+        """Refusals that hold whatever the formula says: macro definitions and deep nesting."""
+        if len(self.lex) > MAX_FORMULA_TOKENS:
+            raise self.error(f"formula has more than {MAX_FORMULA_TOKENS} symbols")
         depth = 0
         for lexeme in self.lex:
+            if lexeme.kind == "command" and lexeme.text[1:] in MACROS:
+                raise self.error(f"TeX macro commands are not read in formulas: {quote(lexeme.text)}")
             if lexeme.text in ("{", "(", "[", "\\{", "\\left"):
                 depth += 1
                 if depth > MAX_NESTING:
                     raise self.error(f"formula nested deeper than {MAX_NESTING} levels")
             elif lexeme.text in ("}", ")", "]", "\\}", "\\right"):
                 depth -= 1
+
+    def states_relation(self) -> bool:
+        """Whether the formula says `=`, `<`, `\\in`, `\\approx`, `\\ll`, …: a claim, read or not."""
+        return any(
+            lexeme.text in RELATIONS
+            or (
+                lexeme.kind == "command"
+                and (lexeme.text[1:] in RELATIONS or lexeme.text[1:] in OTHER_RELATIONS)
+            )
+            for lexeme in self.lex
+        )
+
+    def run(self) -> list[Token]:
         while self.index < len(self.lex):
             self.step()
         return self.tokens
@@ -225,13 +277,8 @@ class _Tokenizer:
             self.symbol(text, pos)
         else:
             self.char(text, pos)
-        if self.single_digits and text not in ("^", "_", "\\frac", "\\dfrac", "\\tfrac", "\\cfrac"):
-            self.single_digits -= 1 if text not in ("{",) else self.single_digits
 
     def number(self, text: str, pos: int) -> None:
-        if self.single_digits and len(text) > 1 and text[0].isdigit():
-            self.lex.insert(self.index, _Lexeme("number", text[1:], pos + 1))
-            text = text[0]
         self.emit("NUMBER", text.replace("{,}", ""), pos)
 
     def char(self, text: str, pos: int) -> None:
@@ -260,13 +307,10 @@ class _Tokenizer:
             return
         elif text == "^" and self.direction(pos):
             return
+        elif text == "∞":
+            self.name("oo", pos)
         elif text in _LITERAL_TOKENS:
-            if text == "∞":
-                self.name("oo", pos)
-            else:
-                self.emit(_LITERAL_TOKENS[text], text, pos)
-        elif text in ("≤", "≥", "≠", "≈"):
-            self.relation(RELATIONS[text], pos)
+            self.emit(_LITERAL_TOKENS[text], text, pos)
         else:
             raise self.error(f"cannot read {quote(text)} in a formula")
 
@@ -298,8 +342,6 @@ class _Tokenizer:
         elif name == "vert":
             self.bar(pos)
         elif name in _LITERAL_TOKENS:
-            if _LITERAL_TOKENS[name] == "FRAC":
-                self.single_digits = 2
             self.emit(_LITERAL_TOKENS[name], "\\" + name, pos)
         elif name in ("text", "textrm", "mbox", "textnormal", "mathrm", "operatorname", "mathit", "textit"):
             self.word(name, pos)
@@ -383,7 +425,7 @@ class _Tokenizer:
         """The text of a `{...}` argument, as written (nested braces kept)."""
         opening = self.peek()
         if opening is None or opening.text != "{":
-            if opening is not None and opening.kind == "char":
+            if opening is not None and opening.kind in ("char", "command"):
                 self.index += 1
                 return opening.text
             raise self.error(f"expected {{...}} at column {pos + 1}")
@@ -418,8 +460,12 @@ class _Tokenizer:
         if callable_name:
             self.function(callable_name, pos)
             return
-        following = self.peek()
-        if command == "operatorname" or (following is not None and following.text in ("(", "\\left")):
+        if self.peek_delimiter() == "(" or (self.peek() is not None and self.peek().text == "'"):  # type: ignore[union-attr]
+            primes = self.primes()
+            if self.peek_delimiter() == "(":  # a definition's left side, or an unknown function
+                self.emit("OPNAME_CALL", words.lower() + "'" * primes, pos)
+                return
+        if command == "operatorname" or self.peek_delimiter() == "(":
             raise self.error(
                 f"unknown function {quote(chr(92) + command + '{' + text + '}')} "
                 f"(read as {words.lower()}): {DECLARE_HINT}"
@@ -434,7 +480,9 @@ class _Tokenizer:
         if lowered in SEPARATING_WORDS or not any(char.isalnum() for char in lowered):
             self.emit("SEP", words, pos)
         elif lowered in CONDITION_WORDS:
-            self.emit("CONNECTOR" if in_cases else "SEP", words, pos)
+            while self.tokens and self.tokens[-1].type in ("SEP", "COMMA"):
+                self.tokens.pop()  # `f = 0, \\text{ if } x < 0`: the condition belongs to f = 0
+            self.emit("CONNECTOR", words, pos)
         elif lowered in OTHERWISE_WORDS and in_cases:
             self.emit("OTHERWISE", words, pos)
         else:
@@ -465,8 +513,44 @@ class _Tokenizer:
                 self.emit("CASES_END", name, pos)
 
     def function(self, name: str, pos: int) -> None:
+        primes = self.primes()
         following = self.peek_delimiter()
-        self.emit("FUNC_CALL" if following in ("(", "\\{") else "FUNC", name, pos)
+        if primes and following != "(":
+            raise self.error(f"a prime needs its variable, as in {name}'(x)")
+        self.emit("FUNC_CALL" if following in ("(", "\\{") else "FUNC", name + "'" * primes, pos)
+
+    def primes(self) -> int:
+        """f', f'' and f^{\\prime}: how many."""
+        count = 0
+        while self.peek() is not None and self.peek().text == "'":  # type: ignore[union-attr]
+            self.index += 1
+            count += 1
+        ahead = [x.text for x in self.lex[self.index : self.index + 4]]
+        if ahead[:2] == ["^", "\\prime"]:
+            self.index += 2
+            count += 1
+        elif ahead == ["^", "{", "\\prime", "}"]:
+            self.index += 4
+            count += 1
+        return count
+
+    def superscript_label(self) -> str:
+        """x^* → x_star and x^{(i)} → x_i: superscripts that label a name rather than raise it."""
+        ahead = [x.text for x in self.lex[self.index : self.index + 6]]
+        for pattern, label in (
+            (["^", "*"], "star"),
+            (["^", "{", "*", "}"], "star"),
+            (["^", "\\ast"], "star"),
+        ):
+            if ahead[: len(pattern)] == pattern:
+                self.index += len(pattern)
+                return label
+        if ahead[:3] == ["^", "{", "("] and len(ahead) == 6 and ahead[4:] == [")", "}"]:
+            inner = self.lex[self.index + 3]
+            if inner.kind in ("char", "number") and inner.text.isalnum():
+                self.index += 6
+                return inner.text
+        return ""
 
     def peek_delimiter(self) -> str:
         """The next delimiter's text, looking through \\left, \\bigl and friends."""
@@ -484,18 +568,17 @@ class _Tokenizer:
         if following is not None and following.text == "_":
             self.index += 1
             name = f"{name}_{self.subscript(pos)}"
-        primes = 0
-        while self.peek() is not None and self.peek().text == "'":  # type: ignore[union-attr]
-            self.index += 1
-            primes += 1
-        if self.peek() is not None and self.peek().text == "^":  # type: ignore[union-attr]
-            after = self.peek(1)
-            if after is not None and after.text == "\\prime":
-                self.index += 2
-                primes += 1
+        label = self.superscript_label()
+        if label:
+            name = f"{name}_{label}"
+            if self.peek() is not None and self.peek().text == "_":  # type: ignore[union-attr]
+                self.index += 1
+                name = f"{name}_{self.subscript(pos)}"
+        primes = self.primes()
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or keyword.iskeyword(name):
             raise self.error(f"{quote(name)} cannot be a name in a formula: {DECLARE_HINT}")
-        call = self.peek_delimiter() == "("
+        after_script = bool(self.tokens) and self.tokens[-1].type in ("UNDERSCORE", "CARET")
+        call = self.peek_delimiter() == "(" and not after_script  # x^y(…) raises x to y, then multiplies
         if primes and not call:
             raise self.error(f"a prime needs its variable, as in {name}'(x)")
         self.emit("NAME_CALL" if call else "NAME", name + "'" * primes, pos)
@@ -629,7 +712,7 @@ def _factors(node: ast.expr) -> list[ast.expr]:
 class _Build(Transformer_NonRecursive):
     """Parse tree → check-language `ast` nodes; bottom-up and without recursion."""
 
-    def __init__(self, functions: Collection[str], line: int):
+    def __init__(self, functions: frozenset[str], line: int):
         super().__init__()
         self.functions = functions
         self.line = line
@@ -691,6 +774,9 @@ class _Build(Transformer_NonRecursive):
             return self.prime(name, primes, args)
         node = _call(name, *args)
         if head.type == "FUNC_CALL" or name in self.functions:
+            return node
+        if head.type == "OPNAME_CALL":
+            node.dldeck_unknown = name  # type: ignore[attr-defined]  # fine only as a definition's left side
             return node
         if len(args) != 1:
             return node  # `g(x, y)` with g unknown: evaluation names it
@@ -819,6 +905,10 @@ class _Build(Transformer_NonRecursive):
 
     def binary(self, children: list[Any]) -> ast.expr:
         left, operator, right = children
+        if operator.type == "DIV":  # ∂L/∂w written inline
+            derivative = self.derivative(left, right)
+            if derivative is not None:
+                return derivative
         return _binop(left, _BINARY[operator.type](), right)
 
     def neg(self, children: list[Any]) -> ast.expr:
@@ -884,6 +974,9 @@ class _Build(Transformer_NonRecursive):
         spec = ast.Tuple(elts=[variable, low, high], ctx=ast.Load())
         return _call(function, body, spec)
 
+    def unbounded(self, children: list[Any]) -> None:
+        raise self.error("a sum or product is verified only with both bounds, as in \\sum_{i=1}^{n}")
+
     def bound(self, children: list[Any]) -> tuple[ast.expr, ast.expr]:
         name = next(c for c in children if isinstance(c, Token) and c.type == "NAME")
         rel = next(c for c in children if isinstance(c, Token) and c.type == "REL")
@@ -904,12 +997,20 @@ class _Build(Transformer_NonRecursive):
     # ----------------------------------------------------------------- relations
 
     def chain(self, children: list[Any]) -> list[ast.expr] | ast.expr:
-        sides = self.nodes(children)
+        items = self.nodes(children)
+        interval = items.pop() if isinstance(items[-1], tuple) else None
+        sides = items
         ops = [str(c) for c in children if isinstance(c, Token) and c.type == "REL"]
-        if not ops:
+        if not ops and interval is None:
             return sides[0]  # a bare expression states nothing
-        first = getattr(sides[0], "dldeck_call", sides[0])
-        sides[0] = first
+        sides[0] = getattr(sides[0], "dldeck_call", sides[0])
+        defines = ops[:1] == ["=="] and isinstance(sides[0], ast.Call)
+        for side in sides[1:] if defines else sides:
+            for node in _walk(side):
+                if hasattr(node, "dldeck_unknown"):
+                    raise self.error(f"unknown function {quote(node.dldeck_unknown)}: {DECLARE_HINT}")
+        if defines and isinstance(sides[0].func, ast.Name):  # type: ignore[attr-defined]
+            self.functions = self.functions | {sides[0].func.id}  # later relations may call it
         claims: list[ast.expr] = []
         run_start = 0
         for index, op in enumerate(ops):
@@ -920,6 +1021,9 @@ class _Build(Transformer_NonRecursive):
                 run_start = index + 1
         if run_start < len(ops):
             claims.append(self.compare(sides[run_start:], ops[run_start:]))
+        if interval is not None:  # `… \in (a, b]`: the last side lies in the interval
+            low_op, low, high, high_op = interval
+            claims.append(ast.Compare(left=low, ops=[low_op, high_op], comparators=[sides[-1], high]))
         return claims
 
     @staticmethod
@@ -938,17 +1042,29 @@ class _Build(Transformer_NonRecursive):
                 return _call("approx", expression, number, _fraction(tolerance))
         raise self.error("≈ needs a displayed number on one side, as in \\sigma(1) \\approx 0.731")
 
-    def membership(self, children: list[Any]) -> list[ast.expr]:
-        member, interval = self.nodes(children)
-        low_op, low, high, high_op = interval
-        return [ast.Compare(left=low, ops=[low_op, high_op], comparators=[member, high])]
-
     def interval(self, children: list[Any]) -> tuple[ast.cmpop, ast.expr, ast.expr, ast.cmpop]:
         opening, closing = children[0], children[-1]
         low, high = self.nodes(children)
         low_op = ast.Lt() if opening.type == "LPAR" else ast.LtE()
         high_op = ast.Lt() if closing.type == "RPAR" else ast.LtE()
         return low_op, low, high, high_op
+
+    def condition_first(self, children: list[Any]) -> list[ast.expr]:
+        """`\\text{for } x > 0, claim` (当 x>0 时, …): the condition comes first."""
+        parts = self.nodes(children)
+        return self.conditional(parts[1:] + parts[:1])
+
+    def conditional(self, children: list[Any]) -> list[ast.expr]:
+        """`claim \\text{ if } condition`: the claim is checked where the condition holds."""
+        parts = self.nodes(children)
+        condition = parts[-1]
+        if not (
+            isinstance(condition, list) and len(condition) == 1 and isinstance(condition[0], ast.Compare)
+        ):
+            raise self.error("a condition after `if`/`for`/`when` must be one comparison, as in x > 0")
+        if len(parts) == 1 or not isinstance(parts[0], list):
+            return []  # `\\text{when } x > 0`: a condition stated alone claims nothing
+        return [link for claim in parts[0] for link in _under(claim, condition[0])]
 
     def start(self, children: list[Any]) -> list[ast.expr]:
         claims: list[ast.expr] = []
@@ -958,8 +1074,37 @@ class _Build(Transformer_NonRecursive):
         return claims
 
 
-def _displayed(node: ast.expr) -> tuple[Fraction, Fraction | None] | None:
-    """A number side's value and the unit of its last displayed digit (None: exact, no digits)."""
+_FALLBACK = {ast.Eq: 0, ast.LtE: 0, ast.GtE: 0, ast.Lt: -1, ast.Gt: 1, ast.NotEq: 1}
+
+
+def _under(claim: ast.expr, condition: ast.Compare) -> list[ast.expr]:
+    """`l op r` where `condition` holds: Piecewise((l, condition), (r + k, True)) op r, with k
+    chosen so the comparison holds trivially elsewhere (k = 0 for ==, <=, >=; ∓1 for <, >; 1 for !=).
+    A chain is split into its links, one claim each; approx (numbers only) needs no condition."""
+    if not isinstance(claim, ast.Compare):
+        return [claim]
+    links = []
+    left = claim.left
+    for op, right in zip(claim.ops, claim.comparators, strict=True):
+        shift = _FALLBACK[type(op)]
+        elsewhere = right if shift == 0 else _binop(right, ast.Add() if shift > 0 else ast.Sub(), _int(1))
+        piecewise = _call(
+            "Piecewise",
+            ast.Tuple(elts=[left, condition], ctx=ast.Load()),
+            ast.Tuple(elts=[elsewhere, ast.Constant(True)], ctx=ast.Load()),
+        )
+        links.append(ast.Compare(left=piecewise, ops=[op], comparators=[right]))
+        left = right
+    return links
+
+
+def _displayed(node: ast.expr, depth: int = 0) -> tuple[Fraction, Fraction | None] | None:
+    """A number side's value and the unit of its last displayed digit (None: exact, no digits).
+
+    Only literals, signs, ×10^k, % and fractions of literals count; anything deeper is not a number.
+    """
+    if depth > 6:
+        return None
     if (
         isinstance(node, ast.Constant)
         and isinstance(node.value, int | float)
@@ -969,12 +1114,12 @@ def _displayed(node: ast.expr) -> tuple[Fraction, Fraction | None] | None:
         unit = getattr(node, "dldeck_unit", None)
         return Fraction(literal), unit
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        inner = _displayed(node.operand)
+        inner = _displayed(node.operand, depth + 1)
         if inner is None:
             return None
         return (-inner[0] if isinstance(node.op, ast.USub) else inner[0]), inner[1]
-    if isinstance(node, ast.BinOp):
-        left, right = _displayed(node.left), _displayed(node.right)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow | ast.Mult | ast.Div):
+        left, right = _displayed(node.left, depth + 1), _displayed(node.right, depth + 1)
         if left is None or right is None:
             return None
         if (
@@ -1025,7 +1170,19 @@ def read_formula(
     if len(tex) > MAX_FORMULA_CHARS:
         raise CheckError(f"formula is longer than {MAX_FORMULA_CHARS} characters", line)
     callable_names = (frozenset(functions) | frozenset(FUNCTIONS)) - frozenset(LAYER_FUNCTIONS)
-    tokens = _Tokenizer(tex, line, notation or {}, callable_names).run()
+    tokenizer = _Tokenizer(tex, line, notation or {}, callable_names)
+    tokenizer.guard()
+    try:
+        return _read(tokenizer, callable_names)
+    except CheckError:
+        if tokenizer.states_relation():
+            raise
+        return []  # `x \to \infty`, `[0, 1)`, `\|x\|`: notation, not a claim
+
+
+def _read(tokenizer: _Tokenizer, callable_names: frozenset[str]) -> list[Statement]:
+    tex, line = tokenizer.tex, tokenizer.line
+    tokens = tokenizer.run()
     if not tokens:
         return []
     try:
@@ -1069,7 +1226,7 @@ def _walk(node: ast.AST) -> Iterator[ast.AST]:
 
 def _token_text(tex: str, token: Token) -> str:
     start = token.start_pos or 0
-    return tex[start : start + max(1, len(str(token)))].strip() or str(token)
+    return tex[start : token.end_pos or start + 1].strip() or str(token)
 
 
 def _one_line(tex: str) -> str:
