@@ -22,7 +22,7 @@ $(a+b)^2 = a^2 + 2ab + b^2$
 
 ## 随口一说？ {#unchecked}
 
-$\\operatorname{frobnicate}(x) \\bowtie 2$
+$\\mathbb{E}[x] = 2$
 """
 
 
@@ -42,10 +42,10 @@ def test_mutate_catches_a_changed_coefficient_and_reports_a_survivor(tmp_path: P
     found = mutate.mutations(collection)
     outcomes = {(o.mutation.mutant, o.verdict) for o in mutate.run(collection, found, timeout=60.0)}
     assert ("(a+b)^2 = a^2 + 3ab + b^2", "caught") in outcomes
-    assert ("\\operatorname{frobnicate}(x) \\bowtie 3", "survived") in outcomes
+    assert ("\\mathbb{E}[x] = 3", "survived") in outcomes
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["mutate", "-n", "300"])
     assert result.exit_code == 0, result.output
-    survivor = "\\operatorname{frobnicate}(x) \\bowtie 2 → \\operatorname{frobnicate}(x) \\bowtie 3 survived"
+    survivor = "\\mathbb{E}[x] = 2 → \\mathbb{E}[x] = 3 survived"
     assert f"a.md:11: {survivor}" in result.output
     assert f"{len(found)} mutations, " in result.output

@@ -180,7 +180,7 @@ def test_a_notation_entry_must_name_a_check_name(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- strict mode and coverage
 
 
-UNREADABLE = "## 问？ {#q}\n\n答：$\\operatorname{frobnicate}(x) \\bowtie 2$\n"
+UNREADABLE = "## 问？ {#q}\n\n答：$\\mathbb{E}[x] = 2$\n"
 
 
 def test_non_strict_counts_an_unread_formula_and_strict_refuses_it(tmp_path: Path) -> None:
