@@ -40,18 +40,17 @@ SQUARE_WRONG = "## 展开？ {#square}\n\n平方：\n\n$(a+b)^2 = a^2 + b^2$\n"
 
 
 def test_a_wrong_shown_formula_fails_at_its_line_with_a_counterexample(tmp_path: Path) -> None:
-    folder = content(tmp_path, SQUARE_WRONG + "\n```check\nassume a, b: real\n```\n")
-    report = verify(folder)
-    [problem] = report.diagnostics
-    assert problem.line == 9 and problem.path.endswith("a.md")
-    assert "(a+b)^2 = a^2 + b^2" in problem.message  # the TeX the learner reads, quoted
-    assert "does not hold" in problem.message and "at a=" in problem.message  # a counterexample
+    folder = content(tmp_path, "## 多少？ {#power}\n\n所以\n$2^{10} = 1000$，约一千。\n")
+    [problem] = verify(folder).diagnostics
+    assert problem.line == 8 and problem.path.endswith("a.md")
+    assert "2^{10} = 1000" in problem.message  # the TeX the learner reads, quoted
+    assert "does not hold" in problem.message and "computed 1024, right side 1000" in problem.message
 
 
-def test_a_failing_formula_in_undeclared_symbols_is_unread_until_strict(tmp_path: Path) -> None:
+def test_a_failing_formula_in_free_symbols_is_unread_until_strict(tmp_path: Path) -> None:
     folder = content(tmp_path, SQUARE_WRONG)
     [result] = verify(folder).results
-    assert result.status == "unread" and "does not declare" in result.message
+    assert result.status == "unread" and "fails for some values of a, b" in result.message
     with pytest.raises(BuildError) as caught:
         pipeline.check(folder, strict=True)
     [problem] = caught.value.diagnostics
@@ -108,11 +107,19 @@ def test_a_definition_in_a_formula_is_used_by_a_later_check(tmp_path: Path) -> N
 
 
 def test_a_formula_of_a_name_the_check_defines_must_agree_with_it(tmp_path: Path) -> None:
-    body = ("## Sigmoid？ {#sigmoid}\n\n$\\sigma(x) = \\frac{1}{1+e^{-x}}$\n\n"
-            "```check\nassume x: real\nsigma(x) := 1/(1 + exp(x))\n```\n")
+    body = ("## Sigmoid？ {#sigmoid}\n\n$\\sigma(0) = \\frac{1}{3}$\n\n"
+            "```check\nsigma(x) := 1/(1 + exp(x))\n```\n")
     report = verify(content(tmp_path, body))
     [problem] = report.diagnostics
-    assert problem.line == 7 and "does not hold: sigma(x) == 1 / (1 + exp(-x))" in problem.message
+    assert problem.line == 7 and "does not hold: sigma(0) == 1 / 3" in problem.message
+
+
+def test_a_formula_definition_that_uses_a_later_check_definition_waits_for_it(tmp_path: Path) -> None:
+    body = "## 损失？ {#loss}\n\n$J = 2L$\n\n```check\nL := 3\n```\n\n所以 $J = 6$。\n"
+    report = verify(content(tmp_path, body))
+    assert report.ok, report.diagnostics
+    statuses = [(r.formula, r.status) for r in report.results]
+    assert statuses == [("J = 2L", "definition"), ("J = 6", "symbolic")]
 
 
 def test_a_formula_above_the_check_that_defines_its_function_is_verified(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ formula reads `\\sigma(2x)` as a call when any check block of the card defines `
 `name = number` or `name = other_name` (`$\\gamma=2$`, `$G=C$`) gives a value for an example and
 defines nothing. Formulas marked `% exempt:` are counted, not read; those marked `% wrong:` must fail.
 
-A relation that fails although it names symbols the card never declares (`$x>0$`, `$|w|<1$`: a
-condition, not a claim for all x) is counted as unread, not as an error, until the card declares them
-(`assume`) or strict mode is on: the reading may lack what the prose says (see `doubt`).
+Outside strict mode, a relation that fails only for some values of its free symbols (`$x>0$`,
+`$|w|<1$`: a condition, not a claim for all x) is counted as unread, not as an error: the reading may
+lack what the prose around it says (see `doubt`). A failure with no free symbol is always an error.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def card_statements(card: Card) -> Iterator[Item]:
             computed.append(node)
         else:
             for item in _formula_items(node, names, notation):
-                if isinstance(item, Statement) and item.kind == "define":
+                if isinstance(item, Statement) and item.kind == "define" and not _uses_later(item, names):
                     ordered.append(item)
                 else:
                     relations.append(item)
@@ -128,6 +128,14 @@ def card_statements(card: Card) -> Iterator[Item]:
             error.line = error.line or node.span.line
             error.text = node.expression
             yield error
+
+
+def _uses_later(definition: Statement, names: _Names) -> bool:
+    """A formula definition that uses a name a check block defines further down waits for it (run in
+    reading order it would make that name a symbol, and the check's `:=` would fail)."""
+    assert definition.body is not None
+    pending = names.by_checks - names.defined
+    return any(isinstance(node, ast.Name) and node.id in pending for node in ast.walk(definition.body))
 
 
 def _check_item(item: Statement | CheckError, names: _Names) -> Statement | CheckError:
@@ -186,8 +194,9 @@ def _is_setting(definition: Statement) -> bool:
 def doubt(statement: Statement, scope: Scope) -> str:
     """Why a failing formula may be misread rather than wrong, or "" when the failure is certain.
 
-    Until a card is migrated (strict mode), prose formulas are often conditions (`$x>0$`,
-    `$0<a<1$`) or use names the card never declares; those are counted as unread, not as errors."""
+    Until the content is migrated (strict mode), prose formulas with free symbols are often
+    conditions (`$x>0$`, `$n\\,\\mathrm{Var}(w)=1$`) or examples; those are counted as unread, not as
+    errors. A failure with no free symbol left (`$2^{10}=1000$`, `$\\sigma(0)=1$`) is certain."""
     body = statement.body
     assert body is not None
     sides = [body.left, *body.comparators] if isinstance(body, ast.Compare) else list(body.args)
@@ -199,15 +208,9 @@ def doubt(statement: Statement, scope: Scope) -> str:
             if value.has(sympy.zoo, sympy.nan):
                 return f"sympy reads {quote(ast.unparse(side))} as undefined ({sympy.sstr(value)})"
             symbols |= {symbol.name for symbol in value.free_symbols}
-    loose = sorted(name for name in symbols if name not in scope.assumptions)
-    if loose:
-        return f"it names {', '.join(loose)}, which the card does not declare (`assume`)"
-    if not isinstance(body, ast.Compare) or not symbols:
-        return ""
-    if any(isinstance(op, ast.Lt | ast.LtE | ast.Gt | ast.GtE) for op in body.ops):
-        return "an inequality in free symbols reads as a condition in prose"
-    if isinstance(body.left, ast.Name) and body.left.id in scope.assumptions:
-        return f"it gives {body.left.id}, a free symbol of the card's checks, a value"
+    if symbols:
+        return (f"it fails for some values of {', '.join(sorted(symbols))}: in prose that is often a "
+                "condition or an example, not a claim for all values")
     return ""
 
 
@@ -243,14 +246,16 @@ def run_shown(item: Statement, scope: Scope, card: Card) -> ClaimResult:
     if item.kind == "define":
         try:
             execute_definition(item, scope)
-        except CheckError as error:
+        except (CheckError, ArithmeticError, TypeError, ValueError, NotImplementedError) as error:
             scope.broken.pop(item.name, None)  # later lines read the name as a symbol, as if unread
-            return result("unread", error.message)
+            return result("unread", getattr(error, "message", f"{type(error).__name__}: {error}"))
         return result("definition")
     try:
         outcome = check_claim(item, scope)
     except CheckError as error:
         return result("unread", f"cannot be decided: {error.message}")
+    except (ArithmeticError, TypeError, ValueError, NotImplementedError) as error:  # sympy's own
+        return result("unread", f"sympy cannot decide it: {type(error).__name__}: {error}")
     if item.wrong:
         if outcome.status == "failed":
             return result("wrong", outcome.message)
@@ -258,7 +263,10 @@ def run_shown(item: Statement, scope: Scope, card: Card) -> ClaimResult:
                                 f"but it holds: {text}")
     if outcome.status == "failed":
         detail = outcome.message.removeprefix("claim does not hold: ")
-        why = doubt(item, scope)
+        try:
+            why = doubt(item, scope)
+        except (CheckError, ArithmeticError, TypeError, ValueError, NotImplementedError) as error:
+            why = f"its sides cannot be evaluated alone ({type(error).__name__})"
         if why:
             return result("unread", f"{why}; as a claim for all values it fails: {detail}")
         return result("failed", f"formula {shown} does not hold: {detail}")
