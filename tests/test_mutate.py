@@ -49,3 +49,13 @@ def test_mutate_catches_a_changed_coefficient_and_reports_a_survivor(tmp_path: P
     survivor = "\\mathbb{E}[x] = 2 → \\mathbb{E}[x] = 3 survived"
     assert f"a.md:11: {survivor}" in result.output
     assert f"{len(found)} mutations, " in result.output
+
+
+def test_a_formula_without_a_relation_is_never_equivalent(tmp_path: Path) -> None:
+    folder = tmp_path / "content"
+    folder.mkdir()
+    (folder / "a.md").write_text("---\ndeck: 测试\n---\n\n## 值域？ {#range}\n\n$(0,1)$\n", encoding="utf-8")
+    collection = read_collection(folder)
+    outcomes = mutate.run(collection, mutate.mutations(collection), timeout=60.0)
+    verdicts = {(o.mutation.mutant, o.verdict) for o in outcomes}
+    assert verdicts == {("(1,1)", "survived"), ("(0,2)", "survived")}

@@ -5,11 +5,12 @@ One mutation at a time: a number in a formula or in a computed number's expressi
 unit of its last digit (`2` → `3`, `0.5` → `0.6`), or an operator of a formula flips (`+` ↔ `-`,
 `=` → `\\neq`, `\\neq` → `=`, `\\le` ↔ `\\ge`, `<` ↔ `>`). Only the mutated card is verified again, with
 the same runner and time limits as a build. A mutant is *caught* when verification reports a problem,
-*equivalent* when it reads as the same claims (a formula) or prints the same text (a computed number),
-and *survives* otherwise. A verified formula whose mutant is no longer verified counts as caught: it
-loses its ✓, and strict mode refuses it. Numbers typed in prose are not mutated: nothing verifies
-them, which is what `dldeck check` counts as "literal". Formulas marked `% exempt:` are skipped for
-the same reason.
+*equivalent* when it reads as the same claims (a formula that states something) or prints the same
+text (a computed number), and *survives* otherwise (a formula that states no relation, such as an
+interval, survives every mutation: nothing checks it). A verified formula whose mutant is no longer
+verified counts as caught: it loses its ✓, and strict mode refuses it. Numbers typed in prose are not
+mutated: nothing verifies them, which is what `dldeck check` counts as "literal". Formulas marked
+`% exempt:` are skipped for the same reason.
 """
 
 from __future__ import annotations
@@ -186,7 +187,8 @@ def run(collection: Collection, chosen: Sequence[Mutation], *, timeout: float = 
                      and not _verified(results, mutation.node, mutation.mutant))
         if _problems(results) - _problems(original) or lost_mark:
             verdict = "caught"
-        elif (_signature(results, mutation.node, mutation.mutant)
+        elif (_signature(original, mutation.node, mutation.original)
+              and _signature(results, mutation.node, mutation.mutant)
               == _signature(original, mutation.node, mutation.original)):
             verdict = "equivalent"
         else:
