@@ -128,6 +128,9 @@ CONSTRUCTS = [
     ("interval open", r"\sigma(x) \in (0, 1)", r"\sigma(x) \in (0, \tfrac12)", "at x="),
     ("interval closed", r"\tanh(x)^2 \in [0, 1]", r"\tanh(x) \in [0, 1]", "at x="),
     ("interval to infinity", r"e^{x} \in (0, \infty)", r"x^2 \in (0, \infty)", "at x="),
+    ("reals", r"e^x > 0 \text{ for } x \in \mathbb{R}", r"e^x > 1 \text{ for } x \in \mathbb{R}", "at x="),
+    ("half line", r"x^2 \in \mathbb{R}_{\ge 0}", r"x^3 \in \mathbb{R}_{\ge 0}", "at x="),
+    ("positive reals", r"e^x \in \mathbb{R}_+", r"x \in \mathbb{R}_+", "at x="),
     ("chain", r"2 + 2 = 4 = 2^2", r"2 + 2 = 4 = 2^3", "computed 4"),
     ("separated", r"\sigma(0) = \tfrac12, \qquad f(2) = 8",
      r"\sigma(0) = \tfrac12, \quad f(2) = 9", "computed 8"),
@@ -274,7 +277,8 @@ def test_strip_cloze_reveals_the_answer():
 @pytest.mark.parametrize(
     ("tex", "message"),
     [
-        (r"\mathbb{E}[x] = 0", r"«\mathbb»"),
+        (r"\mathbb{E}[x] = 0", r"«\mathbb{E}»"),
+        (r"\mathbb E[x] = 0", r"«\mathbb{E}» in a formula: add it to `notation:`"),
         (r"\mathrm{Var}(x) + 1 = 2", "notation"),
         (r"\operatorname{softplus}(x) > 0", "softplus"),
         (r"x_1 + \cdots + x_n = s", "ellipsis"),

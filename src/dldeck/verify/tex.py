@@ -357,6 +357,13 @@ class _Tokenizer:
             )
         elif name in ("tag", "label"):
             self.group_text(pos)
+        elif name in ("mathbb", "mathcal", "mathfrak", "mathscr", "mathsf", "mathtt"):
+            letter = self.group_text(pos)
+            if name == "mathbb" and letter == "R" and self.tokens and self.tokens[-1].type == "IN":
+                self.emit("REALS", self.real_half_line(), pos)
+                return
+            snippet = f"\\{name}{{{letter}}}"
+            raise self.error(f"cannot read {quote(snippet)} in a formula: {DECLARE_HINT}")
         else:
             raise self.error(f"cannot read {quote(chr(92) + name)} in a formula: {DECLARE_HINT}")
 
@@ -373,6 +380,21 @@ class _Tokenizer:
                     self.emit("DIR", pattern[1] if used == 3 else pattern[0], pos)
                     return True
         return False
+
+    def real_half_line(self) -> str:
+        """After `\\in \\mathbb{R}`: `_+`, `^+`, `_{>0}` → "+" (positive), `_{\\ge 0}` → "0+", else ""."""
+        ahead = [x.text for x in self.lex[self.index : self.index + 5]]
+        for pattern, kind in (
+            (["_", "+"], "+"), (["^", "+"], "+"), (["_", "{", "+", "}"], "+"), (["^", "{", "+", "}"], "+"),
+            (["_", "{", ">", "0", "}"], "+"), (["_", "{", "\\ge", "0", "}"], "0+"),
+            (["_", "{", "\\geq", "0", "}"], "0+"),
+        ):  # fmt: skip
+            if ahead[: len(pattern)] == pattern:
+                self.index += len(pattern)
+                return kind
+        if ahead[:1] in (["^"], ["_"]):
+            raise self.error("only ℝ, ℝ_+ and ℝ_{\\ge 0} are read after \\in")
+        return ""
 
     def relation(self, op: str, pos: int) -> None:
         self.emit("REL", op, pos)
@@ -1043,6 +1065,11 @@ class _Build(Transformer_NonRecursive):
         raise self.error("≈ needs a displayed number on one side, as in \\sigma(1) \\approx 0.731")
 
     def interval(self, children: list[Any]) -> tuple[ast.cmpop, ast.expr, ast.expr, ast.cmpop]:
+        if len(children) == 1:  # \mathbb{R}, \mathbb{R}_+, \mathbb{R}_{\ge 0}
+            kind = str(children[0])
+            low_op = ast.LtE() if kind == "0+" else ast.Lt()
+            low = _name("oo") if not kind else _int(0)
+            return low_op, ast.UnaryOp(op=ast.USub(), operand=low) if not kind else low, _name("oo"), ast.Lt()
         opening, closing = children[0], children[-1]
         low, high = self.nodes(children)
         low_op = ast.Lt() if opening.type == "LPAR" else ast.LtE()
