@@ -250,6 +250,15 @@ def test_notation_maps_snippets_to_names():
     assert statement.text == "yhat - variance(x_prev) == 0"
 
 
+def test_labels_and_signatures_are_notation():
+    (labels,) = read_formula(r"y^{\text{LS}}_k + x^{(i)} + w^* = 0", 1)
+    assert labels.text == "y_LS_k + x_i + w_star == 0"
+    statements = read_formula(r"\sigma(x) = 1,\qquad \sigma:\mathbb{R}\to(0,1),\quad \sigma(0) = 2", 1)
+    assert [s.text for s in statements] == ["sigma(x) == 1", "sigma(0) == 2"]
+    with pytest.raises(CheckError, match="cannot read «:»"):
+        read_formula(r"a : b = 1", 1)
+
+
 def test_default_decorations_and_constants():
     (statement,) = read_formula(r"\hat{y} + \bar{x} + \tilde{\theta} = \pi e", 1)
     assert statement.text == "y_hat + x_bar + theta_tilde == pi * E"

@@ -291,6 +291,8 @@ class _Tokenizer:
         elif text == ":" and self.peek() is not None and self.peek().text == "=":  # type: ignore[union-attr]
             self.index += 1
             self.relation("==", pos)
+        elif text == ":" and self.signature():
+            return
         elif text == "&":
             self.ampersand(pos)
         elif text == "%":
@@ -395,6 +397,25 @@ class _Tokenizer:
         if ahead[:1] in (["^"], ["_"]):
             raise self.error("only ℝ, ℝ_+ and ℝ_{\\ge 0} are read after \\in")
         return ""
+
+    def signature(self) -> bool:
+        """`\\sigma:\\mathbb{R}\\to(0,1)` names a function's domain and range: notation, skipped
+        up to the next separator."""
+        previous = self.tokens[-2].type if len(self.tokens) > 1 else "SEP"
+        if not self.tokens or self.tokens[-1].type != "NAME" or previous not in ("SEP", "COMMA"):
+            return False
+        depth, end = 0, self.index
+        while end < len(self.lex):
+            text = self.lex[end].text
+            if depth == 0 and text in (",", ";", "\\quad", "\\qquad", "\\\\"):
+                break
+            depth += text in ("(", "[", "{", "\\{") or -(text in (")", "]", "}", "\\}"))
+            end += 1
+        if not any(x.text in ("\\to", "\\rightarrow", "\\mapsto") for x in self.lex[self.index : end]):
+            return False
+        self.tokens.pop()
+        self.index = end
+        return True
 
     def relation(self, op: str, pos: int) -> None:
         self.emit("REL", op, pos)
@@ -557,21 +578,42 @@ class _Tokenizer:
         return count
 
     def superscript_label(self) -> str:
-        """x^* → x_star and x^{(i)} → x_i: superscripts that label a name rather than raise it."""
-        ahead = [x.text for x in self.lex[self.index : self.index + 6]]
-        for pattern, label in (
-            (["^", "*"], "star"),
-            (["^", "{", "*", "}"], "star"),
-            (["^", "\\ast"], "star"),
+        """x^* → x_star, x^{(i)} → x_i, y^{\\text{LS}} → y_LS: superscripts that label a name."""
+        if self.peek() is None or self.peek().text != "^":  # type: ignore[union-attr]
+            return ""
+        start = self.index
+        self.index += 1
+        braced = self.peek() is not None and self.peek().text == "{"  # type: ignore[union-attr]
+        self.index += braced
+        label = self.label_piece(braced)
+        if label and (not braced or (self.peek() is not None and self.peek().text == "}")):  # type: ignore[union-attr]
+            self.index += braced
+            return label
+        self.index = start
+        return ""
+
+    def label_piece(self, braced: bool) -> str:
+        lexeme = self.peek()
+        if lexeme is None:
+            return ""
+        if lexeme.text in ("*", "\\ast"):
+            self.index += 1
+            return "star"
+        inner, closing = self.peek(1), self.peek(2)
+        if (
+            braced
+            and lexeme.text == "("
+            and inner is not None
+            and closing is not None
+            and closing.text == ")"
         ):
-            if ahead[: len(pattern)] == pattern:
-                self.index += len(pattern)
-                return label
-        if ahead[:3] == ["^", "{", "("] and len(ahead) == 6 and ahead[4:] == [")", "}"]:
-            inner = self.lex[self.index + 3]
             if inner.kind in ("char", "number") and inner.text.isalnum():
-                self.index += 6
+                self.index += 3
                 return inner.text
+        if lexeme.kind == "command" and lexeme.text[1:] in ("text", "mathrm", "textrm", "operatorname"):
+            self.index += 1
+            words = self.group_text(lexeme.pos)
+            return words if re.fullmatch(r"[A-Za-z0-9]+", words) else ""
         return ""
 
     def peek_delimiter(self) -> str:
