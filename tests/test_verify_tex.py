@@ -135,6 +135,8 @@ CONSTRUCTS = [
     ("separated", r"\sigma(0) = \tfrac12, \qquad f(2) = 8",
      r"\sigma(0) = \tfrac12, \quad f(2) = 9", "computed 8"),
     ("semicolon", r"f(1) = 1; f(2) = 8", r"f(1) = 1; f(2) = 7", "computed 8"),
+    ("thick space", r"f(1) = 1 \; f(2) = 8 \; \sigma(0) \; = \tfrac12", r"f(1) = 1 \; f(2) = 6",
+     "computed 8"),
     ("text and", r"f(1) = 1 \text{ and } f(0) = 0", r"f(1) = 1 \text{ and } f(0) = 1", "computed 0"),
     ("chinese comma", r"f(1) = 1 \text{，} f(0) = 0", r"f(1) = 2 \text{，} f(0) = 0", "computed 1"),
     ("aligned", "\\begin{aligned} (x+1)^2 &= (x+1)(x+1) \\\\ &= x^2 + 2x + 1 \\end{aligned}",

@@ -317,6 +317,9 @@ class _Tokenizer:
             raise self.error(f"cannot read {quote(text)} in a formula")
 
     def symbol(self, text: str, pos: int) -> None:
+        if text == "\\;" and self.between_operands():
+            self.emit("SEP", text, pos)  # `f(1) = 1 \\; f(2) = 8`: a thick space between two statements
+            return
         if text[1:] in SPACING:
             return
         if text == "\\\\":
@@ -397,6 +400,17 @@ class _Tokenizer:
         if ahead[:1] in (["^"], ["_"]):
             raise self.error("only ℝ, ℝ_+ and ℝ_{\\ge 0} are read after \\in")
         return ""
+
+    def between_operands(self) -> bool:
+        """Whether a space here would otherwise make two operands side by side (a product)."""
+        following = self.peek()
+        if not self.tokens or self.tokens[-1].type not in _OPERAND_ENDS or following is None:
+            return False
+        return (
+            following.kind in ("number", "name")
+            or (following.kind == "char" and following.text.isascii() and following.text.isalpha())
+            or (following.kind == "command" and following.text[1:] in GREEK.keys() | FUNCTION_COMMANDS.keys())
+        )
 
     def signature(self) -> bool:
         """`\\sigma:\\mathbb{R}\\to(0,1)` names a function's domain and range: notation, skipped
