@@ -714,7 +714,9 @@ class _GivenTokens(Lexer):
 
 
 @lru_cache(maxsize=1)
-def _parser() -> Lark:
+def parser() -> Lark:
+    """The LALR parser, built once per process (~0.3 s of table construction): build it before
+    forking workers so that each inherits it."""
     grammar = resources.files("dldeck.verify").joinpath("tex.lark").read_text(encoding="utf-8")
     return Lark(grammar, parser="lalr", lexer=_GivenTokens, maybe_placeholders=False)
 
@@ -1269,7 +1271,7 @@ def _read(tokenizer: _Tokenizer, callable_names: frozenset[str]) -> list[Stateme
     if not tokens:
         return []
     try:
-        tree = _parser().parse(tokens)
+        tree = parser().parse(tokens)
         bodies = _Build(callable_names, line).transform(tree)
     except VisitError as error:
         if isinstance(error.orig_exc, CheckError):
