@@ -12,6 +12,7 @@ whitelist already limits (literal sizes, power towers, depth).
 from __future__ import annotations
 
 import ast
+import copy as copy_module
 import keyword
 import re
 from collections.abc import Collection, Iterator, Mapping
@@ -355,7 +356,7 @@ class _Tokenizer:
         elif name in ("begin", "end"):
             self.environment(name, pos)
         elif name in ELLIPSES:
-            raise self.error(f"cannot verify an ellipsis {quote(chr(92) + name)}: write the general term")
+            self.emit("ELLIPSIS", "\\" + name, pos)  # read only inside a sum: 1 + 2 + \\cdots + n
         elif name in VECTORS:
             raise self.error(
                 f"{quote(chr(92) + name)} (vector or matrix notation) cannot be verified as a scalar formula"
@@ -983,8 +984,15 @@ class _Build(Transformer_NonRecursive):
 
     # ----------------------------------------------------------------- operators
 
+    def ellipsis(self, children: list[Any]) -> ast.expr:
+        return _Marker("ellipsis")
+
     def binary(self, children: list[Any]) -> ast.expr:
         left, operator, right = children
+        if operator.type == "PLUS":
+            series = _series(left, right)
+            if series is not None:
+                return series
         if operator.type == "DIV":  # ∂L/∂w written inline
             derivative = self.derivative(left, right)
             if derivative is not None:
@@ -1159,6 +1167,124 @@ class _Build(Transformer_NonRecursive):
         return claims
 
 
+def _series(left: ast.expr, last: ast.expr) -> ast.expr | None:
+    """`t_a + t_{a+1} + \\cdots + t_L` → sum(t_k, (k, a, L)) when the shown terms differ in exactly one
+    whole number that counts up by one, and the last term puts a name (± a number) in its place."""
+    terms: list[ast.expr] = []
+    node = left
+    while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and len(terms) < 8:
+        terms.append(node.right)
+        node = node.left
+    terms.append(node)
+    terms.reverse()
+    if len(terms) < 3 or not (isinstance(terms[-1], _Marker) and terms[-1].what == "ellipsis"):
+        return None
+    shown = terms[:-1]
+    counter = _counter(shown[0], shown[1])
+    if counter is None:
+        return None
+    position, start = counter
+    used = {n.id for term in [*shown, last] for n in _walk(term) if isinstance(n, ast.Name)}
+    variable = next(name for name in ("k", "j", "m", "q", "r", "s") if name not in used)
+    for offset, term in enumerate(shown):
+        if _counter_value(shown[0], term, position) != start + offset:
+            return None
+    template = _replace_at(shown[0], position, _name(variable))
+    same, end = _match(template, last, variable)
+    if not same or end is None or not _simple_bound(end):
+        return None
+    return _call("sum", template, ast.Tuple(elts=[_name(variable), _int(start), end], ctx=ast.Load()))
+
+
+def _nodes(node: ast.expr) -> list[ast.AST]:
+    return list(_walk(node))
+
+
+def _same_apart_from_constants(a: ast.AST, b: ast.AST) -> bool:
+    """Same node type and, for names, the same name (operators are nodes of their own in a walk)."""
+    return type(a) is type(b) and (not isinstance(a, ast.Name) or a.id == b.id)  # type: ignore[attr-defined]
+
+
+def _aligned(first: ast.expr, second: ast.expr) -> tuple[list[ast.AST], list[ast.AST]] | None:
+    """Both terms' nodes in walk order, when the terms have one shape (numbers may differ)."""
+    a, b = _nodes(first), _nodes(second)
+    if len(a) != len(b) or len(a) > 40:
+        return None
+    if not all(_same_apart_from_constants(x, y) for x, y in zip(a, b, strict=True)):
+        return None
+    return a, b
+
+
+def _counter(first: ast.expr, second: ast.expr) -> tuple[int, int] | None:
+    """The position (in walk order) of the one whole number by which two terms differ, and its start."""
+    walks = _aligned(first, second)
+    if walks is None:
+        return None
+    differing = [
+        index for index, (x, y) in enumerate(zip(*walks, strict=True))
+        if isinstance(x, ast.Constant) and x.value != y.value  # type: ignore[attr-defined]
+    ]  # fmt: skip
+    if len(differing) != 1:
+        return None
+    x, y = walks[0][differing[0]], walks[1][differing[0]]
+    if not (type(x.value) is int and type(y.value) is int and y.value == x.value + 1):  # type: ignore[attr-defined]
+        return None
+    return differing[0], x.value  # type: ignore[attr-defined]
+
+
+def _counter_value(first: ast.expr, term: ast.expr, position: int) -> int | None:
+    walks = _aligned(first, term)
+    value = walks[1][position] if walks is not None else None
+    return value.value if isinstance(value, ast.Constant) and type(value.value) is int else None
+
+
+def _replace_at(node: ast.expr, position: int, replacement: ast.expr) -> ast.expr:
+    copy = copy_module.deepcopy(node)
+    target = _nodes(copy)[position]
+    for parent in _nodes(copy):
+        for field, value in ast.iter_fields(parent):
+            if value is target:
+                setattr(parent, field, replacement)
+                return copy
+            if isinstance(value, list) and any(item is target for item in value):
+                setattr(parent, field, [replacement if item is target else item for item in value])
+                return copy
+    return replacement  # the term is the number itself
+
+
+def _match(template: ast.AST, term: ast.AST, variable: str, depth: int = 0) -> tuple[bool, ast.expr | None]:
+    """Whether `term` has the shape of `template`, and the subtree standing where it has `variable`."""
+    if isinstance(template, ast.Name) and template.id == variable:
+        return True, term  # type: ignore[return-value]
+    if depth > 20 or not _same_apart_from_constants(template, term):
+        return False, None
+    if isinstance(template, ast.Constant) and template.value != term.value:  # type: ignore[attr-defined]
+        return False, None
+    children_a, children_b = list(ast.iter_child_nodes(template)), list(ast.iter_child_nodes(term))
+    if len(children_a) != len(children_b):
+        return False, None
+    bound: ast.expr | None = None
+    for child_a, child_b in zip(children_a, children_b, strict=True):
+        same, found = _match(child_a, child_b, variable, depth + 1)
+        if not same or (found is not None and bound is not None and ast.dump(found) != ast.dump(bound)):
+            return False, None
+        bound = found if found is not None else bound
+    return True, bound
+
+
+def _simple_bound(node: ast.expr) -> bool:
+    """n, n - 1, n + 1, 10: a bound one can read off a shown last term without guessing."""
+    if isinstance(node, ast.Name) or (isinstance(node, ast.Constant) and type(node.value) is int):
+        return True
+    return (
+        isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.Add | ast.Sub)
+        and isinstance(node.left, ast.Name)
+        and isinstance(node.right, ast.Constant)
+        and type(node.right.value) is int
+    )
+
+
 _FALLBACK = {ast.Eq: 0, ast.LtE: 0, ast.GtE: 0, ast.Lt: -1, ast.Gt: 1, ast.NotEq: 1}
 
 
@@ -1292,6 +1418,12 @@ def _read(tokenizer: _Tokenizer, callable_names: frozenset[str]) -> list[Stateme
 
 def _statement(body: ast.expr, tex: str, line: int) -> Statement:
     for node in _walk(body):
+        if isinstance(node, _Marker) and node.what == "ellipsis":
+            raise CheckError(
+                "cannot verify an ellipsis here: write the general term, or a sum whose terms show it "
+                "(1 + 2 + \\cdots + n, 1^2 + 2^2 + \\cdots + n^2)",
+                line,
+            )
         if isinstance(node, _Marker):
             what = "\\partial" if node.what == "partial" else "d/dx"
             raise CheckError(f"{what} only reads as part of a derivative, as in \\frac{{d}}{{dx}} f(x)", line)
