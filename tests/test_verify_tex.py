@@ -77,6 +77,8 @@ CONSTRUCTS = [
     ("abs", r"|x| \ge 0", r"|x| > 0", "at x="),
     ("lvert", r"\lvert -3 \rvert = 3", r"\lvert -3 \rvert = -3", "computed 3"),
     ("abs sum", r"|x| + |y| \ge |x + y|", r"|x| + |y| \le |x + y|", "at "),
+    ("nested abs", r"||x| - |y|| \le |x - y|", r"\bigl||x| - |y|\bigr| \ge |x - y|", "at "),
+    ("left right bars", r"\left|x\right| = |-x|", r"\left|x\right| = -x", "at x="),
     ("floor", r"\lfloor 2.5 \rfloor = 2", r"\lfloor 2.5 \rfloor = 3", "computed 2"),
     ("ceil", r"\lceil 2.5 \rceil = 3", r"\lceil 2.5 \rceil = 2", "computed 3"),
     ("max over a variable", r"\max_x \bigl(x(1-x)\bigr) = \tfrac14", r"\max_x \bigl(x(1-x)\bigr) = \tfrac12",
@@ -112,6 +114,10 @@ CONSTRUCTS = [
     ("mixed partial", r"\frac{\partial^2 g(x, y)}{\partial x \partial y} = 2x",
      r"\frac{\partial^2 g(x, y)}{\partial x \partial y} = 2y", "at "),
     ("sum", r"\sum_{i=1}^{n} i = \frac{n(n+1)}{2}", r"\sum_{i=1}^{n} i = \frac{n^2}{2}", "at n="),
+    ("ellipsis sum", r"1 + 2 + \cdots + n = \frac{n(n+1)}{2}", r"1 + 2 + \cdots + n = \frac{n^2}{2}",
+     "at n="),
+    ("ellipsis powers", r"2^0 + 2^1 + \cdots + 2^{n-1} = 2^n - 1", r"2^0 + 2^1 + \ldots + 2^{n-1} = 2^n",
+     "computed 2**n - 1"),
     ("prod", r"\prod_{k=1}^{4} k = 24", r"\prod_{k=1}^{4} k = 10", "computed 24"),
     ("lim", r"\lim_{x\to 0} \frac{\sin x}{x} = 1", r"\lim_{x\to 0} \frac{\sin x}{x} = 0", "computed 1"),
     ("lim plus infinity", r"\lim_{x\to+\infty}\sigma(x) = 1",
@@ -128,10 +134,15 @@ CONSTRUCTS = [
     ("interval open", r"\sigma(x) \in (0, 1)", r"\sigma(x) \in (0, \tfrac12)", "at x="),
     ("interval closed", r"\tanh(x)^2 \in [0, 1]", r"\tanh(x) \in [0, 1]", "at x="),
     ("interval to infinity", r"e^{x} \in (0, \infty)", r"x^2 \in (0, \infty)", "at x="),
+    ("reals", r"e^x > 0 \text{ for } x \in \mathbb{R}", r"e^x > 1 \text{ for } x \in \mathbb{R}", "at x="),
+    ("half line", r"x^2 \in \mathbb{R}_{\ge 0}", r"x^3 \in \mathbb{R}_{\ge 0}", "at x="),
+    ("positive reals", r"e^x \in \mathbb{R}_+", r"x \in \mathbb{R}_+", "at x="),
     ("chain", r"2 + 2 = 4 = 2^2", r"2 + 2 = 4 = 2^3", "computed 4"),
     ("separated", r"\sigma(0) = \tfrac12, \qquad f(2) = 8",
      r"\sigma(0) = \tfrac12, \quad f(2) = 9", "computed 8"),
     ("semicolon", r"f(1) = 1; f(2) = 8", r"f(1) = 1; f(2) = 7", "computed 8"),
+    ("thick space", r"f(1) = 1 \; f(2) = 8 \; \sigma(0) \; = \tfrac12", r"f(1) = 1 \; f(2) = 6",
+     "computed 8"),
     ("text and", r"f(1) = 1 \text{ and } f(0) = 0", r"f(1) = 1 \text{ and } f(0) = 1", "computed 0"),
     ("chinese comma", r"f(1) = 1 \text{，} f(0) = 0", r"f(1) = 2 \text{，} f(0) = 0", "computed 1"),
     ("aligned", "\\begin{aligned} (x+1)^2 &= (x+1)(x+1) \\\\ &= x^2 + 2x + 1 \\end{aligned}",
@@ -247,6 +258,15 @@ def test_notation_maps_snippets_to_names():
     assert statement.text == "yhat - variance(x_prev) == 0"
 
 
+def test_labels_and_signatures_are_notation():
+    (labels,) = read_formula(r"y^{\text{LS}}_k + x^{(i)} + w^* = 0", 1)
+    assert labels.text == "y_LS_k + x_i + w_star == 0"
+    statements = read_formula(r"\sigma(x) = 1,\qquad \sigma:\mathbb{R}\to(0,1),\quad \sigma(0) = 2", 1)
+    assert [s.text for s in statements] == ["sigma(x) == 1", "sigma(0) == 2"]
+    with pytest.raises(CheckError, match="cannot read «:»"):
+        read_formula(r"a : b = 1", 1)
+
+
 def test_default_decorations_and_constants():
     (statement,) = read_formula(r"\hat{y} + \bar{x} + \tilde{\theta} = \pi e", 1)
     assert statement.text == "y_hat + x_bar + theta_tilde == pi * E"
@@ -274,10 +294,13 @@ def test_strip_cloze_reveals_the_answer():
 @pytest.mark.parametrize(
     ("tex", "message"),
     [
-        (r"\mathbb{E}[x] = 0", r"«\mathbb»"),
+        (r"\mathbb{E}[x] = 0", r"«\mathbb{E}»"),
+        (r"\mathbb E[x] = 0", r"«\mathbb{E}» in a formula: add it to `notation:`"),
         (r"\mathrm{Var}(x) + 1 = 2", "notation"),
         (r"\operatorname{softplus}(x) > 0", "softplus"),
         (r"x_1 + \cdots + x_n = s", "ellipsis"),
+        (r"1 + 2 + 4 + \cdots + n = s", "ellipsis"),
+        (r"1 + 2 + \cdots + 2^n = s", "ellipsis"),
         (r"\mathbf{W}\mathbf{x} = y", "vector or matrix"),
         (r"\text{the loss} = 0", "«the loss»"),
         (r"a = x \to 0", "only read inside a limit"),

@@ -47,12 +47,15 @@ def _cpu_limit_reached(_signum: int, _frame: object) -> None:
 
 @functools.cache
 def _warm_up() -> None:
-    """Load sympy's lazily imported simplification machinery once, before forking, so that every
-    worker inherits it instead of paying for it inside its first statement's time limit."""
+    """Load sympy's lazily imported simplification machinery and the TeX parser's tables once,
+    before forking, so that every worker inherits them instead of paying inside a time limit."""
     import sympy
+
+    from dldeck.verify.tex import parser
 
     x = sympy.Symbol("x", real=True)
     sympy.simplify(sympy.exp(x) / (1 + sympy.exp(x)) - 1 / (1 + sympy.exp(-x)))
+    parser()
 
 
 # --------------------------------------------------------------------------- one statement
