@@ -218,3 +218,13 @@ def test_check_prints_the_coverage_line(tmp_path: Path, monkeypatch: pytest.Monk
     assert result.exit_code == 0, result.output
     assert ("formulas: 4 relational — 1 verified, 0 definitions, 1 example values, 1 exempt, "
             "1 wrong (proved wrong), 0 unread; prose numbers: 1 computed, 1 literal") in result.output
+
+
+def test_figures_see_formula_functions_but_not_abbreviations(tmp_path: Path) -> None:
+    from dldeck.verify.shown import scope_for_card
+
+    body = ("## 梯度？ {#grad}\n\n$a=\\sigma(z)$，$h(t) = t^2$。\n\n"
+            "```check\nsigma(z) := 1/(1 + exp(-z))\n```\n")
+    [card] = read_collection(content(tmp_path, body)).cards
+    scope = scope_for_card(card)
+    assert {"sigma", "h"} <= set(scope.definitions) and "a" not in scope.definitions

@@ -304,7 +304,8 @@ def _exact(value: Any) -> Fraction | None:
 
 
 def scope_for_card(card: Card, facts_root: Path | None = None) -> Scope:
-    """Run a card's assumptions and definitions, from checks and formulas (no claims), for its figures."""
+    """Run a card's assumptions and definitions (no claims), for its figures: all of its check lines',
+    and those of its formulas that define a function (a name given a number is an example value)."""
     scope = new_scope(card, facts_root)
     diagnostics: list[Diagnostic] = []
     for item in card_statements(card):
@@ -320,11 +321,19 @@ def scope_for_card(card: Card, facts_root: Path | None = None) -> Scope:
                 scope.broken.pop(item.name, None)  # as in verification: an unread formula defines nothing
                 continue
             diagnostics.append(Diagnostic(card.span.path, item.line, error.message))
+            continue
         except (RecursionError, MemoryError, TypeError, ValueError, ZeroDivisionError) as error:
             diagnostics.append(
                 Diagnostic(card.span.path, item.line,
                            f"cannot evaluate {quote(item.text)}: {type(error).__name__}")
             )
+            continue
+        if isinstance(item, FormulaStatement) and not item.params:
+            # `$a=\sigma(z)$` abbreviates an expression in free symbols; a figure plotting over `a`
+            # means the symbol. Figures see the functions formulas define.
+            value = scope.definitions[item.name].value
+            if isinstance(value, sympy.Basic) and value.free_symbols:
+                del scope.definitions[item.name]
     if diagnostics:
         raise BuildError(diagnostics)
     return scope
