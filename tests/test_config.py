@@ -82,7 +82,7 @@ def test_invalid_pyproject_key_names_tool_table(tmp_path: Path) -> None:
     path = write(tmp_path / "pyproject.toml", '[project]\nname = "x"\n\n[tool.dldeck]\ntitel = "t"\n')
     with pytest.raises(BuildError) as info:
         load_config(tmp_path)
-    known = "build_dir, content_dir, sheets, title"
+    known = "build_dir, content_dir, sheets, strict, title"
     assert str(info.value) == f"{path}:5: tool.dldeck.titel: unknown key (known: {known})"
 
 
@@ -121,3 +121,11 @@ def test_sections_group_by_deck_then_section_in_reading_order() -> None:
     assert deck_titles(["A::B", "A::C::D"]) == {"A::B": "B", "A::C::D": "C › D"}
     assert deck_titles(["A::B"]) == {"A::B": "B"}
     assert deck_titles(["A", "B"]) == {"A": "A", "B": "B"}
+
+
+def test_strict_is_a_boolean_key(tmp_path: Path) -> None:
+    (tmp_path / "dldeck.toml").write_text("strict = true\n", encoding="utf-8")
+    assert load_config(tmp_path).strict is True
+    (tmp_path / "dldeck.toml").write_text('strict = "yes"\n', encoding="utf-8")
+    with pytest.raises(BuildError, match="strict: must be true or false"):
+        load_config(tmp_path)

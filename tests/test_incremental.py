@@ -90,7 +90,7 @@ def test_noop_rebuild_is_up_to_date_and_touches_nothing(tmp_path: Path) -> None:
     content, build_dir = make_project(tmp_path)
     first = build(content, build_dir)
     assert not first.up_to_date
-    assert sorted(first.work.verified) == ["sigmoid-max", "tanh-sigmoid"]
+    assert sorted(first.work.verified) == ["relu-range", "sigmoid-max", "tanh-sigmoid"]  # formulas are claims
     assert first.work.figured == ["sigmoid-max"]
     before = {p: p.stat().st_mtime_ns for p in build_dir.rglob("*") if p.is_file()}
     second = build(content, build_dir)
@@ -172,7 +172,7 @@ def test_cached_and_uncached_builds_are_byte_identical(tmp_path: Path) -> None:
     warm = build(warm_content, warm_build)
     cold = build(cold_content, cold_build)
     assert warm.work.verified == [] and warm.work.figured == []
-    assert sorted(cold.work.verified) == ["sigmoid-max", "tanh-sigmoid"]
+    assert sorted(cold.work.verified) == ["relu-range", "sigmoid-max", "tanh-sigmoid"]
     assert outputs(warm_build) == outputs(cold_build)
     manifest = pipeline.MANIFEST_NAME
     assert (warm_content / manifest).read_bytes() == (cold_content / manifest).read_bytes()
@@ -220,7 +220,7 @@ def test_corrupt_claim_cache_is_rebuilt_not_trusted(tmp_path: Path, corrupt, sta
     (build_dir / buildcache.CACHE_DIR_NAME / buildcache.STAMP_NAME).unlink()
     again = build(content, build_dir, only=("anki",))
     assert again.work.cache_status["checks"] == status
-    assert sorted(again.work.verified) == ["sigmoid-max", "tanh-sigmoid"]
+    assert sorted(again.work.verified) == ["relu-range", "sigmoid-max", "tanh-sigmoid"]
     assert again.summary is not None and again.summary.results == reference.results
     # the rebuilt cache is whole again: the next build reuses it
     (build_dir / buildcache.CACHE_DIR_NAME / buildcache.STAMP_NAME).unlink()
@@ -323,4 +323,4 @@ def test_a_process_that_already_ran_typst_can_still_build(tmp_path: Path) -> Non
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "['sigmoid-max', 'tanh-sigmoid']"
+    assert done.stdout.strip() == "['relu-range', 'sigmoid-max', 'tanh-sigmoid']"

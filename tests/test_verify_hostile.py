@@ -12,7 +12,8 @@ import pytest
 from dldeck.errors import BuildError
 from dldeck.model import Card, CheckBlock, Collection, SourceSpan
 from dldeck.verify import verify_collection
-from dldeck.verify.language import Scope, evaluate_expression, scope_for_card
+from dldeck.verify.language import Scope, evaluate_expression
+from dldeck.verify.shown import scope_for_card
 
 
 def make_card(slug: str, source: str, fence: int = 0, order: int = 0) -> Card:

@@ -7,7 +7,8 @@ import sympy
 
 from dldeck.errors import BuildError
 from dldeck.model import Card, CheckBlock, SourceSpan
-from dldeck.verify.language import Scope, evaluate_expression, scope_for_card, split_statements
+from dldeck.verify.language import Scope, evaluate_expression, split_statements
+from dldeck.verify.shown import scope_for_card
 
 SPAN = SourceSpan("content/act.md", 30)
 

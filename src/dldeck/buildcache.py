@@ -27,7 +27,7 @@ CACHE_VERSION = 1
 CACHE_DIR_NAME = "cache"
 STAMP_NAME = "stamp.json"
 PACKAGE_DIR = Path(__file__).resolve().parent
-_SOURCE_SUFFIXES = {".py", ".css", ".j2", ".typ", ".js", ".json", ".toml"}
+_SOURCE_SUFFIXES = {".py", ".css", ".j2", ".typ", ".js", ".json", ".toml", ".lark"}
 
 
 # --------------------------------------------------------------------------- hashing

@@ -107,14 +107,20 @@ def _claims_line(counts: dict[str, int]) -> str:
 @CONTENT
 @BUILD
 @TIMEOUT
-@click.option("--verbose", "-v", is_flag=True, help="List every card's claims.")
-def check(content_dir: Path, build_dir: Path, timeout: float, verbose: bool) -> None:
+@click.option("--verbose", "-v", is_flag=True, help="List every card's claims and every unread formula.")
+@click.option("--strict", is_flag=True,
+              help="A formula with a relation that cannot be read (and is not exempt) is an error "
+                   "[default: the config's strict].")
+def check(content_dir: Path, build_dir: Path, timeout: float, verbose: bool, strict: bool) -> None:
     """Read and verify without writing outputs; exit status 1 on any problem (for an author's CI)."""
     from dldeck import pipeline
+    from dldeck.config import load_config
 
     try:
+        strict = strict or load_config(content_dir.parent).strict
         with err.status("checking…") as status:
-            summary = pipeline.check(content_dir, build_dir, timeout=timeout, progress=_progress(status))
+            summary = pipeline.check(content_dir, build_dir, timeout=timeout, progress=_progress(status),
+                                     strict=strict)
     except BuildError as error:
         _report(error)
         return
@@ -129,8 +135,13 @@ def check(content_dir: Path, build_dir: Path, timeout: float, verbose: bool) -> 
             out.print(f"[bold]{escape(card.slug)}[/] ({escape(str(card.span))}): {len(results)} claims")
             for result in results:
                 out.print(f"  {result.status:9} {result.path}:{result.line}: {result.text}", markup=False)
+        for formula in summary.coverage.formulas:
+            if formula.verdict == "unread":
+                out.print(f"unread: {formula.path}:{formula.line}: {formula.tex} — {formula.message}",
+                          markup=False)
     out.print(f"{len(summary.collection.cards)} cards; {_claims_line(summary.claim_counts)}; "
               f"{summary.formulas} formulas compiled")
+    out.print(summary.coverage.line(), markup=False)
 
 
 @main.command()
@@ -176,6 +187,40 @@ def _claim_lines(card) -> int:
             if text and not text.startswith("assume ") and ":=" not in text:
                 count += 1
     return count
+
+
+@main.command()
+@CONTENT
+@TIMEOUT
+@click.option("--file", "files", multiple=True, help="Only cards of this Markdown file (repeatable).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Which mutations are sampled.")
+@click.option("-n", "count", type=int, default=300, show_default=True, help="How many mutations to try.")
+def mutate(content_dir: Path, timeout: float, files: tuple[str, ...], seed: int, count: int) -> None:
+    """Change one shown number or operator at a time and report the changes verification misses."""
+    from dldeck import mutate as mutation
+    from dldeck.source import read_collection
+
+    try:
+        collection = read_collection(content_dir)
+    except BuildError as error:
+        _report(error)
+        return
+    found = mutation.mutations(collection, files)
+    chosen = mutation.sample(found, count, seed)
+    with err.status("mutating…") as status:
+        outcomes = mutation.run(collection, chosen, timeout=timeout,
+                                progress=lambda done, total: status.update(f"[cyan]mutation {done}/{total}…"))
+    for verdict in ("survived", "equivalent"):
+        for outcome in outcomes:
+            if outcome.verdict == verdict:
+                m = outcome.mutation
+                out.print(f"{m.where}: {_one_line(m.original)} → {_one_line(m.mutant)} {verdict}",
+                          markup=False)
+    out.print(f"{mutation.summary(outcomes)} (of {len(found)} possible, seed {seed})", markup=False)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 CARD_TEMPLATE = """

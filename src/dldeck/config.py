@@ -6,6 +6,7 @@ errors, so a misspelt `colums = 4` does not silently give the default layout.
     title = "深度学习面试速查"
     content_dir = "content"
     build_dir = "build"
+    strict = false                # true: a shown formula that cannot be read (and is not exempt) is an error
 
     [[sheets]]                    # in pyproject.toml: [[tool.dldeck.sheets]]
     name = "cheatsheet"           # output stem: build/cheatsheet.pdf, build/cheatsheet.html
@@ -66,6 +67,7 @@ class Config:
     build_dir: str = "build"
     sheets: tuple[SheetConfig, ...] = field(default_factory=lambda: (SheetConfig(),))
     source: str = ""  # the file(s) the settings came from, for messages
+    strict: bool = False  # every relational formula must be read (or exempt): see docs/FORMAT.md
 
 
 # --------------------------------------------------------------------------- sections of a sheet
@@ -150,7 +152,7 @@ def _line_from_message(message: str) -> int:
     return int(match.group(1)) if match else 1
 
 
-_TOP_KEYS = {"title", "content_dir", "build_dir", "sheets"}
+_TOP_KEYS = {"title", "content_dir", "build_dir", "sheets", "strict"}
 _SHEET_KEYS = {"name", "decks", "tags", "paper", "orientation", "columns", "include_extra"}
 
 
@@ -176,6 +178,11 @@ def _validate(settings: dict[str, Any], origins: dict[str, tuple[Path, str]],
             value = key.removesuffix("_dir")
         dirs[key] = value
 
+    strict = settings.get("strict", False)
+    if not isinstance(strict, bool):
+        problem("strict", f"must be true or false, got {strict!r}")
+        strict = False
+
     sheets: list[SheetConfig] = []
     raw_sheets = settings.get("sheets")
     if raw_sheets is None:
@@ -194,7 +201,8 @@ def _validate(settings: dict[str, Any], origins: dict[str, tuple[Path, str]],
             sheets.append(sheet)
 
     sources = sorted({str(path) for path, _ in origins.values()})
-    return Config(str(title), dirs["content_dir"], dirs["build_dir"], tuple(sheets), ", ".join(sources))
+    return Config(str(title), dirs["content_dir"], dirs["build_dir"], tuple(sheets), ", ".join(sources),
+                  strict)
 
 
 def _validate_sheet(raw: Any, index: int, problem: Any) -> SheetConfig | None:

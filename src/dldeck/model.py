@@ -6,6 +6,7 @@ Everything is frozen so a pass cannot quietly change what another pass already s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -50,12 +51,32 @@ class Code:
     text: str
 
 
+ClaimMark = Literal["auto", "exempt", "wrong"]
+"""How a shown formula counts as a claim: `auto` (its relations are verified), `exempt` (a trailing
+`% exempt: reason`: notation, a quoted result, an example) or `wrong` (`% wrong: reason`: shown as a
+misconception, so it must fail verification)."""
+
+
 @dataclass(frozen=True)
 class Math:
-    """Inline TeX; `tex` is the formula without delimiters."""
+    """Inline TeX; `tex` is the formula without delimiters (and without its marker comment)."""
 
     tex: str
     span: SourceSpan
+    claim: ClaimMark = "auto"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Computed:
+    """A number in prose computed by the check language (`` `= expr | format` ``), never typed.
+
+    `index` is its position among the card's computed numbers: (slug, index) keys its value."""
+
+    expression: str
+    format: str
+    span: SourceSpan
+    index: int
 
 
 @dataclass(frozen=True)
@@ -97,7 +118,7 @@ class LineBreak:
     pass
 
 
-Inline = Text | Code | Math | Strong | Emph | Link | Image | Cloze | LineBreak
+Inline = Text | Code | Math | Computed | Strong | Emph | Link | Image | Cloze | LineBreak
 
 # --------------------------------------------------------------------------- block nodes
 
@@ -112,6 +133,8 @@ class Paragraph:
 class DisplayMath:
     tex: str
     span: SourceSpan
+    claim: ClaimMark = "auto"
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -188,6 +211,8 @@ class Card:
     kind: CardKind
     span: SourceSpan
     order: int  # position in the whole collection (file order, then card order)
+    # TeX snippet → check-language name, from the file's `notation:` and the card's ```notation block
+    notation: tuple[tuple[str, str], ...] = ()
 
     @property
     def checks(self) -> tuple[CheckBlock, ...]:
@@ -232,3 +257,26 @@ class RenderedFigure:
     caption: str
     alt: str
     figure_id: str = ""
+
+
+@dataclass(frozen=True)
+class ComputedKey:
+    slug: str
+    index: int
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What the claims pass proved about the text a learner reads, for writers to mark.
+
+    `formulas` holds (path, line, tex) of every shown formula whose relations were all verified;
+    `values` the formatted text of every computed number."""
+
+    formulas: frozenset[tuple[str, int, str]] = frozenset()
+    values: Mapping[ComputedKey, str] = field(default_factory=dict)
+
+    def formula(self, node: Math | DisplayMath) -> bool:
+        return (node.span.path, node.span.line, node.tex) in self.formulas
+
+    def value(self, slug: str, node: Computed) -> str | None:
+        return self.values.get(ComputedKey(slug, node.index))

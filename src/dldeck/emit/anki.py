@@ -29,10 +29,20 @@ import genanki
 
 from dldeck.atomicfile import write_atomically
 from dldeck.contain import load_image
-from dldeck.emit.markup import anki_math, render_blocks, render_inlines
+from dldeck.emit.markup import LEGEND, anki_math, computed_value, render_blocks, render_inlines
 from dldeck.errors import BuildError, Diagnostic
 from dldeck.manifest import Manifest, build_time, rendered_hash
-from dldeck.model import Block, Card, Collection, FigureBlock, FigureKey, Image, RenderedFigure
+from dldeck.model import (
+    Block,
+    Card,
+    Collection,
+    Computed,
+    FigureBlock,
+    FigureKey,
+    Image,
+    RenderedFigure,
+    Verified,
+)
 
 # Fixed forever: changing an id, a field or the template count makes Anki treat notes as conflicts.
 BASIC_NOTE_TYPE_ID = 2065582079
@@ -50,7 +60,8 @@ _BACK_EXTRAS = (
     '{{#Figure}}<div class="figures">{{Figure}}</div>{{/Figure}}\n'
     '{{#Extra}}<div class="extra">{{Extra}}</div>{{/Extra}}\n'
     '{{#Sources}}<div class="sources">{{Sources}}</div>{{/Sources}}\n'
-    '<div class="note-id">{{Id}}</div>'
+    '<div class="note-id">{{Id}}</div>\n'
+    f'<div class="legend">{LEGEND}</div>'
 )
 
 # lang: without it AnkiDroid/AnkiMobile on a non-Chinese system draw Han characters with Japanese
@@ -159,11 +170,17 @@ class _Media:
 
 
 class _CardRenderer:
-    def __init__(self, collection: Collection, figures: Mapping[FigureKey, RenderedFigure]) -> None:
+    def __init__(self, collection: Collection, figures: Mapping[FigureKey, RenderedFigure],
+                 verified: Verified) -> None:
         self.collection = collection
         self.figures = figures
+        self.verified = verified
         self.media = _Media({})
         self.diagnostics: list[Diagnostic] = []
+        self.card: Card | None = None
+
+    def computed(self, node: Computed) -> str:
+        return computed_value(self.verified, self.card, node, self.diagnostics)
 
     def image_source(self, image: Image) -> str:
         data = load_image(image, self.collection.root, self.diagnostics)
@@ -192,14 +209,17 @@ class _CardRenderer:
         return f'<figure{anchor}><img src="{_attr(name)}" alt="{_attr(alt)}">{figcaption}</figure>'
 
     def blocks(self, blocks: Sequence[Block]) -> str:
-        return render_blocks(blocks, anki_math, lambda _block: "", self.image_source)
+        return render_blocks(blocks, anki_math, lambda _block: "", self.image_source, self.computed,
+                             self.verified.formula)
 
     def fields(self, card: Card) -> tuple[str, ...]:
+        self.card = card
         figures = "\n".join(self.figure_html(card, block) for block in card.figures)
         extra = self.blocks(card.extra)
         sources = self.blocks(card.sources)
         slug = _text(card.slug)
-        question = render_inlines(card.question, anki_math, self.image_source)
+        question = render_inlines(card.question, anki_math, self.image_source, self.computed,
+                                  self.verified.formula)
         if card.kind == "cloze":
             text = f'<div class="question">{question}</div>\n{self.blocks(card.answer)}'
             return (text, extra, figures, sources, slug)
@@ -231,6 +251,7 @@ def write_deck(
     figures: Mapping[FigureKey, RenderedFigure],
     manifest: Manifest,
     out_path: Path,
+    verified: Verified | None = None,
 ) -> None:
     """Write the whole collection as one .apkg (atomically).
 
@@ -238,7 +259,7 @@ def write_deck(
     the build succeeded (see pipeline.build).
     """
     now = build_time()
-    renderer = _CardRenderer(collection, figures)
+    renderer = _CardRenderer(collection, figures, verified or Verified())
     basic_type = _note_type(
         manifest, now, BASIC_NOTE_TYPE_ID, BASIC_NOTE_TYPE_NAME, BASIC_FIELDS, BASIC_TEMPLATE
     )

@@ -21,7 +21,7 @@ from markupsafe import Markup
 from dldeck.atomicfile import write_atomically
 from dldeck.config import SheetConfig, deck_titles, group_sections
 from dldeck.contain import load_image
-from dldeck.emit.markup import plain_text, render_blocks, render_inlines
+from dldeck.emit.markup import LEGEND, computed_value, plain_text, render_blocks, render_inlines
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.mathengines import MathEngineError, tex_to_mathml
 from dldeck.mathengines.formulas import card_formulas
@@ -30,6 +30,7 @@ from dldeck.model import (
     Card,
     Cloze,
     Collection,
+    Computed,
     Emph,
     FigureBlock,
     FigureKey,
@@ -43,6 +44,7 @@ from dldeck.model import (
     SourceSpan,
     Strong,
     Table,
+    Verified,
 )
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -140,9 +142,10 @@ def table_of_contents(sections: Sequence[SectionView]) -> list[TocEntry]:
 class _CardRenderer:
     """Renders cards, collecting every problem (as diagnostics) instead of stopping at the first."""
 
-    def __init__(self, figures: Mapping[FigureKey, RenderedFigure], root: Path) -> None:
+    def __init__(self, figures: Mapping[FigureKey, RenderedFigure], root: Path, verified: Verified) -> None:
         self.figures = figures
         self.root = root
+        self.verified = verified
         self.diagnostics: list[Diagnostic] = []
         self.card: Card | None = None
         self.formula_spans: dict[str, SourceSpan] = {}
@@ -173,6 +176,9 @@ class _CardRenderer:
         source = data_uri(rendered.svg_path, Path(rendered.svg_path).read_bytes())
         return f'<figure><img src="{source}" alt="{alt}">{caption}</figure>'
 
+    def computed(self, node: Computed) -> str:
+        return computed_value(self.verified, self.card, node, self.diagnostics)
+
     def image(self, image: Image) -> str:
         data = load_image(image, self.root, self.diagnostics)
         return "" if data is None else data_uri(image.src, data)
@@ -180,14 +186,17 @@ class _CardRenderer:
     def render(self, card: Card, include_extra: bool) -> CardView:
         self.card = card
         self.formula_spans = {use.tex: use.span for use in reversed(list(card_formulas(card)))}
-        question = render_inlines(reveal_inlines(card.question), math=self.math, image_source=self.image)
+        shown = {"computed": self.computed, "verified": self.verified.formula}
+        question = render_inlines(reveal_inlines(card.question), math=self.math, image_source=self.image,
+                                  **shown)
         answer = render_blocks(reveal_blocks(card.answer), math=self.math, figure=self.figure,
-                               image_source=self.image)
+                               image_source=self.image, **shown)
         extra = ""
         if include_extra and card.extra:
             extra = render_blocks(reveal_blocks(card.extra), math=self.math, figure=self.figure,
-                                  image_source=self.image)
-        sources = render_blocks(card.sources, math=self.math, figure=self.figure, image_source=self.image)
+                                  image_source=self.image, **shown)
+        sources = render_blocks(card.sources, math=self.math, figure=self.figure, image_source=self.image,
+                                **shown)
         search_text = " ".join([plain_text(card.question), card.slug, *card.tags]).lower()
         return CardView(card.slug, Markup(question), Markup(answer), Markup(extra), Markup(sources),
                         search_text, card.tags)
@@ -205,12 +214,12 @@ def _environment() -> jinja2.Environment:
 
 
 def render_html(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
-                title: str, build_date: str) -> str:
+                title: str, build_date: str, verified: Verified | None = None) -> str:
     """The whole page as text; BuildError (every problem, path:line) when a card cannot be rendered."""
     cards = sheet.select(collection)
     sections = group_sections(cards)
     titles = deck_titles(list(dict.fromkeys(s.deck for s in sections)))
-    renderer = _CardRenderer(figures, Path(collection.root))
+    renderer = _CardRenderer(figures, Path(collection.root), verified or Verified())
     views: list[SectionView] = []
     previous_deck = None
     for number, section in enumerate(sections, start=1):
@@ -231,12 +240,13 @@ def render_html(collection: Collection, figures: Mapping[FigureKey, RenderedFigu
         card_count=len(cards),
         print_page=f"{'A4' if sheet.paper == 'a4' else 'letter'} {page}",
         print_columns=sheet.columns,
+        legend=LEGEND,
     )
 
 
 def write_html(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
-               title: str, out_path: Path, build_date: str) -> None:
+               title: str, out_path: Path, build_date: str, verified: Verified | None = None) -> None:
     """Write the sheet's self-contained HTML page to out_path (atomically)."""
-    page = render_html(collection, figures, sheet, title, build_date)
+    page = render_html(collection, figures, sheet, title, build_date, verified)
     write_atomically(out_path, page.encode("utf-8"))
 

@@ -12,12 +12,15 @@ import re
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
+from dldeck.errors import Diagnostic, quote
 from dldeck.model import (
     Block,
+    Card,
     CheckBlock,
     Cloze,
     Code,
     CodeBlock,
+    Computed,
     DisplayMath,
     Emph,
     FigureBlock,
@@ -32,6 +35,7 @@ from dldeck.model import (
     Strong,
     Table,
     Text,
+    Verified,
 )
 
 MathRenderer = Callable[[str, bool], str]
@@ -40,6 +44,16 @@ MathRenderer = Callable[[str, bool], str]
 FigureRenderer = Callable[[FigureBlock], str]
 ImageSource = Callable[[Image], str]
 """Image → the URL to put in `src` (e.g. a content-hashed media name)."""
+
+ComputedText = Callable[[Computed], str]
+"""Computed number → its text, as the claims pass formatted it."""
+
+IsVerified = Callable[[Math | DisplayMath], bool]
+"""Formula → whether every relation it states was verified (it then carries the mark)."""
+
+# The mark after a verified formula or computed number; each output explains it in one legend line.
+VERIFIED_MARK = '<sup class="vmark">✓</sup>'
+LEGEND = "✓ 公式与数值已由 sympy 验证（verified by dldeck）"
 
 SAFE_LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 _LANGUAGE_NAME = re.compile(r"[A-Za-z0-9_+#.-]+")
@@ -78,10 +92,32 @@ def _default_image_source(image: Image) -> str:
     return image.src
 
 
+def computed_value(verified: Verified, card: Card | None, node: Computed,
+                   diagnostics: list[Diagnostic]) -> str:
+    """The text of a computed number in `card`; a missing one (no claims pass ran) is a diagnostic."""
+    value = verified.value(card.slug, node) if card is not None else None
+    if value is None:
+        diagnostics.append(Diagnostic(node.span.path, node.span.line,
+                                      f"computed number {quote('= ' + node.expression)} has no value"))
+        return ""
+    return value
+
+
+def _unverified(_node: Math | DisplayMath) -> bool:
+    return False
+
+
+def _no_computed(node: Computed) -> str:
+    raise ValueError(f"computed number `= {node.expression}` has no value: the claims pass did not run")
+
+
 class _InlineRenderer:
-    def __init__(self, math: MathRenderer, image_source: ImageSource | None) -> None:
+    def __init__(self, math: MathRenderer, image_source: ImageSource | None,
+                 computed: ComputedText | None = None, verified: IsVerified | None = None) -> None:
         self.math = math
         self.image_source = image_source or _default_image_source
+        self.computed = computed or _no_computed
+        self.verified = verified or _unverified
 
     def render(self, inlines: Sequence[Inline], in_cloze: bool = False) -> str:
         return "".join(self.render_one(node, in_cloze) for node in inlines)
@@ -93,7 +129,12 @@ class _InlineRenderer:
             code = _escape_cloze_text(node.text) if in_cloze else _escape_text(node.text)
             return f"<code>{code}</code>"
         if isinstance(node, Math):
-            return self.math(_defuse_cloze_tex(node.tex) if in_cloze else node.tex, False)
+            mark = VERIFIED_MARK if self.verified(node) else ""
+            return self.math(_defuse_cloze_tex(node.tex) if in_cloze else node.tex, False) + mark
+        if isinstance(node, Computed):
+            text = self.computed(node)
+            escaped = _escape_cloze_text(text) if in_cloze else _escape_text(text)
+            return f'<span class="computed">{escaped}</span>{VERIFIED_MARK}'
         if isinstance(node, Strong):
             return f"<strong>{self.render(node.children, in_cloze)}</strong>"
         if isinstance(node, Emph):
@@ -126,10 +167,14 @@ def _is_safe_link(url: str) -> bool:
 
 
 def render_inlines(
-    inlines: Sequence[Inline], math: MathRenderer, image_source: ImageSource | None = None
+    inlines: Sequence[Inline],
+    math: MathRenderer,
+    image_source: ImageSource | None = None,
+    computed: ComputedText | None = None,
+    verified: IsVerified | None = None,
 ) -> str:
     """Inline content as an HTML fragment (no surrounding element)."""
-    return _InlineRenderer(math, image_source).render(inlines)
+    return _InlineRenderer(math, image_source, computed, verified).render(inlines)
 
 
 def render_blocks(
@@ -137,9 +182,11 @@ def render_blocks(
     math: MathRenderer,
     figure: FigureRenderer,
     image_source: ImageSource | None = None,
+    computed: ComputedText | None = None,
+    verified: IsVerified | None = None,
 ) -> str:
     """Block content as an HTML fragment; check blocks vanish, figures come from `figure`."""
-    inline = _InlineRenderer(math, image_source)
+    inline = _InlineRenderer(math, image_source, computed, verified)
     return _render_blocks(blocks, inline, figure)
 
 
@@ -152,6 +199,8 @@ def _render_block(block: Block, inline: _InlineRenderer, figure: FigureRenderer)
     if isinstance(block, Paragraph):
         return f"<p>{inline.render(block.children)}</p>"
     if isinstance(block, DisplayMath):
+        if inline.verified(block):
+            return f'<div class="math-display verified">{inline.math(block.tex, True)}{VERIFIED_MARK}</div>'
         return f'<div class="math-display">{inline.math(block.tex, True)}</div>'
     if isinstance(block, CodeBlock):
         language = block.language.strip()
@@ -192,6 +241,8 @@ def plain_text(inlines: Sequence[Inline]) -> str:
     for node in inlines:
         if isinstance(node, Text | Code):
             out.append(node.text)
+        elif isinstance(node, Computed):
+            out.append(f"`= {node.expression}`")
         elif isinstance(node, Math):
             out.append(node.tex)
         elif isinstance(node, Strong | Emph | Link | Cloze):

@@ -21,11 +21,22 @@ import typst
 from dldeck.atomicfile import write_atomically
 from dldeck.config import SheetConfig, deck_titles, group_sections
 from dldeck.contain import load_image
+from dldeck.emit.markup import LEGEND, computed_value
 from dldeck.emit.typst_markup import PlacedFigure, TypstWriter, font_coverage, typst_string
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.fonts import find_cjk_font
 from dldeck.mathengines.engines import typst_font_paths
-from dldeck.model import Card, Collection, FigureBlock, FigureKey, Image, RenderedFigure, SourceSpan
+from dldeck.model import (
+    Card,
+    Collection,
+    Computed,
+    FigureBlock,
+    FigureKey,
+    Image,
+    RenderedFigure,
+    SourceSpan,
+    Verified,
+)
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STYLE_FILE = "sheet.typ"
@@ -48,8 +59,12 @@ class _Assets:
     root: str
     copies: dict[str, Path | bytes] = field(default_factory=dict)  # a figure's path, an image's checked bytes
     image_users: dict[str, list[tuple[SourceSpan, Card]]] = field(default_factory=dict)
+    verified: Verified = field(default_factory=Verified)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     card: Card | None = None
+
+    def computed(self, node: Computed) -> str:
+        return computed_value(self.verified, self.card, node, self.diagnostics)
 
     def figure(self, block: FigureBlock) -> PlacedFigure | None:
         assert self.card is not None
@@ -106,13 +121,14 @@ class TypstDocument:
 
 
 def typst_source(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
-                 title: str, build_date: str) -> TypstDocument:
+                 title: str, build_date: str, verified: Verified | None = None) -> TypstDocument:
     """The sheet as Typst source, with everything needed to compile it and to point errors at cards."""
     cards = sheet.select(collection)
     font = find_cjk_font()
     covered = font_coverage(font.path)
-    assets = _Assets(figures, collection.root)
-    writer = TypstWriter(assets.figure, assets.image, covered=lambda char: ord(char) in covered)
+    assets = _Assets(figures, collection.root, verified=verified or Verified())
+    writer = TypstWriter(assets.figure, assets.image, covered=lambda char: ord(char) in covered,
+                         computed=assets.computed, verified=assets.verified.formula)
     shown_title = title if sheet.name == "cheatsheet" else f"{title} · {sheet.name}"
     family = typst_string(font.family)
     size = base_font_size(sheet)
@@ -128,7 +144,8 @@ def typst_source(collection: Collection, figures: Mapping[FigureKey, RenderedFig
         f'#show raw: set text(font: ("DejaVu Sans Mono", {family}))',
         f"#show: sheet-style.with({typst_string(shown_title)}, {typst_string(build_date)})",
         f"#place(top, scope: \"parent\", float: true, "
-        f"sheet-title({typst_string(shown_title)}, {typst_string(build_date)}, {len(cards)}))",
+        f"sheet-title({typst_string(shown_title)}, {typst_string(build_date)}, {len(cards)}, "
+        f"legend: {typst_string(LEGEND)}))",
         '#outline(title: "目录", depth: 2)',
     ]
     card_at: dict[int, Card] = {}  # index in `lines` → card, for pointing Typst errors at cards
@@ -176,9 +193,9 @@ def _card_markup(card: Card, writer: TypstWriter, include_extra: bool) -> str:
 
 
 def write_pdf(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
-              title: str, out_path: Path, build_date: str) -> None:
+              title: str, out_path: Path, build_date: str, verified: Verified | None = None) -> None:
     """Compile the sheet's cards to a PDF at out_path (atomically); BuildError names what went wrong."""
-    document = typst_source(collection, figures, sheet, title, build_date)
+    document = typst_source(collection, figures, sheet, title, build_date, verified)
     if document.diagnostics:
         raise BuildError(document.diagnostics)
     pdf = compile_sheet(document.source, document.copies, document.line_cards, document.image_users)

@@ -23,6 +23,7 @@ from dldeck.model import (
     Cloze,
     Code,
     CodeBlock,
+    Computed,
     DisplayMath,
     Emph,
     FigureBlock,
@@ -45,6 +46,12 @@ SAFE_LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 FigureSource = Callable[[FigureBlock], "PlacedFigure | None"]
 ImageSource = Callable[[Image], str]
 """Image → its file name inside the Typst root (the writer copies it there)."""
+ComputedText = Callable[[Computed], str]
+IsVerified = Callable[[Math | DisplayMath], bool]
+
+
+def _no_computed(node: Computed) -> str:
+    raise ValueError(f"computed number `= {node.expression}` has no value: the claims pass did not run")
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,8 @@ class TypstWriter:
     figure_source: FigureSource
     image_source: ImageSource
     covered: Callable[[str], bool] = lambda char: True
+    computed: ComputedText = _no_computed
+    verified: IsVerified = lambda node: False
     missing: list[MissingGlyph] = field(default_factory=list)
     bad_formulas: list[BadFormula] = field(default_factory=list)
     _span: SourceSpan = SourceSpan("", 0)
@@ -145,7 +154,11 @@ class TypstWriter:
             return f"#raw({typst_string(node.text)})"
         if isinstance(node, Math):
             self._span = node.span
-            return f"${self.math(node.tex)}$"
+            mark = "#vmark" if self.verified(node) else ""
+            return f"${self.math(node.tex)}${mark}"
+        if isinstance(node, Computed):
+            self._span = node.span
+            return f"#computed({typst_string(self.computed(node))})"
         if isinstance(node, Strong):
             return f"#strong[{self.inlines(node.children)}]"
         if isinstance(node, Emph):
@@ -183,7 +196,8 @@ class TypstWriter:
                 return f"#sheet-figure({typst_string(self.image_source(image))}, {typst_string(image.alt)})"
             return self.inlines(block.children)
         if isinstance(block, DisplayMath):
-            return f"#display-math[$ {self.math(block.tex)} $]"
+            verified = "(verified: true)" if self.verified(block) else ""
+            return f"#display-math{verified}[$ {self.math(block.tex)} $]"
         if isinstance(block, CodeBlock):
             self._check_glyphs(block.text)
             return f"#code-block({typst_string(block.text.rstrip())})"

@@ -50,7 +50,7 @@ class Job:
 
 def definitions_text(card: Card) -> str:
     """The card's `assume` and `:=` statements: the only check lines a figure can depend on."""
-    from dldeck.verify.language import CheckError, split_statements
+    from dldeck.verify.syntax import CheckError, split_statements
 
     kept: list[str] = []
     for block in card.checks:
@@ -91,7 +91,7 @@ class _CardEvaluator:
         self._failure: BuildError | None = None
 
     def scope(self) -> Any:
-        from dldeck.verify.language import scope_for_card
+        from dldeck.verify.shown import scope_for_card
 
         if self._failure is not None:
             raise self._failure

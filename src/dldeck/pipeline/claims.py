@@ -1,15 +1,17 @@
 """Claims verified with a cache per card: an edit re-verifies only the cards it touched.
 
-A card's results are keyed by its check sources (positions relative to the card, so moving a card
-in its file keeps them), its file, the facts, the time limit and the verifier's code. Only
-successes are cached: failures, errors and timeouts are always re-checked, so their messages are
-fresh and a failed build never poisons the cache. sympy is imported only when a card needs checking.
+A card's claims are its check lines, its shown formulas and its computed numbers. Its results are
+keyed by its check sources, its formulas' TeX and markers, its computed expressions and notation
+(positions relative to the card, so moving a card in its file keeps them), its file, the facts, the
+time limit and the verifier's code. Only successes are cached: failures, errors and timeouts are
+always re-checked, so their messages are fresh and a failed build never poisons the cache. sympy is
+imported only when a card needs checking.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,8 @@ from dldeck.pipeline.inputs import facts_hash
 from dldeck.pipeline.outcome import Progress, Work
 
 CLAIM_STATUSES = ("symbolic", "numeric", "failed", "timeout", "error")
-CACHED_STATUSES = ("symbolic", "numeric")  # failures, errors and timeouts are always re-checked
+# failures, errors and timeouts are always re-checked; the rest are verdicts worth keeping
+CACHED_STATUSES = ("symbolic", "numeric", "definition", "wrong", "exempt", "setting", "unread", "computed")
 # The parts of dldeck whose code decides claim results: editing them invalidates the cache.
 CHECK_CODE = ("verify", "model.py", "errors.py")
 
@@ -29,7 +32,7 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
                   work: Work, before_verifying: Callable[[], None] | None = None
                   ) -> tuple[list[Any], list[Diagnostic]]:
     """Claims of cards whose checks changed are verified; the others come from the cache."""
-    checked = [card for card in collection.cards if card.checks]
+    checked = [card for card in collection.cards if has_claims(card)]
     keys: dict[str, str] = {}
     cached: dict[str, list[Any]] = {}
     cache = None
@@ -66,18 +69,69 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
         card_results = fresh.get(card.slug, [])
         results.extend(card_results)
         if cache is not None and all(r.status in CACHED_STATUSES for r in card_results):
-            base = card.checks[0].span.line
-            cache.put(keys[card.slug], [[r.line - base, r.text, r.status, r.message] for r in card_results])
+            cache.put(keys[card.slug], _entries(card, card_results))
     if cache is not None:
         cache.save()
     return results, diagnostics
 
 
+def has_claims(card: Card) -> bool:
+    """A card with a check block, a formula or a computed number has something to verify."""
+    return bool(card.checks) or next(shown_items(card), None) is not None
+
+
+def _shown(card: Card) -> tuple[list[Any], dict[int, Any]]:
+    """The card's formulas in reading order, and its computed numbers by index."""
+    from dldeck.model import CheckBlock, Computed
+    from dldeck.source.reader import shown_nodes
+
+    formulas, computed = [], {}
+    for node in shown_nodes(card):
+        if isinstance(node, Computed):
+            computed[node.index] = node
+        elif not isinstance(node, CheckBlock):
+            formulas.append(node)
+    return formulas, computed
+
+
+def shown_items(card: Card) -> Iterator[list[Any]]:
+    """What the learner reads that the verifier reads too: formulas with their markers, computed numbers
+    (where they sit is not part of it: cached results find their lines again, see `_anchor`)."""
+    formulas, computed = _shown(card)
+    for node in formulas:
+        yield [node.tex, node.claim, node.reason]
+    for index in sorted(computed):
+        yield [computed[index].expression, computed[index].format, index]
+
+
+def _check_base(card: Card) -> int:
+    return card.checks[0].span.line if card.checks else card.span.line
+
+
 def _check_key(card: Card, facts: str, timeout: float) -> str:
-    """Everything a card's claim results depend on, except where in its file the card sits."""
-    base = card.checks[0].span.line
+    """Everything a card's claim results depend on, except where in its file the card sits and how much
+    prose lies between its formulas: a prose edit re-verifies nothing."""
+    base = _check_base(card)
     return buildcache.hash_json({"path": card.span.path, "facts": facts, "timeout": float(timeout),
-                                 "blocks": [[b.source, b.span.line - base] for b in card.checks]})
+                                 "blocks": [[b.source, b.span.line - base] for b in card.checks],
+                                 "shown": list(shown_items(card)), "notation": list(card.notation)})
+
+
+def _anchor(card: Card, result: Any, formulas: list[Any]) -> int:
+    """Where a result is, in terms that survive prose edits: check lines relative to the first check
+    block, formulas by their position among the card's formulas, computed numbers by their index."""
+    if result.source == "formula":
+        return next(i for i, node in enumerate(formulas)
+                    if node.span.line == result.line and node.tex == result.formula)
+    if result.source == "computed":
+        return result.index
+    return result.line - _check_base(card)
+
+
+def _entries(card: Card, results: list[Any]) -> list[list[Any]]:
+    formulas, _ = _shown(card)
+    return [[_anchor(card, r, formulas), r.text, r.status, r.message, r.source, r.formula, r.value, r.index]
+            for r in results]
 
 
 def _restore_results(card: Card, entry: Any) -> list[Any] | None:
@@ -85,12 +139,24 @@ def _restore_results(card: Card, entry: Any) -> list[Any] | None:
         return None
     from dldeck.verify.results import ClaimResult
 
-    base = card.checks[0].span.line
+    formulas, computed = _shown(card)
     restored = []
     for item in entry:
-        if not (isinstance(item, list) and len(item) == 4 and isinstance(item[0], int)
-                and all(isinstance(part, str) for part in item[1:]) and item[2] in CACHED_STATUSES):
+        if not (isinstance(item, list) and len(item) == 8 and isinstance(item[0], int)
+                and all(isinstance(part, str) for part in item[1:7]) and item[2] in CACHED_STATUSES
+                and isinstance(item[7], int)):
             return None
-        offset, text, status, message = item
-        restored.append(ClaimResult(card.slug, card.span.path, base + offset, text, status, message))
+        anchor, text, status, message, source, formula, value, index = item
+        if source == "formula":
+            if not 0 <= anchor < len(formulas) or formulas[anchor].tex != formula:
+                return None
+            line = formulas[anchor].span.line
+        elif source == "computed":
+            if anchor not in computed:
+                return None
+            line = computed[anchor].span.line
+        else:
+            line = _check_base(card) + anchor
+        restored.append(ClaimResult(card.slug, card.span.path, line, text, status, message, source,
+                                    formula, value, index))
     return restored

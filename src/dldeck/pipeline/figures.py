@@ -17,6 +17,7 @@ from dldeck.errors import BuildError, Diagnostic
 from dldeck.figures.files import is_complete
 from dldeck.model import Card, Collection, FigureKey, RenderedFigure
 from dldeck.pipeline.child import ForkedChild
+from dldeck.pipeline.claims import shown_items
 from dldeck.pipeline.inputs import facts_hash
 from dldeck.pipeline.outcome import Progress, Work
 
@@ -109,8 +110,11 @@ def _render(collection: Collection, build_dir: Path, facts_root: Path) -> dict[F
 
 
 def _figure_key(card: Card, facts: str) -> str:
+    """Figures see the card's definitions, from its checks and from its shown formulas."""
     return buildcache.hash_json({"slug": card.slug, "facts": facts,
                                  "checks": [b.source for b in card.checks],
+                                 "shown": list(shown_items(card)),
+                                 "notation": list(card.notation),
                                  "figures": [[b.index, b.source] for b in card.figures]})
 
 

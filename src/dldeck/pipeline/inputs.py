@@ -37,7 +37,7 @@ def build_date() -> str:
 
 
 def facts_hash(collection: Collection) -> str:
-    """Facts may be looked up by any card; where they live follows verify.language.facts_directory."""
+    """Facts may be looked up by any card; where they live follows verify.library.facts_directory."""
     root = Path(collection.root)
     return buildcache.hash_json([buildcache.hash_tree(root / "_facts"),
                                  buildcache.hash_tree(root / "content" / "_facts")])

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from dldeck.model import Collection
+from dldeck.model import Collection, Verified
 
 Progress = Callable[[str], None]
 
@@ -34,6 +35,8 @@ class CheckSummary:
     formulas: int
     results: tuple = field(default=())
     work: Work = field(default_factory=Work)
+    coverage: Any = None  # dldeck.pipeline.coverage.Coverage
+    verified: Verified = field(default_factory=Verified)
 
 
 @dataclass(frozen=True)

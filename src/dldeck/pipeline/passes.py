@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from dldeck import buildcache
 from dldeck.atomicfile import leftover_pattern
 from dldeck.errors import BuildError, Diagnostic, OutputError
-from dldeck.model import Collection
+from dldeck.model import Collection, Verified
 from dldeck.pipeline import publish
 from dldeck.pipeline.claims import CLAIM_STATUSES, verify_claims
+from dldeck.pipeline.coverage import coverage, unread_diagnostics, verified
 from dldeck.pipeline.figures import FigurePass
 from dldeck.pipeline.formulas import FormulaJob, FormulaMemo
 from dldeck.pipeline.inputs import MANIFEST_NAME, build_date, build_inputs
@@ -35,12 +36,14 @@ DECK_NAME = "dldeck.apkg"
 
 
 def check(content_dir: Path, build_dir: Path | None = None, *, timeout: float = 5.0,
-          progress: Progress = quiet) -> CheckSummary:
-    """Read, lint, verify every claim and compile every formula; raise BuildError listing all problems."""
+          progress: Progress = quiet, strict: bool = False) -> CheckSummary:
+    """Read, lint, verify every claim and compile every formula; raise BuildError listing all problems.
+
+    `strict`: a shown formula with a relation that cannot be read (and is not exempt) is an error."""
     with _machine_errors(build_dir, content_dir):
         memo = FormulaMemo(build_dir) if build_dir is not None else None
         summary = _check_collection(_read(content_dir, progress), build_dir, timeout=timeout,
-                                    progress=progress, memo=memo, work=Work())
+                                    progress=progress, memo=memo, work=Work(), strict=strict)
         if memo is not None:
             memo.save(summary.collection)
     return summary
@@ -76,7 +79,7 @@ def _read(content_dir: Path, progress: Progress) -> Collection:
 
 
 def _check_collection(collection: Collection, build_dir: Path | None, *, timeout: float, progress: Progress,
-                      memo: FormulaMemo | None, work: Work) -> CheckSummary:
+                      memo: FormulaMemo | None, work: Work, strict: bool) -> CheckSummary:
     if memo is not None:
         memo.load(collection, work)  # before the formula job forks, so it reuses earlier conversions
     formulas = FormulaJob(collection, build_dir)
@@ -88,11 +91,16 @@ def _check_collection(collection: Collection, build_dir: Path | None, *, timeout
         formula_report = formulas.finish()
     finally:
         formulas.close()
+    shown = coverage(collection, results)
     diagnostics: list[Diagnostic] = [*claim_diagnostics, *formula_report.diagnostics]
+    if strict:
+        diagnostics.extend(unread_diagnostics(shown.formulas))
     if diagnostics:
         raise BuildError(diagnostics)
-    counts = {status: sum(1 for r in results if r.status == status) for status in CLAIM_STATUSES}
-    return CheckSummary(collection, counts, formula_report.count, tuple(results), work)
+    counts = {status: sum(1 for r in results if r.status == status and r.source == "check")
+              for status in CLAIM_STATUSES}
+    return CheckSummary(collection, counts, formula_report.count, tuple(results), work, shown,
+                        verified(results, shown.formulas))
 
 
 # --------------------------------------------------------------------------- build
@@ -161,7 +169,7 @@ def _build(content_dir: Path, build_dir: Path, *, only: Sequence[str], timeout: 
         diagnostics: list[Diagnostic] = []
         try:
             summary = _check_collection(collection, build_dir, timeout=timeout, progress=progress, memo=memo,
-                                        work=work)
+                                        work=work, strict=config.strict)
         except BuildError as error:
             diagnostics.extend(error.diagnostics)
         try:
@@ -175,8 +183,8 @@ def _build(content_dir: Path, build_dir: Path, *, only: Sequence[str], timeout: 
     date = build_date()
     stage = publish.new_output_folder(build_dir)
     try:
-        outputs, manifest = _emit(collection, figures, config, content_dir, stage, only=only, date=date,
-                                  progress=progress)
+        outputs, manifest = _emit(collection, figures, summary.verified, config, content_dir, stage,
+                                  only=only, date=date, progress=progress)
         _publish(build_dir, stage, manifest)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
@@ -186,7 +194,8 @@ def _build(content_dir: Path, build_dir: Path, *, only: Sequence[str], timeout: 
                        claim_counts=summary.claim_counts, formulas=summary.formulas, work=work)
 
 
-def _emit(collection: Collection, figures: Any, config: Any, content_dir: Path, stage: Path, *,
+def _emit(collection: Collection, figures: Any, verified: Verified, config: Any, content_dir: Path,
+          stage: Path, *,
           only: Sequence[str], date: str, progress: Progress) -> tuple[list[str], Manifest | None]:
     """Write every requested output into `stage`; BuildError lists every problem of every output.
     Returns the outputs' names and, when the deck was written, the manifest that goes with it."""
@@ -200,7 +209,7 @@ def _emit(collection: Collection, figures: Any, config: Any, content_dir: Path, 
             for sheet in config.sheets:
                 progress(f"writing {sheet.name}.pdf")
                 pdfs.append(typesetter.submit(write_pdf, collection, figures, sheet, config.title,
-                                              stage / f"{sheet.name}.pdf", date))
+                                              stage / f"{sheet.name}.pdf", date, verified))
         diagnostics: list[Diagnostic] = []
         manifest = None
         try:
@@ -210,7 +219,7 @@ def _emit(collection: Collection, figures: Any, config: Any, content_dir: Path, 
 
                 progress("writing the Anki deck")
                 manifest = Manifest.load(content_dir / MANIFEST_NAME)
-                write_deck(collection, figures, manifest, stage / DECK_NAME)
+                write_deck(collection, figures, manifest, stage / DECK_NAME, verified)
                 outputs.append(DECK_NAME)
                 manifest.retain(card.slug for card in collection.cards)
             for sheet in config.sheets:
@@ -218,7 +227,8 @@ def _emit(collection: Collection, figures: Any, config: Any, content_dir: Path, 
                     from dldeck.emit.html import write_html
 
                     progress(f"writing {sheet.name}.html")
-                    write_html(collection, figures, sheet, config.title, stage / f"{sheet.name}.html", date)
+                    write_html(collection, figures, sheet, config.title, stage / f"{sheet.name}.html", date,
+                               verified)
                     outputs.append(f"{sheet.name}.html")
         except BuildError as error:
             diagnostics.extend(error.diagnostics)

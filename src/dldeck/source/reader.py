@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from dldeck.model import (
     Cloze,
     Code,
     CodeBlock,
+    Computed,
     DisplayMath,
     Emph,
     FigureBlock,
@@ -48,13 +50,17 @@ from dldeck.model import (
 )
 from dldeck.source.plugins import CLOZE_START, cloze_plugin, heading_attrs_plugin
 from dldeck.timelimit import TimeLimitExceeded, time_limit
+from dldeck.verify.numbers import FORMAT, FORMATS_HELP, split_computed
 
-FRONT_MATTER_KEYS = {"deck", "tags", "sources"}
+FRONT_MATTER_KEYS = {"deck", "tags", "sources", "notation"}
 PARTS = ("extra", "sources")
 MAX_FILE_BYTES = 1_000_000
 READ_SECONDS = 20.0  # a real file reads in milliseconds; 1 MB of hostile markup in seconds
 MAX_NESTING = 20  # markdown-it's own limit for blocks (commonmark preset); also ours for inline markup
 RAW_HTML = "raw HTML is not allowed (content is text, not markup): "
+CLAIM_MARKS = ("exempt", "wrong")
+_MARKER = re.compile(r"\s*([A-Za-z][\w-]*)\s*:(.*)\Z", re.S)
+_CHECK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 
 
 def make_parser() -> MarkdownIt:
@@ -91,6 +97,7 @@ class FileDefaults:
     deck: str
     tags: tuple[str, ...]
     sources: tuple[Block, ...]
+    notation: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -102,6 +109,7 @@ class _CardDraft:
     answer: list[Block] = field(default_factory=list)
     extra: list[Block] = field(default_factory=list)
     sources: list[Block] = field(default_factory=list)
+    notation: dict[str, str] = field(default_factory=dict)
 
 
 def is_cjk(char: str) -> bool:
@@ -112,6 +120,36 @@ def is_cjk(char: str) -> bool:
     return name.startswith(("CJK", "FULLWIDTH", "IDEOGRAPHIC", "HIRAGANA", "KATAKANA")) or (
         "\u3000" <= char <= "\u303f"
     )
+
+
+def split_marker(tex: str) -> tuple[str, str, str, str]:
+    """Strip a trailing `% exempt: reason` / `% wrong: reason` TeX comment from a formula.
+
+    Returns (tex, claim, reason, problem); `problem` is non-empty for a marker without a reason,
+    an unknown `% word:` or a marker that is not the end of the formula. `\\%` is a percent sign."""
+    lines = tex.split("\n")
+    for number, line in enumerate(lines):
+        escaped = False
+        for column, char in enumerate(line):
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == "%":
+                match = _MARKER.match(line[column + 1:])
+                if match is None:
+                    break  # an ordinary TeX comment
+                word, reason = match.group(1), " ".join(match.group(2).split())
+                if word not in CLAIM_MARKS:
+                    return tex, "auto", "", (f"unknown marker {quote('% ' + word + ':')} in a formula "
+                                             "(known: `% exempt: <reason>`, `% wrong: <reason>`)")
+                if not reason:
+                    return tex, "auto", "", f"`% {word}:` needs a reason, e.g. `% {word}: quoted result`"
+                if any(rest.strip() for rest in lines[number + 1:]):
+                    return tex, "auto", "", f"`% {word}:` must end the formula"
+                kept = "\n".join([*lines[:number], line[:column]]).strip()
+                return kept, word, reason, ""
+    return tex, "auto", "", ""
 
 
 def deck_from_path(relative: Path) -> str:
@@ -132,6 +170,8 @@ class FileReader:
         self.diagnostics = diagnostics
         self.figure_counter = 0
         self.lines: list[str] = []
+        self.computed_counter = 0
+        self.notation: dict[str, str] | None = None  # the current card's ```notation entries
 
     # ----------------------------------------------------------------- helpers
     def error(self, line: int, message: str) -> None:
@@ -186,16 +226,19 @@ class FileReader:
             self.error(2 + problem.line, f"front matter is not valid YAML: {problem.message}")
             return defaults
         if not isinstance(data, dict):
-            self.error(1, "front matter must be a mapping of keys (deck, tags, sources)")
+            self.error(1, f"front matter must be a mapping of keys ({', '.join(sorted(FRONT_MATTER_KEYS))})")
             return defaults
         for key in data:
             if key not in FRONT_MATTER_KEYS:
+                known = ", ".join(sorted(FRONT_MATTER_KEYS))
                 self.error(self.front_matter_line(token, str(key)),
-                           f"unknown front matter key {key!r} (known: deck, tags, sources)")
+                           f"unknown front matter key {key!r} (known: {known})")
         deck = data.get("deck", defaults.deck)
         if not isinstance(deck, str) or not deck.strip():
             self.error(self.front_matter_line(token, "deck"), "front matter 'deck' must be a text")
             deck = defaults.deck
+        notation = self.notation_table(data.get("notation", {}), self.front_matter_line(token, "notation"),
+                                       "front matter 'notation'")
         tags = self.string_list(token, data, "tags")
         sources_md = self.string_list(token, data, "sources")
         sources: list[Block] = []
@@ -207,7 +250,35 @@ class FileReader:
             )
             sources.append(ListBlock(False, items, SourceSpan(self.display_path,
                                                               self.front_matter_line(token, "sources"))))
-        return FileDefaults(deck.strip(), tags, tuple(sources))
+        return FileDefaults(deck.strip(), tags, tuple(sources), notation)
+
+    def notation_table(self, data: Any, line: int, what: str) -> dict[str, str]:
+        """TeX snippet → check-language name; the formula reader reads the snippet as that name."""
+        if not isinstance(data, dict):
+            self.error(line, f"{what} must be a mapping of TeX snippets to check names, "
+                             "e.g. `'\\hat{y}': yhat`")
+            return {}
+        table: dict[str, str] = {}
+        for key, value in data.items():
+            if not isinstance(key, str) or not key.strip():
+                self.error(line, f"{what}: {key!r} is not a TeX snippet")
+            elif not isinstance(value, str) or not _CHECK_NAME.match(value) or value.startswith("_"):
+                self.error(line, f"{what}: {quote(key)} must map to a check-language name "
+                                 f"(letters, digits, _), got {value!r}")
+            else:
+                table[key.strip()] = value
+        return table
+
+    def notation_block(self, token: Token, span: SourceSpan) -> None:
+        if self.notation is None:
+            self.error(span.line, "a ```notation block must be inside a card")
+            return
+        try:
+            data = safeyaml.load(token.content) or {}
+        except safeyaml.YamlError as problem:
+            self.error(span.line + 1 + problem.line, f"notation block is not valid YAML: {problem.message}")
+            return
+        self.notation.update(self.notation_table(data, span.line, "notation block"))
 
     def front_matter_line(self, token: Token, key: str) -> int:
         for offset, line in enumerate(token.content.splitlines()):
@@ -246,10 +317,13 @@ class FileReader:
                     self.refuse_html(inline.children or [], line)
                     section = self.plain_text(inline.children or [])
                     current, target = None, None
+                    self.notation = None
                 elif token.tag == "h2":
                     self.figure_counter = 0  # figure indices count within a card: (slug, index) is the key
+                    self.computed_counter = 0  # so do computed numbers
+                    self.notation = {}
                     question = self.inlines(inline.children or [], line)
-                    current = _CardDraft(token, question, line, section)
+                    current = _CardDraft(token, question, line, section, notation=self.notation)
                     drafts.append(current)
                     target = current.answer
                 else:
@@ -315,7 +389,8 @@ class FileReader:
             inline = inner[0] if inner else None
             return Paragraph(self.inlines(inline.children or [], span.line) if inline else (), span)
         if kind in ("math_block", "math_block_label"):
-            return DisplayMath(token.content.strip(), span)
+            tex, claim, reason = self.marked(token.content.strip(), span.line)
+            return DisplayMath(tex, span, claim, reason)  # type: ignore[arg-type]
         if kind == "fence":
             language = token.info.strip().split(" ")[0]
             if nested and language in ("check", "figure"):
@@ -327,6 +402,9 @@ class FileReader:
             if language == "figure":
                 self.figure_counter += 1
                 return FigureBlock(token.content, span, self.figure_counter - 1)
+            if language == "notation":
+                self.notation_block(token, span)
+                return None
             return CodeBlock(language, token.content, span)
         if kind == "code_block":
             return CodeBlock("", token.content, span)
@@ -397,9 +475,10 @@ class FileReader:
                 if "\n" in token.content:
                     self.error(line, f"newline inside inline math {quote(token.content)}: "
                                      "keep $…$ on one line or use $$…$$")
-                out.append(Math(token.content.strip(), SourceSpan(self.display_path, line)))
+                tex, claim, reason = self.marked(token.content.strip(), line)
+                out.append(Math(tex, SourceSpan(self.display_path, line), claim, reason))  # type: ignore[arg-type]
             elif kind == "code_inline":
-                out.append(Code(token.content))
+                out.append(self.code(token.content, line))
             elif kind == "softbreak":
                 before = self.last_char(out)
                 out.append(Text("" if is_cjk(before) and is_cjk(following[index]) else " ", ((0, line),)))
@@ -435,6 +514,25 @@ class FileReader:
             if token.type == "html_inline":
                 self.error(line, RAW_HTML + quote(token.content))
             line += token.content.count("\n") + (token.type in ("softbreak", "hardbreak"))
+
+    def marked(self, tex: str, line: int) -> tuple[str, str, str]:
+        kept, claim, reason, problem = split_marker(tex)
+        if problem:
+            self.error(line, f"{problem}: {quote(tex)}")
+        return kept, claim, reason
+
+    def code(self, text: str, line: int) -> Inline:
+        """Inline code `= expr | format` is a computed number; any other inline code is code."""
+        computed = split_computed(text)
+        if computed is None:
+            return Code(text)
+        expression, spec = computed
+        if not expression:
+            self.error(line, f"computed number {quote(text)} has no expression after `=`")
+        if not FORMAT.match(spec):
+            self.error(line, f"unknown number format {quote(spec)} in {quote(text)} (use {FORMATS_HELP})")
+        self.computed_counter += 1
+        return Computed(expression, spec, SourceSpan(self.display_path, line), self.computed_counter - 1)
 
     def image(self, token: Token, line: int) -> Inline:
         """Images resolve against their Markdown file and must pass dldeck.contain (inside the content
@@ -548,6 +646,7 @@ def _finish(draft: _CardDraft, defaults: FileDefaults, display_path: str, order:
         kind="cloze" if is_cloze else "basic",
         span=SourceSpan(display_path, draft.line),
         order=order,
+        notation=tuple(sorted({**defaults.notation, **draft.notation}.items())),
     )
 
 
@@ -571,8 +670,37 @@ def walk_inlines(node: object):
         yield node
         for child in node.children:
             yield from walk_inlines(child)
-    elif isinstance(node, (Text, Code, Math, Image, LineBreak)):
+    elif isinstance(node, (Text, Code, Math, Computed, Image, LineBreak)):
         yield node
+
+
+def shown_nodes(card: Card) -> Iterator[CheckBlock | Math | DisplayMath | Computed]:
+    """Check blocks, formulas and computed numbers as a reader meets them: question, answer, extra
+    (sources are citations, not claims). The claims pass reads a card in this order."""
+    for node in card.question:
+        yield from _shown_inlines(node)
+    for block in card.answer + card.extra:
+        yield from _shown_in_block(block)
+
+
+def _shown_in_block(block: Block) -> Iterator[CheckBlock | Math | DisplayMath | Computed]:
+    if isinstance(block, CheckBlock | DisplayMath):
+        yield block
+    elif isinstance(block, ListBlock):
+        for item in block.items:
+            for child in item:
+                yield from _shown_in_block(child)
+    elif isinstance(block, Quote):
+        for child in block.children:
+            yield from _shown_in_block(child)
+    else:
+        yield from _shown_inlines(block)
+
+
+def _shown_inlines(node: object) -> Iterator[Math | Computed]:
+    for inline in walk_inlines(node):
+        if isinstance(inline, Math | Computed):
+            yield inline
 
 
 def _has_cloze(blocks: list[Block]) -> bool:

@@ -18,15 +18,9 @@ from typing import Any
 
 import sympy
 
-from dldeck.verify.language import (
-    CheckError,
-    Evaluator,
-    Scope,
-    Statement,
-    describe,
-    expect_expr,
-    short,
-)
+from dldeck.verify.evaluate import Evaluator, Scope
+from dldeck.verify.syntax import CheckError, Statement
+from dldeck.verify.values import describe, expect_expr, short
 
 IDENTITY_POINTS = 60
 INEQUALITY_GRID = 1201
@@ -274,7 +268,7 @@ def _bound_proves(gap: sympy.Expr, x: sympy.Symbol, strict: bool) -> bool:
     """min over the domain of gap >= 0 (> 0 when strict) proves the claim outright."""
     from sympy.calculus.util import minimum
 
-    from dldeck.verify.language import domain_of
+    from dldeck.verify.library import domain_of
 
     domain = domain_of(x)
     if domain.is_subset(sympy.S.Integers):

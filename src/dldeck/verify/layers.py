@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sympy
 from sympy import Integer
 
-from dldeck.verify.language import Builtin, CheckError, Evaluator, describe, register, short
+from dldeck.verify.syntax import CheckError
+from dldeck.verify.values import Builtin, describe, short
+
+if TYPE_CHECKING:
+    from dldeck.verify.evaluate import Evaluator
 
 # --------------------------------------------------------------------------- argument handling
 
@@ -844,7 +848,7 @@ def _jump(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
     return _collapse(jumps)
 
 
-# --------------------------------------------------------------------------- registration
+# --------------------------------------------------------------------------- the names library.py merges
 
 _NO_ARGS: list[tuple[str, Any]] = []
 
@@ -927,5 +931,3 @@ LAYER_FUNCTIONS: dict[str, Builtin] = {
     "receptive_field": _receptive_field,
     "jump": _jump,
 }
-
-register(LAYER_FUNCTIONS)

@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 from dldeck.errors import Diagnostic
 
 STATUSES = ("symbolic", "numeric", "failed", "timeout", "error")
+# What a shown formula or computed number can end as besides STATUSES (none of them is a problem):
+# a definition, proved wrong as marked, exempt, a value for an example, not read, a computed value.
+SHOWN_STATUSES = ("definition", "wrong", "exempt", "setting", "unread", "computed")
+SOURCES = ("check", "formula", "computed")
+PASSED = ("symbolic", "numeric")
 
 
 @dataclass(frozen=True)
@@ -16,8 +21,12 @@ class ClaimResult:
     path: str
     line: int
     text: str
-    status: str  # one of STATUSES
+    status: str  # one of STATUSES or SHOWN_STATUSES
     message: str = ""
+    source: str = "check"  # one of SOURCES: a ```check line, a shown formula or a computed number
+    formula: str = ""  # the shown formula's TeX (source "formula")
+    value: str = ""  # the formatted number (source "computed")
+    index: int = 0  # the computed number's position in its card (source "computed")
 
 
 @dataclass(frozen=True)
@@ -26,7 +35,7 @@ class VerifyReport:
     diagnostics: tuple[Diagnostic, ...] = field(default=())
 
     def count(self, status: str) -> int:
-        if status not in STATUSES:
+        if status not in STATUSES + SHOWN_STATUSES:
             raise ValueError(f"unknown status {status!r}")
         return sum(1 for result in self.results if result.status == status)
 

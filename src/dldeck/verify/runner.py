@@ -26,15 +26,11 @@ from typing import Any
 from dldeck.errors import Diagnostic, quote
 from dldeck.model import Card, Collection
 from dldeck.verify.claims import check_claim, one_line
-from dldeck.verify.language import (
-    CheckError,
-    Scope,
-    Statement,
-    execute_definition,
-    new_scope,
-    statements_of_card,
-)
+from dldeck.verify.evaluate import Scope
+from dldeck.verify.language import execute_definition, new_scope
 from dldeck.verify.results import STATUSES, ClaimResult, VerifyReport  # noqa: F401 - STATUSES re-exported
+from dldeck.verify.shown import FormulaNote, card_statements, note_result, origin, run_shown
+from dldeck.verify.syntax import CheckError, Statement
 
 MEMORY_HEADROOM = 4 * 1024**3  # per worker, on top of what the parent already uses
 CPU_LIMIT_EXIT = 86  # exit status of a worker whose statement used up its CPU time
@@ -51,12 +47,15 @@ def _cpu_limit_reached(_signum: int, _frame: object) -> None:
 
 @functools.cache
 def _warm_up() -> None:
-    """Load sympy's lazily imported simplification machinery once, before forking, so that every
-    worker inherits it instead of paying for it inside its first statement's time limit."""
+    """Load sympy's lazily imported simplification machinery and the TeX parser's tables once,
+    before forking, so that every worker inherits them instead of paying inside a time limit."""
     import sympy
+
+    from dldeck.verify.tex import parser
 
     x = sympy.Symbol("x", real=True)
     sympy.simplify(sympy.exp(x) / (1 + sympy.exp(x)) - 1 / (1 + sympy.exp(-x)))
+    parser()
 
 
 # --------------------------------------------------------------------------- one statement
@@ -66,29 +65,26 @@ def run_statement(item: Statement, scope: Scope, card: Card) -> ClaimResult | No
     """Execute one statement in this process; definitions that succeed yield no result."""
     text = one_line(item.text)
     path = card.span.path
+    where = origin(item)
     try:
+        if where:
+            return run_shown(item, scope, card)
         if item.kind == "claim":
             outcome = check_claim(item, scope)
             return ClaimResult(card.slug, path, item.line, text, outcome.status, outcome.message)
         execute_definition(item, scope)
         return None
     except CheckError as error:
-        return ClaimResult(card.slug, path, item.line, text, "error", error.message)
+        return ClaimResult(card.slug, path, item.line, text, "error", error.message, **where)
     except MemoryError:
-        return ClaimResult(
-            card.slug, path, item.line, text, "error", f"out of memory evaluating {quote(text)}"
-        )
+        return ClaimResult(card.slug, path, item.line, text, "error",
+                           f"out of memory evaluating {quote(text)}", **where)
     except RecursionError:
-        return ClaimResult(card.slug, path, item.line, text, "error", f"expression too deep: {quote(text)}")
+        return ClaimResult(card.slug, path, item.line, text, "error", f"expression too deep: {quote(text)}",
+                           **where)
     except Exception as error:  # noqa: BLE001 - sympy raises anything; the author needs the line, not a trace
-        return ClaimResult(
-            card.slug,
-            path,
-            item.line,
-            text,
-            "error",
-            f"sympy could not evaluate {quote(text)}: {type(error).__name__}: {error}",
-        )
+        why = f"sympy could not evaluate {quote(text)}: {type(error).__name__}: {error}"
+        return ClaimResult(card.slug, path, item.line, text, "error", why, **where)
 
 
 def _parse_error_result(card: Card, error: CheckError) -> ClaimResult:
@@ -123,11 +119,11 @@ def _worker(connection: Connection, cards: tuple[Card, ...], facts_root: Path | 
         card_index, resume_from = task
         card = cards[card_index]
         scope = new_scope(card, facts_root)
-        for index, item in enumerate(statements_of_card(card)):
-            if isinstance(item, CheckError):
-                continue  # the parent reports parse errors itself
+        for index, item in enumerate(card_statements(card)):
+            if isinstance(item, CheckError | FormulaNote):
+                continue  # the parent reports parse errors and unread formulas itself
             if index < resume_from:
-                if item.kind != "claim":
+                if item.kind in ("assume", "define"):
                     with _cpu_limit(timeout):
                         run_statement(item, scope, card)  # rebuild the scope; errors were already reported
                 continue
@@ -173,16 +169,18 @@ def verify_collection(
     facts_root = Path(collection.root) if collection.root else None
     cards = collection.cards
     results: dict[tuple[int, int], ClaimResult] = {}
-    statements: dict[int, list[Statement | CheckError]] = {}
+    statements: dict[int, list[Statement | CheckError | FormulaNote]] = {}
     queue: deque[tuple[int, int]] = deque()
     for card_index, card in enumerate(cards):
-        items = list(statements_of_card(card))
+        items = list(card_statements(card))
         if not items:
             continue
         statements[card_index] = items
         for index, item in enumerate(items):
             if isinstance(item, CheckError):
                 results[(card_index, index)] = _parse_error_result(card, item)
+            elif isinstance(item, FormulaNote):
+                results[(card_index, index)] = note_result(item, card)
         if any(isinstance(item, Statement) for item in items):
             queue.append((card_index, 0))
 
@@ -317,18 +315,21 @@ def _record_overrun(
     text = one_line(item.text)
     if why == "timeout":
         message = f"timed out after {timeout:g} s: {quote(text)}"
-        status = "timeout"
+        # a shown formula that sympy cannot decide in time is not verified, like one it cannot read
+        status = "unread" if origin(item).get("source") == "formula" else "timeout"
     else:
         message = f"the checker crashed (out of memory?) on {quote(text)}"
         status = "error"
-    results[(card_index, index)] = ClaimResult(card.slug, card.span.path, item.line, text, status, message)
-    if item.kind == "claim":
+    results[(card_index, index)] = ClaimResult(card.slug, card.span.path, item.line, text, status, message,
+                                               **origin(item))
+    if item.kind not in ("assume", "define"):
         queue.appendleft((card_index, index + 1))
     else:
         # Later statements may use what this one defines; running them would give misleading errors.
         for later in range(index + 1, len(statements[card_index])):
             other = statements[card_index][later]
-            if isinstance(other, Statement) and (card_index, later) not in results and other.kind == "claim":
+            if (isinstance(other, Statement) and (card_index, later) not in results
+                    and other.kind not in ("assume", "define")):
                 results[(card_index, later)] = ClaimResult(
                     card.slug,
                     card.span.path,
@@ -336,6 +337,7 @@ def _record_overrun(
                     one_line(other.text),
                     "error",
                     f"not checked: the definition on line {item.line} did not finish",
+                    **origin(other),
                 )
     slot.task = None
 

@@ -1,0 +1,340 @@
+"""What the learner reads is what was verified: a card's shown formulas and computed numbers as claims.
+
+`card_statements` yields, in document order (question, answer, extra), the statements of the card's
+check blocks and the definitions of its shown formulas (read by `dldeck.verify.tex`); then the
+relations its formulas state, and last one statement per computed number. A definition in a formula
+(`\\sigma(x)=…`, `\\mu_B=…`) is in scope for later formulas, checks and figures, unless a check block
+of the card defines that name: then the formula is a claim that both agree. The relations are decided
+after the card's own checks because authors show a formula first and define its names below it: a
+formula reads `\\sigma(2x)` as a call when any check block of the card defines `sigma(x)`. A formula
+`name = number` or `name = other_name` (`$\\gamma=2$`, `$G=C$`) gives a value for an example and
+defines nothing. Formulas marked `% exempt:` are counted, not read; those marked `% wrong:` must fail.
+
+Outside strict mode, a relation that fails only for some values of its free symbols (`$x>0$`,
+`$|w|<1$`: a condition, not a claim for all x) is counted as unread, not as an error: the reading may
+lack what the prose around it says (see `doubt`). A failure with no free symbol is always an error.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import sympy
+
+from dldeck.errors import BuildError, Diagnostic, quote
+from dldeck.model import Card, CheckBlock, Computed, DisplayMath, Math
+from dldeck.source.reader import shown_nodes
+from dldeck.verify.claims import check_claim, one_line
+from dldeck.verify.evaluate import Evaluator, Scope
+from dldeck.verify.language import execute_definition, new_scope, statements_of_block
+from dldeck.verify.library import CONSTANTS, FUNCTIONS
+from dldeck.verify.numbers import FormatError, format_value
+from dldeck.verify.results import ClaimResult
+from dldeck.verify.syntax import CheckError, Statement, parse_expression
+from dldeck.verify.tex import definition_of, read_formula, strip_cloze
+from dldeck.verify.values import describe
+
+
+@dataclass(frozen=True)
+class FormulaStatement(Statement):
+    """A statement read from a shown formula: `tex` is what the learner sees, for messages."""
+
+    tex: str = ""
+    wrong: bool = False
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ComputedStatement(Statement):
+    """A computed number: `text` is its expression, evaluated with the card's whole scope."""
+
+    format: str = ""
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class FormulaNote:
+    """A shown formula that gives nothing to run: exempt, unread, or a value for an example."""
+
+    status: str  # "exempt" | "unread" | "setting"
+    tex: str
+    line: int
+    message: str = ""
+    text: str = ""
+
+
+Item = Statement | CheckError | FormulaNote
+
+
+# --------------------------------------------------------------------------- statements
+
+
+class _Names:
+    """What the card has defined so far, and where: decides definitions versus claims."""
+
+    def __init__(self, card: Card) -> None:
+        self.defined: set[str] = set()
+        # Names the card's check blocks define, wherever they are: formulas above them use them.
+        checks = [item for block in card.checks for item in statements_of_block(block)
+                  if isinstance(item, Statement)]
+        # a formula never defines what a check defines or assumes: it states a claim about it
+        self.by_checks = {item.name for item in checks if item.kind == "define"}
+        self.assumed = {name for item in checks if item.kind == "assume" for name in item.assumed}
+        self.functions = {item.name for item in checks if item.kind == "define" and item.params}
+
+    def add(self, statement: Statement) -> None:
+        self.defined.add(statement.name)
+        if statement.params:
+            self.functions.add(statement.name)
+
+
+def card_statements(card: Card) -> Iterator[Item]:
+    """Every statement of the card's checks and shown formulas in document order, then its computed
+    numbers; problems are yielded (CheckError, FormulaNote), never raised."""
+    names = _Names(card)
+    notation = dict(card.notation)
+    computed: list[Computed] = []
+    relations: list[Item] = []
+    ordered: list[Item] = []
+    for node in shown_nodes(card):
+        if isinstance(node, CheckBlock):
+            ordered.extend(_check_item(item, names) for item in statements_of_block(node))
+        elif isinstance(node, Computed):
+            computed.append(node)
+        else:
+            for item in _formula_items(node, names, notation):
+                if isinstance(item, Statement) and item.kind == "define" and not _uses_later(item, names):
+                    ordered.append(item)
+                else:
+                    relations.append(item)
+    if any(isinstance(item, FormulaStatement) for item in ordered):
+        # A formula definition above a check block would make its symbols before the block assumes
+        # them: the card's assumptions then hold from its start.
+        assumptions = [item for item in ordered if isinstance(item, Statement) and item.kind == "assume"]
+        ordered = assumptions + [item for item in ordered if item not in assumptions]
+    yield from ordered
+    yield from relations
+    for node in computed:
+        try:
+            body = parse_expression(node.expression, node.span.line)
+            yield ComputedStatement("computed", node.expression, node.span.line, body=body,
+                                    format=node.format, index=node.index)
+        except CheckError as error:
+            error.line = error.line or node.span.line
+            error.text = node.expression
+            yield error
+
+
+def _uses_later(definition: Statement, names: _Names) -> bool:
+    """A formula definition that uses a name a check block defines further down waits for it (run in
+    reading order it would make that name a symbol, and the check's `:=` would fail)."""
+    assert definition.body is not None
+    pending = names.by_checks - names.defined
+    return any(isinstance(node, ast.Name) and node.id in pending for node in ast.walk(definition.body))
+
+
+def _check_item(item: Statement | CheckError, names: _Names) -> Statement | CheckError:
+    if isinstance(item, Statement) and item.kind == "define":
+        names.add(item)
+    return item
+
+
+def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, str]) -> Iterator[Item]:
+    line = node.span.line
+    if node.claim == "exempt":
+        yield FormulaNote("exempt", node.tex, line, node.reason)
+        return
+    try:
+        callable_names = frozenset(names.functions | set(FUNCTIONS))
+        statements = read_formula(strip_cloze(node.tex), line, functions=callable_names, notation=notation)
+    except CheckError as error:
+        yield FormulaNote("unread", node.tex, line, error.message)
+        return
+    wrong = node.claim == "wrong"
+    for statement in statements:
+        if not wrong:
+            taken = names.defined | names.by_checks
+            definition = definition_of(statement, frozenset(taken | names.assumed))
+            if definition is None:
+                # `$G=1$` where a check assumes G: a case of the checks' symbol, not a claim about it
+                definition = definition_of(statement, frozenset(taken))
+                if definition is not None and not _is_setting(definition):
+                    definition = None
+            if definition is not None:
+                if _is_setting(definition):
+                    yield FormulaNote("setting", node.tex, line, text=statement.text)
+                    continue
+                names.add(definition)
+                statement = definition
+        yield FormulaStatement(**_fields(statement), tex=node.tex, wrong=wrong, reason=node.reason)
+
+
+def _fields(statement: Statement) -> dict[str, Any]:
+    return {name: getattr(statement, name) for name in Statement.__dataclass_fields__}
+
+
+def _is_setting(definition: Statement) -> bool:
+    """`$\\gamma=2$`, `$x=0$`, `$G=C$`: a plain name given a number or another name is an example's
+    value (or a case), not a definition."""
+    if definition.params or definition.body is None:
+        return False
+    if isinstance(definition.body, ast.Name):
+        return True
+    for node in ast.walk(definition.body):
+        if isinstance(node, ast.Name) and node.id not in CONSTANTS and node.id not in FUNCTIONS:
+            return False
+    return True
+
+
+def doubt(statement: Statement, scope: Scope) -> str:
+    """Why a failing formula may be misread rather than wrong, or "" when the failure is certain.
+
+    Until the content is migrated (strict mode), prose formulas with free symbols are often
+    conditions (`$x>0$`, `$n\\,\\mathrm{Var}(w)=1$`) or examples; those are counted as unread, not as
+    errors. A failure with no free symbol left (`$2^{10}=1000$`, `$\\sigma(0)=1$`) is certain."""
+    body = statement.body
+    assert body is not None
+    sides = [body.left, *body.comparators] if isinstance(body, ast.Compare) else list(body.args)
+    evaluator = Evaluator(scope, statement.text)
+    symbols: set[str] = set()
+    for side in sides:
+        value = evaluator.evaluate(side)
+        if isinstance(value, sympy.Basic):
+            if value.has(sympy.zoo, sympy.nan):
+                return f"sympy reads {quote(ast.unparse(side))} as undefined ({sympy.sstr(value)})"
+            symbols |= {symbol.name for symbol in value.free_symbols}
+    if symbols:
+        return (f"it fails for some values of {', '.join(sorted(symbols))}: in prose that is often a "
+                "condition or an example, not a claim for all values")
+    return ""
+
+
+# --------------------------------------------------------------------------- running
+
+
+def origin(item: Statement) -> dict[str, Any]:
+    """The ClaimResult fields that say where a statement came from (for counting and marking)."""
+    if isinstance(item, FormulaStatement):
+        return {"source": "formula", "formula": item.tex}
+    if isinstance(item, ComputedStatement):
+        return {"source": "computed", "index": item.index}
+    return {}
+
+
+def note_result(note: FormulaNote, card: Card) -> ClaimResult:
+    return ClaimResult(card.slug, card.span.path, note.line, one_line(note.text or note.tex), note.status,
+                       note.message, "formula", note.tex)
+
+
+def run_shown(item: Statement, scope: Scope, card: Card) -> ClaimResult:
+    """Decide one formula statement or compute one number; raises what check statements raise."""
+    if isinstance(item, ComputedStatement):
+        return _computed(item, scope, card)
+    assert isinstance(item, FormulaStatement)
+    text = one_line(item.text)
+    path = card.span.path
+    shown = quote(item.tex, 80)
+
+    def result(status: str, message: str = "") -> ClaimResult:
+        return ClaimResult(card.slug, path, item.line, text, status, message, "formula", item.tex)
+
+    if item.kind == "define":
+        try:
+            execute_definition(item, scope)
+        except (CheckError, ArithmeticError, TypeError, ValueError, NotImplementedError) as error:
+            scope.broken.pop(item.name, None)  # later lines read the name as a symbol, as if unread
+            return result("unread", getattr(error, "message", f"{type(error).__name__}: {error}"))
+        return result("definition")
+    try:
+        outcome = check_claim(item, scope)
+    except CheckError as error:
+        return result("unread", f"cannot be decided: {error.message}")
+    except (ArithmeticError, TypeError, ValueError, NotImplementedError) as error:  # sympy's own
+        return result("unread", f"sympy cannot decide it: {type(error).__name__}: {error}")
+    if item.wrong:
+        if outcome.status == "failed":
+            return result("wrong", outcome.message)
+        return result("failed", f"formula {shown} is shown as a misconception (% wrong: {item.reason}) "
+                                f"but it holds: {text}")
+    if outcome.status == "failed":
+        detail = outcome.message.removeprefix("claim does not hold: ")
+        try:
+            why = doubt(item, scope)
+        except (CheckError, ArithmeticError, TypeError, ValueError, NotImplementedError) as error:
+            why = f"its sides cannot be evaluated alone ({type(error).__name__})"
+        if why:
+            return result("unread", f"{why}; as a claim for all values it fails: {detail}")
+        return result("failed", f"formula {shown} does not hold: {detail}")
+    return result(outcome.status)
+
+
+def _computed(item: ComputedStatement, scope: Scope, card: Card) -> ClaimResult:
+    def result(status: str, message: str = "", value: str = "") -> ClaimResult:
+        return ClaimResult(card.slug, card.span.path, item.line, item.text, status, message, "computed",
+                           value=value, index=item.index)
+
+    assert item.body is not None
+    shown = quote(f"= {item.text}")
+    value = Evaluator(scope, item.text).evaluate(item.body)
+    number = _exact(value)
+    if number is None:
+        return result("error", f"computed number {shown} is {describe(value)}, not a number")
+    try:
+        return result("computed", value=format_value(number, item.format))
+    except FormatError as error:
+        return result("error", f"computed number {shown}: {error}")
+
+
+def _exact(value: Any) -> Fraction | None:
+    if not isinstance(value, sympy.Expr) or value.free_symbols or not value.is_number:
+        return None
+    if value.is_Rational:
+        return Fraction(int(value.p), int(value.q))
+    if value.is_real is not True or not value.is_finite:
+        return None
+    return Fraction(str(sympy.Float(value.evalf(60), 60)))
+
+
+# --------------------------------------------------------------------------- scope for figures
+
+
+def scope_for_card(card: Card, facts_root: Path | None = None) -> Scope:
+    """Run a card's assumptions and definitions (no claims), for its figures: all of its check lines',
+    and those of its formulas that define a function (a name given a number is an example value)."""
+    scope = new_scope(card, facts_root)
+    diagnostics: list[Diagnostic] = []
+    for item in card_statements(card):
+        if isinstance(item, CheckError):
+            diagnostics.append(Diagnostic(card.span.path, item.line or card.span.line, item.message))
+            continue
+        if isinstance(item, FormulaNote) or item.kind not in ("assume", "define"):
+            continue
+        try:
+            execute_definition(item, scope)
+        except CheckError as error:
+            if isinstance(item, FormulaStatement):
+                scope.broken.pop(item.name, None)  # as in verification: an unread formula defines nothing
+                continue
+            diagnostics.append(Diagnostic(card.span.path, item.line, error.message))
+            continue
+        except (RecursionError, MemoryError, TypeError, ValueError, ZeroDivisionError) as error:
+            diagnostics.append(
+                Diagnostic(card.span.path, item.line,
+                           f"cannot evaluate {quote(item.text)}: {type(error).__name__}")
+            )
+            continue
+        if isinstance(item, FormulaStatement) and not item.params:
+            # `$a=\sigma(z)$` abbreviates an expression in free symbols; a figure plotting over `a`
+            # means the symbol. Figures see the functions formulas define.
+            value = scope.definitions[item.name].value
+            if isinstance(value, sympy.Basic) and value.free_symbols:
+                del scope.definitions[item.name]
+    if diagnostics:
+        raise BuildError(diagnostics)
+    return scope
+

@@ -1,0 +1,114 @@
+"""Operators over evaluated values and the guards that keep them small.
+
+Shared by the evaluator, the built-in library and the layer arithmetic, none of which needs the
+others to compute `a + b` safely or to describe a value in a message.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import sympy
+
+from dldeck.verify.syntax import MAX_POWER_EXPONENT, MAX_RESULT_BITS, CheckError
+
+if TYPE_CHECKING:  # annotations only: the evaluator imports the library, which imports this module
+    from dldeck.verify.evaluate import Evaluator
+
+Builtin = Callable[["Evaluator", list[Any], dict[str, Any]], Any]
+
+
+def expect_expr(value: Any, what: str) -> sympy.Expr:
+    if isinstance(value, sympy.Expr):
+        return value
+    raise CheckError(f"{what} must be a number or expression, got {describe(value)}")
+
+
+def short(value: Any, limit: int = 60) -> str:
+    """A value as an author reads it, cut to one short line."""
+    text = sympy.sstr(value) if isinstance(value, sympy.Basic) else str(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {value}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)}"
+    if isinstance(value, sympy.Basic):
+        return short(value)
+    return type(value).__name__
+
+
+def check_size(value: Any) -> Any:
+    if isinstance(value, sympy.Rational):
+        bits = max(int(value.p).bit_length(), int(value.q).bit_length())
+        if bits > MAX_RESULT_BITS:
+            raise CheckError(f"number too large (over {MAX_RESULT_BITS} bits): refused")
+    return value
+
+
+def guarded_pow(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
+    """Refuse powers that would take sympy minutes or gigabytes before computing them."""
+    if exponent.is_Number:
+        if exponent.is_finite and abs(exponent) > MAX_POWER_EXPONENT:
+            raise CheckError(f"exponent {short(exponent)} is too large (limit {MAX_POWER_EXPONENT})")
+        if base.is_Rational and exponent.is_Rational:
+            base_bits = max(int(base.p).bit_length(), int(base.q).bit_length())  # type: ignore[attr-defined]
+            if base_bits * abs(float(exponent)) > MAX_RESULT_BITS:
+                raise CheckError(f"power too large: {short(base)}**{short(exponent)} refused")
+    elif isinstance(exponent, sympy.Pow) and isinstance(exponent.exp, sympy.Pow):
+        raise CheckError("power tower refused")
+    return check_size(base**exponent)
+
+
+def binary(op: ast.operator, left: Any, right: Any) -> Any:
+    symbol = {
+        ast.Add: "+",
+        ast.Sub: "-",
+        ast.Mult: "*",
+        ast.Div: "/",
+        ast.Pow: "**",
+        ast.Mod: "%",
+        ast.FloorDiv: "//",
+    }[type(op)]
+    a = expect_expr(left, f"left operand of {symbol}")
+    b = expect_expr(right, f"right operand of {symbol}")
+    if isinstance(op, ast.Add):
+        return check_size(a + b)
+    if isinstance(op, ast.Sub):
+        return check_size(a - b)
+    if isinstance(op, ast.Mult):
+        return check_size(a * b)
+    if isinstance(op, ast.Div):
+        return check_size(a / b)
+    if isinstance(op, ast.Pow):
+        return guarded_pow(a, b)
+    if isinstance(op, ast.Mod):
+        return sympy.Mod(a, b)
+    return sympy.floor(a / b)
+
+
+def relation(op: ast.cmpop, left: Any, right: Any) -> Any:
+    """A comparison inside an expression (e.g. a Piecewise condition) becomes a sympy relational."""
+    if isinstance(op, ast.Eq | ast.NotEq):
+        if not (isinstance(left, sympy.Basic) and isinstance(right, sympy.Basic)):
+            same = left == right
+            return sympy.true if same == isinstance(op, ast.Eq) else sympy.false
+        return sympy.Eq(left, right) if isinstance(op, ast.Eq) else sympy.Ne(left, right)
+    a = expect_expr(left, "left side of a comparison")
+    b = expect_expr(right, "right side of a comparison")
+    return {ast.Lt: sympy.Lt, ast.LtE: sympy.Le, ast.Gt: sympy.Gt, ast.GtE: sympy.Ge}[type(op)](a, b)
+
+
+def logical_not(value: Any) -> Any:
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, sympy.Basic) and value.is_Boolean:  # type: ignore[attr-defined]
+        return sympy.Not(value)
+    raise CheckError(f"`not` needs a condition, got {describe(value)}")

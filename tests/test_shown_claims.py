@@ -1,0 +1,230 @@
+"""What the learner reads is what was verified: shown formulas and computed numbers are claims.
+
+Each test builds a small content tree and runs the real reader and claim workers on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dldeck import pipeline
+from dldeck.cli import main
+from dldeck.errors import BuildError
+from dldeck.source import read_collection
+from dldeck.verify import verify_collection
+
+HEAD = "---\ndeck: 测试\n---\n\n"
+
+
+def content(tmp_path: Path, body: str, name: str = "a.md") -> Path:
+    folder = tmp_path / "content"
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(HEAD + body, encoding="utf-8")
+    return folder
+
+
+def verify(folder: Path):
+    return verify_collection(read_collection(folder), timeout=60.0, jobs=1)
+
+
+def by_line(report, line: int) -> list:
+    return [r for r in report.results if r.line == line]
+
+
+# --------------------------------------------------------------------------- formulas are claims
+
+
+SQUARE_WRONG = "## 展开？ {#square}\n\n平方：\n\n$(a+b)^2 = a^2 + b^2$\n"
+
+
+def test_a_wrong_shown_formula_fails_at_its_line_with_a_counterexample(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 多少？ {#power}\n\n所以\n$2^{10} = 1000$，约一千。\n")
+    [problem] = verify(folder).diagnostics
+    assert problem.line == 8 and problem.path.endswith("a.md")
+    assert "2^{10} = 1000" in problem.message  # the TeX the learner reads, quoted
+    assert "does not hold" in problem.message and "computed 1024, right side 1000" in problem.message
+
+
+def test_a_failing_formula_in_free_symbols_is_unread_until_strict(tmp_path: Path) -> None:
+    folder = content(tmp_path, SQUARE_WRONG)
+    [result] = verify(folder).results
+    assert result.status == "unread" and "fails for some values of a, b" in result.message
+    with pytest.raises(BuildError) as caught:
+        pipeline.check(folder, strict=True)
+    [problem] = caught.value.diagnostics
+    assert problem.line == 9 and "(a+b)^2 = a^2 + b^2" in problem.message and "at a=" in problem.message
+
+
+def test_a_condition_in_prose_is_not_an_error(tmp_path: Path) -> None:
+    body = "## 斜率？ {#slope}\n\n斜率 $0<a<1$。\n\n```check\nassume a: positive\n```\n"
+    [result] = verify(content(tmp_path, body)).results
+    assert result.status == "unread" and "condition" in result.message
+
+
+def test_a_true_shown_formula_is_verified_and_counted(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 展开？ {#square}\n\n$(a+b)^2 = a^2 + 2ab + b^2$\n")
+    report = verify(folder)
+    assert report.ok, report.diagnostics
+    [result] = report.results
+    assert result.source == "formula" and result.status == "symbolic"
+    assert result.formula == "(a+b)^2 = a^2 + 2ab + b^2"
+
+
+def test_a_misconception_that_holds_fails_the_build(tmp_path: Path) -> None:
+    body = "## 展开？ {#square}\n\n常见误解：$(a+b)^2 = a^2 + 2ab + b^2 % wrong: 其实成立$\n"
+    folder = content(tmp_path, body)
+    report = verify(folder)
+    [problem] = report.diagnostics
+    assert problem.line == 7
+    assert "shown as a misconception" in problem.message and "but it holds" in problem.message
+
+
+def test_a_misconception_that_is_wrong_passes_and_is_counted(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 展开？ {#square}\n\n常见误解：$(a+b)^2 = a^2 + b^2 % wrong: 漏了交叉项$\n")
+    report = verify(folder)
+    assert report.ok, report.diagnostics
+    assert [r.status for r in report.results] == ["wrong"]
+
+
+def test_exempt_formulas_are_not_read_and_the_marker_never_shows(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 结果？ {#quoted}\n\n论文报告 $top_1 = 76.1 % exempt: 引用的实验结果$。\n")
+    collection = read_collection(folder)
+    [math] = [n for n in collection.cards[0].answer[0].children if hasattr(n, "tex")]
+    assert math.tex == "top_1 = 76.1" and math.claim == "exempt" and math.reason == "引用的实验结果"
+    report = verify(folder)
+    assert [r.status for r in report.results] == ["exempt"]
+
+
+def test_a_definition_in_a_formula_is_used_by_a_later_check(tmp_path: Path) -> None:
+    body = ("## Sigmoid？ {#sigmoid}\n\n$\\sigma(x) = \\frac{1}{1+e^{-x}}$\n\n"
+            "```check\ndiff(sigma(x), x) == sigma(x)*(1 - sigma(x))\n```\n")
+    report = verify(content(tmp_path, body))
+    assert report.ok, report.diagnostics
+    statuses = [(r.source, r.status) for r in report.results]
+    assert statuses == [("formula", "definition"), ("check", "symbolic")]
+
+
+def test_a_formula_of_a_name_the_check_defines_must_agree_with_it(tmp_path: Path) -> None:
+    body = ("## Sigmoid？ {#sigmoid}\n\n$\\sigma(0) = \\frac{1}{3}$\n\n"
+            "```check\nsigma(x) := 1/(1 + exp(x))\n```\n")
+    report = verify(content(tmp_path, body))
+    [problem] = report.diagnostics
+    assert problem.line == 7 and "does not hold: sigma(0) == 1 / 3" in problem.message
+
+
+def test_a_formula_definition_that_uses_a_later_check_definition_waits_for_it(tmp_path: Path) -> None:
+    body = "## 损失？ {#loss}\n\n$J = 2L$\n\n```check\nL := 3\n```\n\n所以 $J = 6$。\n"
+    report = verify(content(tmp_path, body))
+    assert report.ok, report.diagnostics
+    statuses = [(r.formula, r.status) for r in report.results]
+    assert statuses == [("J = 2L", "definition"), ("J = 6", "symbolic")]
+
+
+def test_a_formula_above_the_check_that_defines_its_function_is_verified(tmp_path: Path) -> None:
+    body = ("## tanh？ {#tanh}\n\n$$\\tanh(x) = 2\\sigma(2x) - 1$$\n\n"
+            "```check\nsigma(x) := 1/(1 + exp(-x))\n```\n")
+    report = verify(content(tmp_path, body))
+    assert report.ok, report.diagnostics
+    assert [(r.source, r.status) for r in report.results] == [("formula", "symbolic")]
+
+
+def test_a_number_given_for_an_example_defines_nothing(tmp_path: Path) -> None:
+    body = ("## 导数？ {#deriv}\n\n在 $x=0$ 处：\n\n"
+            "```check\ns(x) := 1/(1 + exp(-x))\ndiff(s(x), x) == s(x)*(1 - s(x))\n```\n")
+    report = verify(content(tmp_path, body))
+    assert report.ok, report.diagnostics
+    assert [r.status for r in report.results] == ["symbolic", "setting"]
+
+
+def test_cloze_markers_inside_a_formula_are_not_part_of_the_claim(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 展开？ {#square}\n\n$(a+b)^2 = {{c1::a^2 + 2ab + b^2}}$\n")
+    report = verify(folder)
+    assert report.ok, report.diagnostics
+    assert [r.status for r in report.results] == ["symbolic"]
+
+
+# --------------------------------------------------------------------------- markers and notation
+
+
+@pytest.mark.parametrize(("formula", "words"), [
+    ("$a = 1 % exempt:$", "needs a reason"),
+    ("$a = 1 % why: because$", "unknown marker"),
+])
+def test_a_bad_marker_is_a_path_line_error(tmp_path: Path, formula: str, words: str) -> None:
+    folder = content(tmp_path, f"## 问？ {{#q}}\n\n答：\n{formula}\n")
+    with pytest.raises(BuildError) as caught:
+        read_collection(folder)
+    [problem] = caught.value.diagnostics
+    assert problem.line == 8 and words in problem.message
+
+
+def test_a_percent_sign_is_not_a_marker(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 问？ {#q}\n\n答 $50\\%$。\n")
+    [math] = [n for n in read_collection(folder).cards[0].answer[0].children if hasattr(n, "tex")]
+    assert math.tex == "50\\%" and math.claim == "auto"
+
+
+def test_notation_from_front_matter_and_card_block_reaches_the_card(tmp_path: Path) -> None:
+    folder = tmp_path / "content"
+    folder.mkdir()
+    (folder / "a.md").write_text(
+        "---\ndeck: 测试\nnotation:\n  '\\hat{y}': yhat\n---\n\n## 问？ {#q}\n\n答。\n\n"
+        "```notation\n'\\mathrm{Var}': variance\n```\n", encoding="utf-8")
+    [card] = read_collection(folder).cards
+    assert card.notation == (("\\hat{y}", "yhat"), ("\\mathrm{Var}", "variance"))
+    assert len(card.answer) == 1  # the notation block is not shown
+
+
+def test_a_notation_entry_must_name_a_check_name(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 问？ {#q}\n\n答。\n\n```notation\n'\\hat{y}': 'y hat'\n```\n")
+    with pytest.raises(BuildError) as caught:
+        read_collection(folder)
+    assert "must map to a check-language name" in str(caught.value)
+
+
+# --------------------------------------------------------------------------- strict mode and coverage
+
+
+UNREADABLE = "## 问？ {#q}\n\n答：$\\mathbb{E}[x] = 2$\n"
+
+
+def test_non_strict_counts_an_unread_formula_and_strict_refuses_it(tmp_path: Path) -> None:
+    folder = content(tmp_path, UNREADABLE)
+    summary = pipeline.check(folder)
+    assert summary.coverage.counts.get("unread") == 1
+    with pytest.raises(BuildError) as caught:
+        pipeline.check(folder, strict=True)
+    [problem] = caught.value.diagnostics
+    assert problem.line == 7 and "% exempt: <reason>" in problem.message and "notation" in problem.message
+
+
+def test_strict_from_the_configuration_and_the_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    content(tmp_path, UNREADABLE)
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(main, ["check"]).exit_code == 0
+    assert CliRunner().invoke(main, ["check", "--strict"]).exit_code == 1
+    (tmp_path / "dldeck.toml").write_text("strict = true\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 1 and "a.md:7:" in result.output
+
+
+def test_check_prints_the_coverage_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    content(tmp_path, "## 问？ {#q}\n\n共 12 层，$(a+b)^2 = a^2 + 2ab + b^2$，参数 `= 3*64*9 + 64 | ,` 个；"
+                      "$x=0$；$a=b % exempt: 记号$；$1+1=3 % wrong: 笔误$；$\\frac{1}{2}$。\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 0, result.output
+    assert ("formulas: 4 relational — 1 verified, 0 definitions, 1 example values, 1 exempt, "
+            "1 wrong (proved wrong), 0 unread; prose numbers: 1 computed, 1 literal") in result.output
+
+
+def test_figures_see_formula_functions_but_not_abbreviations(tmp_path: Path) -> None:
+    from dldeck.verify.shown import scope_for_card
+
+    body = ("## 梯度？ {#grad}\n\n$a=\\sigma(z)$，$h(t) = t^2$。\n\n"
+            "```check\nsigma(z) := 1/(1 + exp(-z))\n```\n")
+    [card] = read_collection(content(tmp_path, body)).cards
+    scope = scope_for_card(card)
+    assert {"sigma", "h"} <= set(scope.definitions) and "a" not in scope.definitions
