@@ -23,6 +23,7 @@ from sympy import Integer, Rational
 
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.model import Card, SourceSpan
+from dldeck.timelimit import TimeLimitExceeded
 
 # --------------------------------------------------------------------------- limits
 
@@ -1019,6 +1020,11 @@ def evaluate_expression(text: str, scope: Scope, span: SourceSpan) -> sympy.Basi
         raise BuildError(
             [Diagnostic(span.path, span.line, f"cannot evaluate {quote(text)}: {type(error).__name__}")]
         ) from None
+    except TimeLimitExceeded:
+        raise
+    except Exception as error:  # noqa: BLE001 - sympy raises anything (NotImplementedError, …): a message, not a trace
+        message = f"sympy could not evaluate {quote(text)}: {type(error).__name__}: {quote(str(error), 120)}"
+        raise BuildError([Diagnostic(span.path, span.line, message)]) from None
 
 
 # Layer arithmetic registers its names into FUNCTIONS; imported last because it builds on this module.
