@@ -28,10 +28,11 @@ from pathlib import Path
 import genanki
 
 from dldeck.atomicfile import write_atomically
-from dldeck.emit.markup import anki_math, render_blocks, render_inlines
+from dldeck.emit.markup import anki_math, escape_text, render_blocks, render_inlines
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.manifest import Manifest, build_time, rendered_hash
-from dldeck.model import Block, Card, Collection, FigureBlock, FigureKey, Image, RenderedFigure
+from dldeck.mathengines.whitelist import TEXT_MATH, FormulaRefused, check_formula
+from dldeck.model import Block, Card, Collection, FigureBlock, FigureKey, Image, RenderedFigure, SourceSpan
 
 # Fixed forever: changing an id, a field or the template count makes Anki treat notes as conflicts.
 BASIC_NOTE_TYPE_ID = 2065582079
@@ -44,7 +45,12 @@ GUID_NAMESPACE = "dldeck"
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg"})
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
-_CAPTION_MATH = re.compile(r"\$([^$\n]+)\$")
+# Anki's own markup inside field HTML: media and TTS tags, LaTeX images (rendered by the learner's
+# `latex`), the type-answer box. Field text is HTML, so `&#91;` shows as `[` but is no tag to Anki.
+_ANKI_MARKUP = re.compile(r"\[(?=sound:|/?anki:|/?latex\]|/?\$\$?\]|\[type:)")
+# MathJax finds `\(…\)` and `\[…\]` in any text of the card, not only in our formulas; an empty
+# element between backslash and bracket ends MathJax's text run, so text stays text.
+_MATHJAX_DELIMITER = re.compile(r"\\(?=[()[\]])")
 
 _BACK_EXTRAS = (
     '{{#Figure}}<div class="figures">{{Figure}}</div>{{/Figure}}\n'
@@ -163,6 +169,7 @@ class _CardRenderer:
         self.figures = figures
         self.media = _Media({})
         self.diagnostics: list[Diagnostic] = []
+        self.card: Card | None = None
 
     def image_source(self, image: Image) -> str:
         path = Path(image.src)
@@ -197,25 +204,50 @@ class _CardRenderer:
             return ""
         png = Path(rendered.png_path)
         name = self.media.add(png.name, png)
-        caption = _caption_html(rendered.caption)
+        caption = self.caption_html(rendered.caption)
         figcaption = f"<figcaption>{caption}</figcaption>" if caption else ""
         alt = rendered.alt or rendered.caption
         anchor = f' id="{_attr(rendered.figure_id)}"' if rendered.figure_id else ""
         return f'<figure{anchor}><img src="{_attr(name)}" alt="{_attr(alt)}">{figcaption}</figure>'
 
+    def caption_html(self, caption: str) -> str:
+        """Captions are plain text with optional `$tex$`."""
+        out: list[str] = []
+        position = 0
+        for match in TEXT_MATH.finditer(caption):
+            out.append(anki_text(escape_text(caption[position : match.start()])))
+            out.append(self.math(match.group(1), False))
+            position = match.end()
+        out.append(anki_text(escape_text(caption[position:])))
+        return "".join(out)
+
+    def math(self, tex: str, display: bool) -> str:
+        """Every formula a field gets passes the allow-list here too, whoever called the writer."""
+        try:
+            check_formula(tex)
+        except FormulaRefused as refused:
+            where = self.card.span if self.card is not None else SourceSpan(self.collection.root, 0)
+            message = f"formula refused: {refused}: {quote(tex)}"
+            self.diagnostics.append(Diagnostic(where.path, where.line, message))
+            return ""
+        return anki_math(tex, display)
+
     def blocks(self, blocks: Sequence[Block]) -> str:
-        return render_blocks(blocks, anki_math, lambda _block: "", self.image_source)
+        return render_blocks(blocks, self.math, lambda _block: "", self.image_source, anki_text)
 
     def fields(self, card: Card) -> tuple[str, ...]:
+        self.card = card
         figures = "\n".join(self.figure_html(card, block) for block in card.figures)
         extra = self.blocks(card.extra)
         sources = self.blocks(card.sources)
         slug = _text(card.slug)
-        question = render_inlines(card.question, anki_math, self.image_source)
+        question = render_inlines(card.question, self.math, self.image_source, anki_text)
         if card.kind == "cloze":
             text = f'<div class="question">{question}</div>\n{self.blocks(card.answer)}'
-            return (text, extra, figures, sources, slug)
-        return (question, self.blocks(card.answer), extra, figures, sources, slug)
+            fields: tuple[str, ...] = (text, extra, figures, sources, slug)
+        else:
+            fields = (question, self.blocks(card.answer), extra, figures, sources, slug)
+        return tuple(defuse_anki_markup(field) for field in fields)
 
 
 def _attr(text: str) -> str:
@@ -226,16 +258,14 @@ def _text(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def _caption_html(caption: str) -> str:
-    """Captions are plain text with optional `$tex$`."""
-    out: list[str] = []
-    position = 0
-    for match in _CAPTION_MATH.finditer(caption):
-        out.append(_text(caption[position : match.start()]))
-        out.append(anki_math(match.group(1), False))
-        position = match.end()
-    out.append(_text(caption[position:]))
-    return "".join(out)
+def anki_text(escaped: str) -> str:
+    """Escaped content text as Anki must get it: MathJax delimiters in it stay text."""
+    return _MATHJAX_DELIMITER.sub(r"\\<span></span>", escaped)
+
+
+def defuse_anki_markup(field: str) -> str:
+    """`[sound:…]`, `[anki:tts]…`, `[latex]…`, `[[type:…]]` in a field are shown as text, never run."""
+    return _ANKI_MARKUP.sub("&#91;", field)
 
 
 def write_deck(

@@ -40,12 +40,14 @@ MathRenderer = Callable[[str, bool], str]
 FigureRenderer = Callable[[FigureBlock], str]
 ImageSource = Callable[[Image], str]
 """Image → the URL to put in `src` (e.g. a content-hashed media name)."""
+TextFilter = Callable[[str], str]
+"""Escaped text → what a backend shows (Anki defuses its MathJax delimiters here); default: as is."""
 
 SAFE_LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 _LANGUAGE_NAME = re.compile(r"[A-Za-z0-9_+#.-]+")
 
 
-def _escape_text(text: str) -> str:
+def escape_text(text: str) -> str:
     """Escape for HTML text content; also defuse `{{`/`}}` so text can never open or close a cloze."""
     escaped = html.escape(text, quote=False)
     return escaped.replace("{{", "{&#123;").replace("}}", "}&#125;")
@@ -78,19 +80,25 @@ def _default_image_source(image: Image) -> str:
     return image.src
 
 
+def _as_is(text: str) -> str:
+    return text
+
+
 class _InlineRenderer:
-    def __init__(self, math: MathRenderer, image_source: ImageSource | None) -> None:
+    def __init__(self, math: MathRenderer, image_source: ImageSource | None,
+                 text_filter: TextFilter | None = None) -> None:
         self.math = math
         self.image_source = image_source or _default_image_source
+        self.text = text_filter or _as_is
 
     def render(self, inlines: Sequence[Inline], in_cloze: bool = False) -> str:
         return "".join(self.render_one(node, in_cloze) for node in inlines)
 
     def render_one(self, node: Inline, in_cloze: bool) -> str:
         if isinstance(node, Text):
-            return _escape_cloze_text(node.text) if in_cloze else _escape_text(node.text)
+            return self.text(_escape_cloze_text(node.text) if in_cloze else escape_text(node.text))
         if isinstance(node, Code):
-            code = _escape_cloze_text(node.text) if in_cloze else _escape_text(node.text)
+            code = self.text(_escape_cloze_text(node.text) if in_cloze else escape_text(node.text))
             return f"<code>{code}</code>"
         if isinstance(node, Math):
             return self.math(_defuse_cloze_tex(node.tex) if in_cloze else node.tex, False)
@@ -110,7 +118,7 @@ class _InlineRenderer:
             body = self.render(node.children, in_cloze=True)
             hint = ""
             if node.hint:
-                hint = "::" + _escape_cloze_text(node.hint)
+                hint = "::" + self.text(_escape_cloze_text(node.hint))
             return f"{{{{c{node.number}::{body}{hint}}}}}"
         if isinstance(node, LineBreak):
             return "<br>"
@@ -126,10 +134,11 @@ def _is_safe_link(url: str) -> bool:
 
 
 def render_inlines(
-    inlines: Sequence[Inline], math: MathRenderer, image_source: ImageSource | None = None
+    inlines: Sequence[Inline], math: MathRenderer, image_source: ImageSource | None = None,
+    text_filter: TextFilter | None = None,
 ) -> str:
     """Inline content as an HTML fragment (no surrounding element)."""
-    return _InlineRenderer(math, image_source).render(inlines)
+    return _InlineRenderer(math, image_source, text_filter).render(inlines)
 
 
 def render_blocks(
@@ -137,9 +146,10 @@ def render_blocks(
     math: MathRenderer,
     figure: FigureRenderer,
     image_source: ImageSource | None = None,
+    text_filter: TextFilter | None = None,
 ) -> str:
     """Block content as an HTML fragment; check blocks vanish, figures come from `figure`."""
-    inline = _InlineRenderer(math, image_source)
+    inline = _InlineRenderer(math, image_source, text_filter)
     return _render_blocks(blocks, inline, figure)
 
 
@@ -156,7 +166,7 @@ def _render_block(block: Block, inline: _InlineRenderer, figure: FigureRenderer)
     if isinstance(block, CodeBlock):
         language = block.language.strip()
         attr = f' class="language-{language}"' if _LANGUAGE_NAME.fullmatch(language) else ""
-        return f"<pre><code{attr}>{_escape_text(block.text)}</code></pre>"
+        return f"<pre><code{attr}>{inline.text(escape_text(block.text))}</code></pre>"
     if isinstance(block, ListBlock):
         items = "".join(f"<li>{_render_list_item(item, inline, figure)}</li>" for item in block.items)
         if block.ordered:
