@@ -2,8 +2,11 @@
 
 A card's results are keyed by its check sources (positions relative to the card, so moving a card
 in its file keeps them), its file, the facts, the time limit and the verifier's code. Only
-successes are cached: failures, errors and timeouts are always re-checked, so their messages are
-fresh and a failed build never poisons the cache. sympy is imported only when a card needs checking.
+successes are cached as a card's results: failures and errors are always re-checked, so their
+messages are fresh and a failed build never poisons the cache. A claim that timed out is remembered
+under the same key, so a rebuild reports it again at once instead of spending its time limit again,
+until the card, the facts, `--timeout` or the verifier change. sympy is imported only when a card
+needs checking.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from dldeck.pipeline.outcome import Progress, Work
 
 CLAIM_STATUSES = ("symbolic", "numeric", "failed", "timeout", "error")
 CACHED_STATUSES = ("symbolic", "numeric")  # failures, errors and timeouts are always re-checked
+_TIMEOUTS = "timeouts:"  # prefix of the cache entries that remember a card's timed-out claims
+REMEMBERED = " (remembered from an earlier build: edit the card or raise --timeout to try again)"
 # The parts of dldeck whose code decides claim results: editing them invalidates the cache.
 CHECK_CODE = ("verify", "model.py", "errors.py")
 
@@ -32,6 +37,7 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
     checked = [card for card in collection.cards if card.checks]
     keys: dict[str, str] = {}
     cached: dict[str, list[Any]] = {}
+    known: dict[tuple[str, int], Any] = {}  # (slug, line) → a remembered timeout
     cache = None
     if build_dir is not None and checked:
         cache = buildcache.JsonCache(build_dir, "checks", buildcache.tool_hash(*CHECK_CODE))
@@ -44,6 +50,13 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
                 cache.forget(key)  # absent, or of the wrong shape: never trusted
             else:
                 cached[card.slug] = restored
+                continue
+            timed_out = _restore_results(card, cache.get(_TIMEOUTS + key), "timeout")
+            if timed_out is None:
+                cache.forget(_TIMEOUTS + key)
+            for result in timed_out or ():
+                remembered = dataclasses.replace(result, message=result.message + REMEMBERED)
+                known[(card.slug, result.line)] = remembered
     pending = [card for card in checked if card.slug not in cached]
     fresh: dict[str, list[Any]] = {}
     diagnostics: list[Diagnostic] = []
@@ -53,7 +66,8 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
         progress(f"verifying claims of {len(pending)} cards")
         if before_verifying is not None:
             before_verifying()
-        report = verify_collection(dataclasses.replace(collection, cards=tuple(pending)), timeout=timeout)
+        report = verify_collection(dataclasses.replace(collection, cards=tuple(pending)), timeout=timeout,
+                                   known=known)
         for result in report.results:
             fresh.setdefault(result.slug, []).append(result)
         diagnostics.extend(report.diagnostics)
@@ -65,9 +79,15 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
             continue
         card_results = fresh.get(card.slug, [])
         results.extend(card_results)
-        if cache is not None and all(r.status in CACHED_STATUSES for r in card_results):
-            base = card.checks[0].span.line
+        if cache is None:
+            continue
+        base = card.checks[0].span.line
+        if all(r.status in CACHED_STATUSES for r in card_results):
             cache.put(keys[card.slug], [[r.line - base, r.text, r.status, r.message] for r in card_results])
+        timed_out = [[r.line - base, r.text, r.status, r.message.removesuffix(REMEMBERED)]
+                     for r in card_results if r.status == "timeout"]
+        if timed_out:
+            cache.put(_TIMEOUTS + keys[card.slug], timed_out)
     if cache is not None:
         cache.save()
     return results, diagnostics
@@ -80,7 +100,9 @@ def _check_key(card: Card, facts: str, timeout: float) -> str:
                                  "blocks": [[b.source, b.span.line - base] for b in card.checks]})
 
 
-def _restore_results(card: Card, entry: Any) -> list[Any] | None:
+def _restore_results(card: Card, entry: Any, *statuses: str) -> list[Any] | None:
+    """A cache entry as ClaimResults, or None if it is absent or not exactly of the expected shape."""
+    statuses = statuses or CACHED_STATUSES
     if not isinstance(entry, list):
         return None
     from dldeck.verify.results import ClaimResult
@@ -89,7 +111,7 @@ def _restore_results(card: Card, entry: Any) -> list[Any] | None:
     restored = []
     for item in entry:
         if not (isinstance(item, list) and len(item) == 4 and isinstance(item[0], int)
-                and all(isinstance(part, str) for part in item[1:]) and item[2] in CACHED_STATUSES):
+                and all(isinstance(part, str) for part in item[1:]) and item[2] in statuses):
             return None
         offset, text, status, message = item
         restored.append(ClaimResult(card.slug, card.span.path, base + offset, text, status, message))
