@@ -56,7 +56,8 @@ def reviewed(tmp_path_factory: pytest.TempPathFactory):
                               r"[sound:caption.mp3] \(x\)", "[sound:alt.mp3]")
     write_deck(collection, {rendered.key: rendered}, Manifest.load(root / "m.json"), root / "deck.apkg")
     col = AnkiCollection(str(root / "collection.anki2"))
-    request = ImportAnkiPackageRequest(package_path=str(root / "deck.apkg"), options=ImportAnkiPackageOptions())
+    options = ImportAnkiPackageOptions()
+    request = ImportAnkiPackageRequest(package_path=str(root / "deck.apkg"), options=options)
     col.import_anki_package(request)
     yield col
     col.close()
@@ -102,7 +103,8 @@ def test_mathjax_delimiters_in_text_stay_text(reviewed) -> None:
 
 
 def test_a_refused_formula_never_reaches_a_field(tmp_path: Path) -> None:
-    bad = card("hostile", (Text("Q"),), (para(12, Math(r"\href{javascript:alert(1)}{x}", span(12))),), line=10)
+    formula = Math(r"\href{javascript:alert(1)}{x}", span(12))
+    bad = card("hostile", (Text("Q"),), (para(12, formula),), line=10)
     with pytest.raises(BuildError) as raised:
         write_deck(with_cards(bad), {}, Manifest.load(tmp_path / "m.json"), tmp_path / "deck.apkg")
     [diagnostic] = raised.value.diagnostics

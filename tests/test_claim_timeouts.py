@@ -30,8 +30,8 @@ def test_verification_stops_after_three_timeouts_and_names_the_rest_once() -> No
     assert len(report.not_run) >= 12 - len(timeouts) - 1
     first = min(report.not_run)
     assert (stopped[0].path, stopped[0].line) == (f"content/{first}.md", 2)
-    assert stopped[0].message.endswith(f"claims of {len(report.not_run)} cards not checked: 3 statements timed "
-                                       "out, so verification stopped; fix those first")
+    assert stopped[0].message.endswith(f"claims of {len(report.not_run)} cards not checked: 3 statements "
+                                       "timed out, so verification stopped; fix those first")
 
 
 CARD = """\

@@ -44,7 +44,7 @@ def test_hostile_spec_is_a_message_at_its_line_in_bounded_time(source: str, line
 
 def test_a_limit_sympy_leaves_unevaluated_is_not_plotted() -> None:
     x, t = sympy.Symbol("x", real=True), sympy.Symbol("t", real=True)
-    params = {"plot": [(sympy.Limit(sympy.sin(x * t) / t, t, 0), "limit(sin(x*t)/t, t, 0)")], "x": (-1.0, 1.0),
-              "var": "x"}
+    unevaluated = sympy.Limit(sympy.sin(x * t) / t, t, 0)
+    params = {"plot": [(unevaluated, "limit(sin(x*t)/t, t, 0)")], "x": (-1.0, 1.0), "var": "x"}
     with pytest.raises(SpecError, match="no closed form: sympy left a Limit unevaluated"):
         function.compute(params)

@@ -81,13 +81,15 @@ def test_each_dangerous_command_is_refused_by_name_at_its_line(tex: str, why: st
 @pytest.mark.parametrize("where", ["display", "cloze"])
 def test_display_math_and_cloze_math_are_checked_too(where: str) -> None:
     tex = r"a + {{c1::\href{javascript:x}{b} }}" if where == "cloze" else r"\href{javascript:x}{b}"
-    report = compile_formulas(with_cards(_card_with(tex, display=where == "display", in_cloze=where == "cloze")))
+    hostile = _card_with(tex, display=where == "display", in_cloze=where == "cloze")
+    report = compile_formulas(with_cards(hostile))
     assert [(d.line, "\\href creates a link" in d.message) for d in report.diagnostics] == [(12, True)]
 
 
 def test_common_math_and_environments_pass() -> None:
     for tex in (r"\begin{pmatrix} a & b \\ c & d \end{pmatrix}", r"\sum_{i=1}^{n} \alpha_i \,\mathrm{d}x",
-                r"f(x)=\begin{cases} x & x>0 \\ 0 & \text{else} \end{cases}", r"\left\lVert x \right\rVert_2"):
+                r"f(x)=\begin{cases} x & x>0 \\ 0 & \text{else} \end{cases}",
+                r"\left\lVert x \right\rVert_2"):
         check_formula(tex)
     assert not compile_formulas(with_cards(_card_with(r"\begin{bmatrix} 1 \\ 2 \end{bmatrix}"))).diagnostics
 
