@@ -177,7 +177,7 @@ def verify_collection(
     """Check every claim of every card, in parallel, each statement under `timeout` seconds.
 
     After `max_timeouts` timed-out statements (0: never) verification stops: content with many
-    slow claims fails in bounded time, and the cards not checked are named in one message.
+    slow claims fails in bounded time, and what was not checked is reported in one message.
     `known` maps (slug, line) of claims to results remembered from earlier builds (timeouts): those
     claims are reported as remembered and not run again.
     """
