@@ -28,8 +28,9 @@ def test_verification_stops_after_three_timeouts_and_names_the_rest_once() -> No
     stopped = [d for d in report.diagnostics if "not checked" in d.message]
     assert len(stopped) == 1 and len(report.diagnostics) == len(timeouts) + 1
     assert len(report.not_run) >= 12 - len(timeouts) - 1
-    first = min(report.not_run)
-    assert (stopped[0].path, stopped[0].line) == (f"content/{first}.md", 2)
+    # at the first claim not reached: a card's slow line 2, or its line 3 if line 2 was the one timing out
+    first = f"content/{min(report.not_run)}.md"
+    assert (stopped[0].path, stopped[0].line) in {(first, 2), (first, 3)}
     assert stopped[0].message.endswith(f"claims of {len(report.not_run)} cards not checked: 3 statements "
                                        "timed out, so verification stopped; fix those first")
 
