@@ -72,12 +72,19 @@ def _bad_card(tex: str, *, in_cloze: bool = False):
     return card("bad-formula", (Text("Q"),), (para(12, Text("see "), *children),), line=10)
 
 
-def test_unknown_macro_fails_naming_card_file_line_and_engine() -> None:
-    report = compile_formulas(with_cards(_bad_card(r"\foo{x} + 1")))
+def test_katex_error_fails_naming_card_file_line_and_engine() -> None:
+    report = compile_formulas(with_cards(_bad_card(r"x^2^3 + 1")))
     assert len(report.diagnostics) == 1
     message = str(report.diagnostics[0])
-    assert message.startswith("content/activations.md:12: formula does not compile in KaTeX: «\\foo{x} + 1»")
-    assert "\\foo" in message.split("—", 1)[1] and "bad-formula" in message
+    assert message.startswith("content/activations.md:12: formula does not compile in KaTeX: «x^2^3 + 1»")
+    assert "superscript" in message.split("—", 1)[1] and "bad-formula" in message
+
+
+def test_unknown_macro_is_refused_by_name_before_any_engine() -> None:
+    report = compile_formulas(with_cards(_bad_card(r"\foo{x} + 1")))
+    assert [str(d) for d in report.diagnostics] == [
+        "content/activations.md:12: formula refused: unknown TeX command \\foo (not on the formula "
+        "allow-list): «\\foo{x} + 1» [card bad-formula]"]
 
 
 def test_formula_only_typst_refuses_is_reported_with_typst_message() -> None:

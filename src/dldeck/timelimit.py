@@ -1,4 +1,5 @@
-"""A time limit for work done in the main process (reading Markdown, figure expressions).
+"""Time limits: for Python work in the main process (reading Markdown, figure expressions), and for
+native calls (formula engines) run one by one in a child that is killed on overrun.
 
 Claims run in worker processes that are killed on overrun (verify/runner.py); reading and figure
 specs run in the building process, where an interval timer interrupts pure-Python work. The limit
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 
 class TimeLimitExceeded(Exception):
@@ -44,3 +46,69 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.setitimer(signal.ITIMER_REAL, 0)
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def each_in_child(function: Callable[[Any], Any], items: Sequence[Any], seconds: float, *,
+                  stop_after: int = 0) -> list[tuple[str, Any]]:
+    """`function(item)` for every item, in a forked child, each under a wall-clock limit.
+
+    For native code that never returns to Python (where `time_limit`'s signal waits forever) and may
+    abort the process: an item that overruns, or whose call kills the child, is reported and the
+    rest continue in a fresh child. Returns one outcome per item: ("ok", value), ("error", why) for
+    an exception, ("timeout", None), ("crash", None) or, after `stop_after` timeouts (0: never),
+    ("skipped", None). Without fork the items run here under `time_limit` (best effort).
+    """
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return [_call_here(function, item, seconds) for item in items]
+    context = multiprocessing.get_context("fork")
+    outcomes: list[tuple[str, Any]] = []
+    timeouts = 0
+    while len(outcomes) < len(items):
+        if stop_after and timeouts >= stop_after:
+            outcomes.append(("skipped", None))
+            continue
+        receiver, sender = context.Pipe(duplex=False)
+        process = context.Process(target=_serve, args=(sender, function, items, len(outcomes)), daemon=True)
+        process.start()
+        sender.close()
+        try:
+            while len(outcomes) < len(items):
+                if not receiver.poll(seconds):
+                    outcomes.append(("timeout", None))
+                    timeouts += 1
+                    break
+                try:
+                    outcomes.append(receiver.recv())
+                except (EOFError, OSError):
+                    outcomes.append(("crash", None))
+                    break
+        finally:
+            if process.is_alive():
+                process.kill()
+            process.join()
+            receiver.close()
+    return outcomes
+
+
+def _serve(sender: Any, function: Callable[[Any], Any], items: Sequence[Any], start: int) -> None:
+    import faulthandler
+
+    faulthandler.disable()  # a native crash is the parent's to report, at the item's line
+    for item in items[start:]:
+        try:
+            sender.send(("ok", function(item)))
+        except Exception as error:  # noqa: BLE001 - reported to the parent, which names the item
+            sender.send(("error", f"{type(error).__name__}: {error}"))
+    sender.close()
+
+
+def _call_here(function: Callable[[Any], Any], item: Any, seconds: float) -> tuple[str, Any]:
+    try:
+        with time_limit(seconds):
+            return ("ok", function(item))
+    except TimeLimitExceeded:
+        return ("timeout", None)
+    except Exception as error:  # noqa: BLE001 - as in the child
+        return ("error", f"{type(error).__name__}: {error}")

@@ -29,9 +29,10 @@ import genanki
 
 from dldeck.atomicfile import write_atomically
 from dldeck.contain import load_image
-from dldeck.emit.markup import LEGEND, anki_math, computed_value, render_blocks, render_inlines
-from dldeck.errors import BuildError, Diagnostic
+from dldeck.emit.markup import LEGEND, anki_math, computed_value, escape_text, render_blocks, render_inlines
+from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.manifest import Manifest, build_time, rendered_hash
+from dldeck.mathengines.whitelist import TEXT_MATH, FormulaRefused, check_formula
 from dldeck.model import (
     Block,
     Card,
@@ -41,6 +42,7 @@ from dldeck.model import (
     FigureKey,
     Image,
     RenderedFigure,
+    SourceSpan,
     Verified,
 )
 
@@ -54,7 +56,12 @@ CLOZE_FIELDS = ("Text", "Extra", "Figure", "Sources", "Id")
 GUID_NAMESPACE = "dldeck"
 
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
-_CAPTION_MATH = re.compile(r"\$([^$\n]+)\$")
+# Anki's own markup inside field HTML: media and TTS tags, LaTeX images (rendered by the learner's
+# `latex`), the type-answer box. Field text is HTML, so `&#91;` shows as `[` but is no tag to Anki.
+_ANKI_MARKUP = re.compile(r"\[(?=sound:|/?anki:|/?latex\]|/?\$\$?\]|\[type:)")
+# MathJax finds `\(…\)` and `\[…\]` in any text of the card, not only in our formulas; an empty
+# element between backslash and bracket ends MathJax's text run, so text stays text.
+_MATHJAX_DELIMITER = re.compile(r"\\(?=[()[\]])")
 
 _BACK_EXTRAS = (
     '{{#Figure}}<div class="figures">{{Figure}}</div>{{/Figure}}\n'
@@ -202,15 +209,37 @@ class _CardRenderer:
             return ""
         png = Path(rendered.png_path)
         name = self.media.add(png.name, png)
-        caption = _caption_html(rendered.caption)
+        caption = self.caption_html(rendered.caption)
         figcaption = f"<figcaption>{caption}</figcaption>" if caption else ""
         alt = rendered.alt or rendered.caption
         anchor = f' id="{_attr(rendered.figure_id)}"' if rendered.figure_id else ""
         return f'<figure{anchor}><img src="{_attr(name)}" alt="{_attr(alt)}">{figcaption}</figure>'
 
+    def caption_html(self, caption: str) -> str:
+        """Captions are plain text with optional `$tex$`."""
+        out: list[str] = []
+        position = 0
+        for match in TEXT_MATH.finditer(caption):
+            out.append(anki_text(escape_text(caption[position : match.start()])))
+            out.append(self.math(match.group(1), False))
+            position = match.end()
+        out.append(anki_text(escape_text(caption[position:])))
+        return "".join(out)
+
+    def math(self, tex: str, display: bool) -> str:
+        """Every formula a field gets passes the allow-list here too, whoever called the writer."""
+        try:
+            check_formula(tex)
+        except FormulaRefused as refused:
+            where = self.card.span if self.card is not None else SourceSpan(self.collection.root, 0)
+            message = f"formula refused: {refused}: {quote(tex)}"
+            self.diagnostics.append(Diagnostic(where.path, where.line, message))
+            return ""
+        return anki_math(tex, display)
+
     def blocks(self, blocks: Sequence[Block]) -> str:
-        return render_blocks(blocks, anki_math, lambda _block: "", self.image_source, self.computed,
-                             self.verified.formula)
+        return render_blocks(blocks, self.math, lambda _block: "", self.image_source, self.computed,
+                             self.verified.formula, anki_text)
 
     def fields(self, card: Card) -> tuple[str, ...]:
         self.card = card
@@ -218,12 +247,14 @@ class _CardRenderer:
         extra = self.blocks(card.extra)
         sources = self.blocks(card.sources)
         slug = _text(card.slug)
-        question = render_inlines(card.question, anki_math, self.image_source, self.computed,
-                                  self.verified.formula)
+        question = render_inlines(card.question, self.math, self.image_source, self.computed,
+                                  self.verified.formula, anki_text)
         if card.kind == "cloze":
             text = f'<div class="question">{question}</div>\n{self.blocks(card.answer)}'
-            return (text, extra, figures, sources, slug)
-        return (question, self.blocks(card.answer), extra, figures, sources, slug)
+            fields: tuple[str, ...] = (text, extra, figures, sources, slug)
+        else:
+            fields = (question, self.blocks(card.answer), extra, figures, sources, slug)
+        return tuple(defuse_anki_markup(field) for field in fields)
 
 
 def _attr(text: str) -> str:
@@ -234,16 +265,14 @@ def _text(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def _caption_html(caption: str) -> str:
-    """Captions are plain text with optional `$tex$`."""
-    out: list[str] = []
-    position = 0
-    for match in _CAPTION_MATH.finditer(caption):
-        out.append(_text(caption[position : match.start()]))
-        out.append(anki_math(match.group(1), False))
-        position = match.end()
-    out.append(_text(caption[position:]))
-    return "".join(out)
+def anki_text(escaped: str) -> str:
+    """Escaped content text as Anki must get it: MathJax delimiters in it stay text."""
+    return _MATHJAX_DELIMITER.sub(r"\\<span></span>", escaped)
+
+
+def defuse_anki_markup(field: str) -> str:
+    """`[sound:…]`, `[anki:tts]…`, `[latex]…`, `[[type:…]]` in a field are shown as text, never run."""
+    return _ANKI_MARKUP.sub("&#91;", field)
 
 
 def write_deck(

@@ -44,6 +44,8 @@ MathRenderer = Callable[[str, bool], str]
 FigureRenderer = Callable[[FigureBlock], str]
 ImageSource = Callable[[Image], str]
 """Image → the URL to put in `src` (e.g. a content-hashed media name)."""
+TextFilter = Callable[[str], str]
+"""Escaped text → what a backend shows (Anki defuses its MathJax delimiters here); default: as is."""
 
 ComputedText = Callable[[Computed], str]
 """Computed number → its text, as the claims pass formatted it."""
@@ -59,7 +61,7 @@ SAFE_LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 _LANGUAGE_NAME = re.compile(r"[A-Za-z0-9_+#.-]+")
 
 
-def _escape_text(text: str) -> str:
+def escape_text(text: str) -> str:
     """Escape for HTML text content; also defuse `{{`/`}}` so text can never open or close a cloze."""
     escaped = html.escape(text, quote=False)
     return escaped.replace("{{", "{&#123;").replace("}}", "}&#125;")
@@ -111,29 +113,35 @@ def _no_computed(node: Computed) -> str:
     raise ValueError(f"computed number `= {node.expression}` has no value: the claims pass did not run")
 
 
+def _as_is(text: str) -> str:
+    return text
+
+
 class _InlineRenderer:
     def __init__(self, math: MathRenderer, image_source: ImageSource | None,
-                 computed: ComputedText | None = None, verified: IsVerified | None = None) -> None:
+                 computed: ComputedText | None = None, verified: IsVerified | None = None,
+                 text_filter: TextFilter | None = None) -> None:
         self.math = math
         self.image_source = image_source or _default_image_source
         self.computed = computed or _no_computed
         self.verified = verified or _unverified
+        self.text = text_filter or _as_is
 
     def render(self, inlines: Sequence[Inline], in_cloze: bool = False) -> str:
         return "".join(self.render_one(node, in_cloze) for node in inlines)
 
     def render_one(self, node: Inline, in_cloze: bool) -> str:
         if isinstance(node, Text):
-            return _escape_cloze_text(node.text) if in_cloze else _escape_text(node.text)
+            return self.text(_escape_cloze_text(node.text) if in_cloze else escape_text(node.text))
         if isinstance(node, Code):
-            code = _escape_cloze_text(node.text) if in_cloze else _escape_text(node.text)
+            code = self.text(_escape_cloze_text(node.text) if in_cloze else escape_text(node.text))
             return f"<code>{code}</code>"
         if isinstance(node, Math):
             mark = VERIFIED_MARK if self.verified(node) else ""
             return self.math(_defuse_cloze_tex(node.tex) if in_cloze else node.tex, False) + mark
         if isinstance(node, Computed):
             text = self.computed(node)
-            escaped = _escape_cloze_text(text) if in_cloze else _escape_text(text)
+            escaped = self.text(_escape_cloze_text(text)) if in_cloze else self.text(escape_text(text))
             return f'<span class="computed">{escaped}</span>{VERIFIED_MARK}'
         if isinstance(node, Strong):
             return f"<strong>{self.render(node.children, in_cloze)}</strong>"
@@ -151,7 +159,7 @@ class _InlineRenderer:
             body = self.render(node.children, in_cloze=True)
             hint = ""
             if node.hint:
-                hint = "::" + _escape_cloze_text(node.hint)
+                hint = "::" + self.text(_escape_cloze_text(node.hint))
             return f"{{{{c{node.number}::{body}{hint}}}}}"
         if isinstance(node, LineBreak):
             return "<br>"
@@ -172,9 +180,10 @@ def render_inlines(
     image_source: ImageSource | None = None,
     computed: ComputedText | None = None,
     verified: IsVerified | None = None,
+    text_filter: TextFilter | None = None,
 ) -> str:
     """Inline content as an HTML fragment (no surrounding element)."""
-    return _InlineRenderer(math, image_source, computed, verified).render(inlines)
+    return _InlineRenderer(math, image_source, computed, verified, text_filter).render(inlines)
 
 
 def render_blocks(
@@ -184,9 +193,10 @@ def render_blocks(
     image_source: ImageSource | None = None,
     computed: ComputedText | None = None,
     verified: IsVerified | None = None,
+    text_filter: TextFilter | None = None,
 ) -> str:
     """Block content as an HTML fragment; check blocks vanish, figures come from `figure`."""
-    inline = _InlineRenderer(math, image_source, computed, verified)
+    inline = _InlineRenderer(math, image_source, computed, verified, text_filter)
     return _render_blocks(blocks, inline, figure)
 
 
@@ -205,7 +215,7 @@ def _render_block(block: Block, inline: _InlineRenderer, figure: FigureRenderer)
     if isinstance(block, CodeBlock):
         language = block.language.strip()
         attr = f' class="language-{language}"' if _LANGUAGE_NAME.fullmatch(language) else ""
-        return f"<pre><code{attr}>{_escape_text(block.text)}</code></pre>"
+        return f"<pre><code{attr}>{inline.text(escape_text(block.text))}</code></pre>"
     if isinstance(block, ListBlock):
         items = "".join(f"<li>{_render_list_item(item, inline, figure)}</li>" for item in block.items)
         if block.ordered:

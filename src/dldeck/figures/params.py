@@ -15,6 +15,7 @@ from typing import Any
 from yaml.nodes import Node, SequenceNode
 
 from dldeck.errors import quote
+from dldeck.mathengines.whitelist import FormulaRefused, check_text_formulas
 
 
 class SpecError(Exception):
@@ -147,6 +148,22 @@ class Str(Key):
         if any(ord(c) < 32 for c in value):
             raise SpecError(f"control character in {show(value)}", node=node)
         return value
+
+
+@dataclass(frozen=True)
+class TexText(Str):
+    """Text with optional `$tex$` (captions, labels): captions reach Anki's MathJax, so every formula
+    passes the formula allow-list, as the cards' own formulas do."""
+
+    describe: str = "text (`$math$` allowed)"
+
+    def parse(self, value: Any, node: Node, ctx: Context) -> str:
+        text = super().parse(value, node, ctx)
+        try:
+            check_text_formulas(text)
+        except FormulaRefused as refused:
+            raise SpecError(f"formula refused: {refused}: {show(text)}", node=node) from None
+        return text
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,13 @@ def _validate(collection: Collection, facts_root: Path | None) -> tuple[list[Job
                     except SpecError as error:
                         diagnostics.append(spec.diagnostic(error))
                         continue
+                    except TimeLimitExceeded:
+                        raise
+                    except Exception as error:  # noqa: BLE001 - sympy/numpy raise anything: a message, not a trace
+                        diagnostics.append(Diagnostic(block.span.path, block.span.line,
+                                                      f"cannot compute this {spec.kind} figure: "
+                                                      f"{type(error).__name__}: {quote(str(error), 120)}"))
+                        continue
             except BuildError as error:
                 diagnostics.extend(error.diagnostics)
                 continue

@@ -11,13 +11,13 @@ from yaml.nodes import Node
 
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.figures.kinds import DEFAULT_KIND, KINDS
-from dldeck.figures.params import Context, SpecError, Str, suggest
+from dldeck.figures.params import Context, SpecError, Str, TexText, suggest
 from dldeck.figures.yamlspec import Entry, YamlProblem, load_entries
 from dldeck.model import Card, FigureBlock, FigureKey, SourceSpan
 
 COMMON_KEYS = ("kind", "caption", "id")
 _ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*\Z")
-CAPTION = Str(max_len=300)
+CAPTION = TexText(max_len=300)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from yaml.tokens import ScalarToken
 from dldeck.safeyaml import ContentLoader, YamlError, marked_problem
 
 _BREAKS = "\0 \t\r\n\x85\u2028\u2029"
+MAX_FLOW_DEPTH = 20  # `[`/`{` nesting; PyYAML composes recursively and would overflow Python's stack
 
 
 class FigureLoader(ContentLoader):
@@ -67,6 +68,11 @@ class FigureLoader(ContentLoader):
             if not spaces or self.peek() == "#" or (not self.flow_level and self.column < indent):
                 break
         return ScalarToken("".join(chunks), True, start_mark, end_mark)
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:  # noqa: N803 - PyYAML's name
+        if self.flow_level >= MAX_FLOW_DEPTH:
+            raise ScannerError(None, None, f"brackets nested deeper than {MAX_FLOW_DEPTH}", self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
 
     def scan_flow_scalar_non_spaces(self, double: bool, start_mark: Any) -> list[str]:
         chunks: list[str] = []
@@ -149,5 +155,7 @@ def load_entries(source: str) -> list[Entry]:
     except yaml.YAMLError as exc:
         problem = marked_problem(exc)
         raise YamlProblem(f"YAML: {problem.message}", problem.line) from None
+    except RecursionError:  # block-style nesting thousands of levels deep
+        raise YamlProblem("YAML: nested too deeply", 0) from None
     finally:
         loader.dispose()

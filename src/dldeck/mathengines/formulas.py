@@ -15,15 +15,15 @@ from pathlib import Path
 from dldeck.atomicfile import write_atomically
 from dldeck.contain import Refused, open_regular
 from dldeck.errors import Diagnostic, quote
+from dldeck.mathengines import engines
 from dldeck.mathengines.engines import (
     KATEX_VERSION,
     MathEngineError,
     tex2typst_version,
-    tex_to_mathml,
-    tex_to_typst,
     typst_check_formulas,
     typst_version,
 )
+from dldeck.mathengines.whitelist import FormulaRefused, check_formula
 from dldeck.model import (
     Block,
     Card,
@@ -41,8 +41,11 @@ from dldeck.model import (
     Strong,
     Table,
 )
+from dldeck.timelimit import each_in_child
 
 CACHE_FILE_NAME = "formulas.json"
+FORMULA_TIME_LIMIT = 5.0  # wall-clock seconds to convert one formula (real ones take milliseconds)
+MAX_FORMULA_TIMEOUTS = 3  # after this many overruns the remaining formulas are reported, not converted
 
 
 @dataclass(frozen=True)
@@ -127,30 +130,37 @@ def collection_formulas(collection: Collection) -> list[FormulaUse]:
 
 
 def compile_formulas(collection: Collection, cache_dir: Path | None = None) -> FormulaReport:
-    """KaTeX, then TeX→Typst and a Typst compile, for every formula; failures name card, file and line."""
+    """The allow-list, KaTeX, then TeX→Typst and a Typst compile, for every formula; failures name card,
+    file and line. The allow-list runs on every build (it is cheap and not cached); the engines run on
+    formulas not yet cached, each conversion under a time limit in a child process."""
     uses = collection_formulas(collection)
     cache = _load_cache(cache_dir)
+    failures: dict[tuple[str, bool], str] = {}
     unique: dict[tuple[str, bool], str] = {}
     for use in uses:
-        unique.setdefault((use.tex, use.display), formula_key(use.tex, use.display))
-    pending = [formula for formula, key in unique.items() if key not in cache]
-
-    failures: dict[tuple[str, bool], str] = {}
-    converted: list[tuple[tuple[str, bool], str]] = []
-    for tex, display in pending:
-        try:
-            tex_to_mathml(tex, display)
-        except MathEngineError as exc:
-            failures[(tex, display)] = (
-                f"formula does not compile in KaTeX: {quote(tex)} — {exc.engine_message}"
-            )
+        formula = (use.tex, use.display)
+        if formula in failures or formula in unique:
             continue
         try:
-            converted.append(((tex, display), tex_to_typst(tex)))
-        except MathEngineError as exc:
-            failures[(tex, display)] = (
-                f"formula does not convert to Typst (tex2typst): {quote(tex)} — {exc.engine_message}"
-            )
+            check_formula(use.tex)
+        except FormulaRefused as refused:
+            failures[formula] = f"formula refused: {refused}: {quote(use.tex)}"
+            continue
+        unique[formula] = formula_key(use.tex, use.display)
+    pending = [formula for formula, key in unique.items() if key not in cache]
+
+    converted: list[tuple[tuple[str, bool], str]] = []
+    outcomes = each_in_child(_convert, pending, FORMULA_TIME_LIMIT, stop_after=MAX_FORMULA_TIMEOUTS)
+    for formula, (status, value) in zip(pending, outcomes, strict=True):
+        if status == "ok" and value[0] == "converted":
+            _, mathml, typst_source = value
+            engines.MATHML_MEMO[formula] = mathml  # the writers reuse the child's conversions
+            engines.TYPST_MEMO[formula[0]] = typst_source
+            converted.append((formula, typst_source))
+        elif status == "ok":
+            failures[formula] = value[1]
+        else:
+            failures[formula] = _overrun_message(formula[0], status, value)
     results = typst_check_formulas([(typst_source, formula[1]) for formula, typst_source in converted])
     for (formula, typst_source), problem in zip(converted, results, strict=True):
         if problem is not None:
@@ -170,6 +180,32 @@ def compile_formulas(collection: Collection, cache_dir: Path | None = None) -> F
         if (use.tex, use.display) in failures
     ]
     return FormulaReport(count=len(uses), diagnostics=tuple(sorted(set(diagnostics))))
+
+
+def _convert(formula: tuple[str, bool]) -> tuple[str, str, str] | tuple[str, str]:
+    """("converted", MathML, Typst) or ("failed", message): run in the time-limited child."""
+    tex, display = formula
+    try:
+        mathml = engines.tex_to_mathml(tex, display)
+    except MathEngineError as exc:
+        return ("failed", f"formula does not compile in KaTeX: {quote(tex)} — {exc.engine_message}")
+    try:
+        return ("converted", mathml, engines.tex_to_typst(tex))
+    except MathEngineError as exc:
+        return ("failed",
+                f"formula does not convert to Typst (tex2typst): {quote(tex)} — {exc.engine_message}")
+
+
+def _overrun_message(tex: str, status: str, why: object) -> str:
+    if status == "timeout":
+        return (f"formula took longer than {FORMULA_TIME_LIMIT:g} s to convert (time limit): "
+                f"{quote(tex)}; simplify it")
+    if status == "skipped":
+        return (f"formula not converted: {MAX_FORMULA_TIMEOUTS} formulas already hit the time limit: "
+                f"{quote(tex)}")
+    if status == "crash":
+        return f"the formula engines crashed on {quote(tex)}; simplify it"
+    return f"the formula engines failed on {quote(tex)}: {why}"
 
 
 # --------------------------------------------------------------------------- cache

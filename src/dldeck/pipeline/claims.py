@@ -3,9 +3,11 @@
 A card's claims are its check lines, its shown formulas and its computed numbers. Its results are
 keyed by its check sources, its formulas' TeX and markers, its computed expressions and notation
 (positions relative to the card, so moving a card in its file keeps them), its file, the facts, the
-time limit and the verifier's code. Only successes are cached: failures, errors and timeouts are
-always re-checked, so their messages are fresh and a failed build never poisons the cache. sympy is
-imported only when a card needs checking.
+time limit and the verifier's code. Only verdicts are cached as a card's results: failures and
+errors are always re-checked, so their messages are fresh and a failed build never poisons the
+cache. A claim that timed out is remembered under the same key, so a rebuild reports it again at
+once instead of spending its time limit again, until the card, the facts, `--timeout` or the
+verifier change. sympy is imported only when a card needs checking.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from dldeck.pipeline.outcome import Progress, Work
 CLAIM_STATUSES = ("symbolic", "numeric", "failed", "timeout", "error")
 # failures, errors and timeouts are always re-checked; the rest are verdicts worth keeping
 CACHED_STATUSES = ("symbolic", "numeric", "definition", "wrong", "exempt", "setting", "unread", "computed")
+_TIMEOUTS = "timeouts:"  # prefix of the cache entries that remember a card's timed-out claims
+REMEMBERED = " (remembered from an earlier build: edit the card or raise --timeout to try again)"
 # The parts of dldeck whose code decides claim results: editing them invalidates the cache.
 CHECK_CODE = ("verify", "model.py", "errors.py")
 
@@ -35,6 +39,7 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
     checked = [card for card in collection.cards if has_claims(card)]
     keys: dict[str, str] = {}
     cached: dict[str, list[Any]] = {}
+    known: dict[tuple[str, int], Any] = {}  # (slug, line) → a remembered timeout
     cache = None
     if build_dir is not None and checked:
         cache = buildcache.JsonCache(build_dir, "checks", buildcache.tool_hash(*CHECK_CODE))
@@ -47,6 +52,13 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
                 cache.forget(key)  # absent, or of the wrong shape: never trusted
             else:
                 cached[card.slug] = restored
+                continue
+            timed_out = _restore_results(card, cache.get(_TIMEOUTS + key), "timeout")
+            if timed_out is None:
+                cache.forget(_TIMEOUTS + key)
+            for result in timed_out or ():
+                remembered = dataclasses.replace(result, message=result.message + REMEMBERED)
+                known[(card.slug, result.line)] = remembered
     pending = [card for card in checked if card.slug not in cached]
     fresh: dict[str, list[Any]] = {}
     diagnostics: list[Diagnostic] = []
@@ -56,7 +68,8 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
         progress(f"verifying claims of {len(pending)} cards")
         if before_verifying is not None:
             before_verifying()
-        report = verify_collection(dataclasses.replace(collection, cards=tuple(pending)), timeout=timeout)
+        report = verify_collection(dataclasses.replace(collection, cards=tuple(pending)), timeout=timeout,
+                                   known=known)
         for result in report.results:
             fresh.setdefault(result.slug, []).append(result)
         diagnostics.extend(report.diagnostics)
@@ -68,8 +81,14 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
             continue
         card_results = fresh.get(card.slug, [])
         results.extend(card_results)
-        if cache is not None and all(r.status in CACHED_STATUSES for r in card_results):
+        if cache is None:
+            continue
+        if all(r.status in CACHED_STATUSES for r in card_results):
             cache.put(keys[card.slug], _entries(card, card_results))
+        timed_out = [dataclasses.replace(r, message=r.message.removesuffix(REMEMBERED))
+                     for r in card_results if r.status == "timeout"]
+        if timed_out:
+            cache.put(_TIMEOUTS + keys[card.slug], _entries(card, timed_out))
     if cache is not None:
         cache.save()
     return results, diagnostics
@@ -134,7 +153,9 @@ def _entries(card: Card, results: list[Any]) -> list[list[Any]]:
             for r in results]
 
 
-def _restore_results(card: Card, entry: Any) -> list[Any] | None:
+def _restore_results(card: Card, entry: Any, *statuses: str) -> list[Any] | None:
+    """A cache entry as ClaimResults, or None if it is absent or not exactly of the expected shape."""
+    statuses = statuses or CACHED_STATUSES
     if not isinstance(entry, list):
         return None
     from dldeck.verify.results import ClaimResult
@@ -143,7 +164,7 @@ def _restore_results(card: Card, entry: Any) -> list[Any] | None:
     restored = []
     for item in entry:
         if not (isinstance(item, list) and len(item) == 8 and isinstance(item[0], int)
-                and all(isinstance(part, str) for part in item[1:7]) and item[2] in CACHED_STATUSES
+                and all(isinstance(part, str) for part in item[1:7]) and item[2] in statuses
                 and isinstance(item[7], int)):
             return None
         anchor, text, status, message, source, formula, value, index = item

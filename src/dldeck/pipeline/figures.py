@@ -22,7 +22,7 @@ from dldeck.pipeline.inputs import facts_hash
 from dldeck.pipeline.outcome import Progress, Work
 
 # The parts of dldeck whose code decides figures: editing them invalidates the cache.
-FIGURE_CODE = ("figures", "verify", "model.py", "fonts.py", "errors.py")
+FIGURE_CODE = ("figures", "verify", "mathengines/whitelist.py", "model.py", "fonts.py", "errors.py")
 
 
 class FigurePass:

@@ -29,8 +29,9 @@ class FormulaJob:
 
         if engines.typst_font_paths.cache_info().currsize:
             return  # Typst has compiled in this process: its thread pool does not survive a fork (hangs)
+        # Not a daemon: each formula converts in a time-limited child of this child (timelimit.each_in_child).
         self._child = ForkedChild.start(_compile_with_conversions, self.collection, self.build_dir,
-                                        daemon=True)
+                                        daemon=False)
 
     def finish(self) -> Any:
         from dldeck.mathengines import compile_formulas, engines

@@ -14,6 +14,7 @@ import sympy
 
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.model import Card, CheckBlock, SourceSpan
+from dldeck.timelimit import TimeLimitExceeded
 from dldeck.verify.evaluate import Evaluator, Scope
 from dldeck.verify.library import BUILTIN_NAMES
 from dldeck.verify.syntax import (
@@ -88,3 +89,8 @@ def evaluate_expression(text: str, scope: Scope, span: SourceSpan) -> sympy.Basi
         raise BuildError(
             [Diagnostic(span.path, span.line, f"cannot evaluate {quote(text)}: {type(error).__name__}")]
         ) from None
+    except TimeLimitExceeded:
+        raise
+    except Exception as error:  # noqa: BLE001 - sympy raises anything (NotImplementedError, …): a message, not a trace
+        message = f"sympy could not evaluate {quote(text)}: {type(error).__name__}: {quote(str(error), 120)}"
+        raise BuildError([Diagnostic(span.path, span.line, message)]) from None

@@ -33,6 +33,7 @@ class ClaimResult:
 class VerifyReport:
     results: tuple[ClaimResult, ...]
     diagnostics: tuple[Diagnostic, ...] = field(default=())
+    not_run: tuple[str, ...] = ()  # slugs of cards verification stopped before finishing (too many timeouts)
 
     def count(self, status: str) -> int:
         if status not in STATUSES + SHOWN_STATUSES:

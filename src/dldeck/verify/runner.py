@@ -16,7 +16,7 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -35,6 +35,7 @@ from dldeck.verify.syntax import CheckError, Statement
 MEMORY_HEADROOM = 4 * 1024**3  # per worker, on top of what the parent already uses
 CPU_LIMIT_EXIT = 86  # exit status of a worker whose statement used up its CPU time
 WALL_FACTOR, WALL_GRACE = 3.0, 10.0  # wall-clock backstop: 3 × the limit + 10 s
+MAX_TIMEOUTS = 3  # after this many timed-out statements the remaining cards are reported, not checked
 
 
 def wall_backstop(timeout: float) -> float:
@@ -108,8 +109,11 @@ def _limit_memory() -> None:
         pass
 
 
-def _worker(connection: Connection, cards: tuple[Card, ...], facts_root: Path | None, timeout: float) -> None:
-    """Receive (card index, first statement to report), send ("start", i) / ("result", i, r) / ("done",)."""
+def _worker(connection: Connection, cards: tuple[Card, ...], facts_root: Path | None, timeout: float,
+            skip: frozenset[tuple[int, int]] = frozenset()) -> None:
+    """Receive (card index, first statement to report), send ("start", i) / ("result", i, r) / ("done",).
+
+    Claims in `skip` (results known from earlier builds) are not run."""
     _limit_memory()
     signal.signal(signal.SIGPROF, _cpu_limit_reached)
     while True:
@@ -120,8 +124,8 @@ def _worker(connection: Connection, cards: tuple[Card, ...], facts_root: Path | 
         card = cards[card_index]
         scope = new_scope(card, facts_root)
         for index, item in enumerate(card_statements(card)):
-            if isinstance(item, CheckError | FormulaNote):
-                continue  # the parent reports parse errors and unread formulas itself
+            if isinstance(item, CheckError | FormulaNote) or (card_index, index) in skip:
+                continue  # the parent reports parse errors, unread formulas and known results itself
             if index < resume_from:
                 if item.kind in ("assume", "define"):
                     with _cpu_limit(timeout):
@@ -163,14 +167,23 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 def verify_collection(
-    collection: Collection, *, timeout: float = 5.0, jobs: int | None = None
+    collection: Collection, *, timeout: float = 5.0, jobs: int | None = None,
+    max_timeouts: int = MAX_TIMEOUTS, known: Mapping[tuple[str, int], ClaimResult] | None = None,
 ) -> VerifyReport:
-    """Check every claim of every card, in parallel, each statement under `timeout` seconds."""
+    """Check every claim of every card, in parallel, each statement under `timeout` seconds.
+
+    After `max_timeouts` timed-out statements (0: never) verification stops: content with many
+    slow claims fails in bounded time, and what was not checked is reported in one message.
+    `known` maps (slug, line) of claims to results remembered from earlier builds (timeouts): those
+    claims are reported as remembered and not run again.
+    """
     facts_root = Path(collection.root) if collection.root else None
+    known = known or {}
     cards = collection.cards
     results: dict[tuple[int, int], ClaimResult] = {}
     statements: dict[int, list[Statement | CheckError | FormulaNote]] = {}
     queue: deque[tuple[int, int]] = deque()
+    skip: set[tuple[int, int]] = set()
     for card_index, card in enumerate(cards):
         items = list(card_statements(card))
         if not items:
@@ -181,21 +194,42 @@ def verify_collection(
                 results[(card_index, index)] = _parse_error_result(card, item)
             elif isinstance(item, FormulaNote):
                 results[(card_index, index)] = note_result(item, card)
+            elif item.kind == "claim" and (card.slug, item.line) in known:
+                results[(card_index, index)] = known[(card.slug, item.line)]
+                skip.add((card_index, index))
         if any(isinstance(item, Statement) for item in items):
             queue.append((card_index, 0))
 
+    completed = {index for index in statements if (index, 0) not in queue}
     if queue:
         _warm_up()
         workers = max(1, min(jobs or os.cpu_count() or 1, len(queue)))
-        _run_tasks(cards, facts_root, statements, queue, results, workers, timeout)
+        _run_tasks(cards, facts_root, statements, queue, results, workers, timeout, completed, max_timeouts,
+                   frozenset(skip))
 
     ordered = tuple(results[key] for key in sorted(results))
-    diagnostics = tuple(
+    diagnostics = [
         Diagnostic(result.path, result.line, result.message)
         for result in ordered
         if result.status in ("failed", "timeout", "error")
-    )
-    return VerifyReport(ordered, diagnostics)
+    ]
+    not_run = sorted(set(statements) - completed)
+    if not_run:
+        diagnostics.append(_not_run_diagnostic(cards, statements, results, not_run, max_timeouts))
+    return VerifyReport(ordered, tuple(diagnostics), tuple(cards[index].slug for index in not_run))
+
+
+def _not_run_diagnostic(cards: tuple[Card, ...], statements: dict[int, list[Any]],
+                        results: dict[tuple[int, int], ClaimResult], not_run: list[int],
+                        max_timeouts: int) -> Diagnostic:
+    """One message, at the first claim not checked, for everything verification did not reach."""
+    left = [(cards[card_index].span.path, item.line)
+            for card_index in not_run
+            for index, item in enumerate(statements[card_index])
+            if isinstance(item, Statement) and item.kind == "claim" and (card_index, index) not in results]
+    path, line = min(left) if left else (cards[not_run[0]].span.path, cards[not_run[0]].span.line)
+    return Diagnostic(path, line, f"{len(left)} claims of {len(not_run)} cards not checked: {max_timeouts} "
+                                  "statements timed out, so verification stopped; fix those first")
 
 
 def _run_tasks(
@@ -206,19 +240,27 @@ def _run_tasks(
     results: dict[tuple[int, int], ClaimResult],
     workers: int,
     timeout: float,
+    completed: set[int],
+    max_timeouts: int,
+    skip: frozenset[tuple[int, int]],
 ) -> None:
     context = _context()
 
     def start_worker() -> _Slot:
         parent_end, child_end = context.Pipe()
-        process = context.Process(target=_worker, args=(child_end, cards, facts_root, timeout), daemon=True)
+        process = context.Process(target=_worker, args=(child_end, cards, facts_root, timeout, skip),
+                                  daemon=True)
         process.start()
         child_end.close()
         return _Slot(process, parent_end)
 
+    def give_up() -> bool:
+        timeouts = sum(1 for key, result in results.items() if result.status == "timeout" and key not in skip)
+        return bool(max_timeouts) and timeouts >= max_timeouts
+
     slots = [start_worker() for _ in range(workers)]
     try:
-        while queue or any(slot.task for slot in slots):
+        while (queue or any(slot.task for slot in slots)) and not give_up():
             for slot in slots:
                 if slot.task is None and queue:
                     slot.task = queue.popleft()
@@ -233,11 +275,11 @@ def _run_tasks(
             ready = wait([slot.connection for slot in busy], timeout=wait_for)
             for slot in busy:
                 if slot.connection in ready:
-                    _receive(slot, cards, statements, results, queue)
+                    _receive(slot, cards, statements, results, queue, completed)
             now = time.monotonic()
             for position, slot in enumerate(slots):
                 if slot.task is not None and slot.statement is not None and now - slot.started > backstop:
-                    _record_overrun(slot, cards, statements, results, queue, timeout, "timeout")
+                    _record_overrun(slot, cards, statements, results, queue, timeout, "timeout", completed)
                     _stop(slot)
                     slots[position] = start_worker()
                 elif slot.task is not None and (
@@ -245,7 +287,7 @@ def _run_tasks(
                 ):
                     slot.process.join(timeout=5)
                     why = "timeout" if slot.process.exitcode == CPU_LIMIT_EXIT else "crash"
-                    _record_overrun(slot, cards, statements, results, queue, timeout, why)
+                    _record_overrun(slot, cards, statements, results, queue, timeout, why, completed)
                     _stop(slot)
                     slots[position] = start_worker()
     finally:
@@ -265,6 +307,7 @@ def _receive(
     statements: dict[int, list[Any]],
     results: dict[tuple[int, int], ClaimResult],
     queue: deque,
+    completed: set[int],
 ) -> None:
     while slot.task is not None and slot.connection.poll():
         try:
@@ -281,6 +324,7 @@ def _receive(
                 results[(card_index, message[1])] = message[2]
             slot.statement = None
         elif message[0] == "done":
+            completed.add(slot.task[0])
             slot.task = None
             slot.statement = None
 
@@ -293,6 +337,7 @@ def _record_overrun(
     queue: deque,
     timeout: float,
     why: str,
+    completed: set[int],
 ) -> None:
     """Mark the running statement, then resume the card after it (or give up on a broken scope)."""
     assert slot.task is not None
@@ -309,6 +354,7 @@ def _record_overrun(
             None,
         )
         if index is None:
+            completed.add(card_index)
             slot.task = None
             return
     item = statements[card_index][index]
@@ -339,6 +385,7 @@ def _record_overrun(
                     f"not checked: the definition on line {item.line} did not finish",
                     **origin(other),
                 )
+        completed.add(card_index)
     slot.task = None
 
 

@@ -21,9 +21,10 @@ from yaml.nodes import Node, SequenceNode
 
 from dldeck.figures import style
 from dldeck.figures.kind import FigureKind, Params
-from dldeck.figures.params import Context, Expr, Key, ListOf, SpecError, Str, show
+from dldeck.figures.params import Context, Expr, Key, ListOf, SpecError, TexText, show
 
 SAMPLES = 801
+MAX_TERMS = 2_000  # expression-tree nodes; sympy's code printer recurses once per node
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _MATHTEXT = MathTextParser("path")
 
@@ -55,7 +56,7 @@ class Label(Key):
     describe: str = "a label (text, `$math$` allowed)"
 
     def parse(self, value: Any, node: Node, ctx: Context) -> str:
-        return check_mathtext(Str(max_len=120).parse(value, node, ctx), node)
+        return check_mathtext(TexText(max_len=120).parse(value, node, ctx), node)
 
 
 def real_number(value: Any, node: Node, what: str) -> float:
@@ -161,6 +162,18 @@ class FunctionData:
     ylabel: str
 
 
+def _check_plottable(expr: sympy.Expr, text: str, index: int) -> None:
+    """Refuse what sympy could not reduce to a formula, and formulas too big to compile to numpy."""
+    for unevaluated in (sympy.Limit, sympy.Derivative):
+        if expr.has(unevaluated):
+            raise SpecError(f"{show(text)} has no closed form: sympy left a {unevaluated.__name__} "
+                            "unevaluated", key="plot", index=index)
+    for count, _ in enumerate(sympy.preorder_traversal(expr)):
+        if count >= MAX_TERMS:
+            raise SpecError(f"{show(text)} is too large to plot (over {MAX_TERMS:,} terms)", key="plot",
+                            index=index)
+
+
 def _variable(expr: sympy.Expr, var: str, index: int) -> sympy.Symbol:
     others = sorted(s.name for s in expr.free_symbols if s.name != var)
     if others:
@@ -231,6 +244,7 @@ def compute(params: Params) -> FunctionData:
         is_logic = isinstance(expr, sympy.logic.boolalg.Boolean) and not isinstance(expr, sympy.Symbol)
         if not isinstance(expr, sympy.Expr) or is_logic:
             raise SpecError(f"{show(text)} is not a function to plot", key="plot", index=index)
+        _check_plottable(expr, text, index)
         symbol = _variable(expr, var, index)
         poles = _poles_in_range(expr, symbol, lo, hi)
         if poles:

@@ -1,0 +1,81 @@
+"""Claims that time out cost bounded time: verification stops after a few timeouts and names what
+it did not check, and a timed-out claim is remembered so a rebuild reports it at once."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from dldeck import pipeline
+from dldeck.errors import BuildError
+from dldeck.model import Collection
+from dldeck.verify import verify_collection
+from dldeck.verify.runner import MAX_TIMEOUTS
+from test_verify_hostile import make_card
+
+SLOW = "expand((x + y + z + 1)**200) == 0"
+
+
+def test_verification_stops_after_three_timeouts_and_names_the_rest_once() -> None:
+    cards = tuple(make_card(f"slow-{i:02}", f"1 == 1\n{SLOW}\n2 == 2\n", order=i) for i in range(12))
+    started = time.monotonic()
+    report = verify_collection(Collection(cards, ""), timeout=0.5, jobs=2)
+    assert time.monotonic() - started < 30  # twelve timeouts of 0.5 s plus restarts would not be bounded
+    timeouts = [r for r in report.results if r.status == "timeout"]
+    assert MAX_TIMEOUTS <= len(timeouts) <= MAX_TIMEOUTS + 1  # the second worker may finish one meanwhile
+    stopped = [d for d in report.diagnostics if "not checked" in d.message]
+    assert len(stopped) == 1 and len(report.diagnostics) == len(timeouts) + 1
+    assert len(report.not_run) >= 12 - len(timeouts) - 1
+    # at the first claim not reached: a card's slow line 2, or its line 3 if line 2 was the one timing out
+    first = f"content/{min(report.not_run)}.md"
+    assert (stopped[0].path, stopped[0].line) in {(first, 2), (first, 3)}
+    assert stopped[0].message.endswith(f"claims of {len(report.not_run)} cards not checked: 3 statements "
+                                       "timed out, so verification stopped; fix those first")
+
+
+CARD = """\
+---
+deck: 测试
+---
+
+## 慢的声明 {{#slow}}
+
+答。
+
+```check
+1 == 1
+{slow}
+{slow2}
+```
+"""
+
+
+def _check(content: Path, build_dir: Path, timeout: float) -> tuple[float, list[str]]:
+    started = time.monotonic()
+    with pytest.raises(BuildError) as caught:
+        pipeline.check(content, build_dir, timeout=timeout)
+    return time.monotonic() - started, [str(d) for d in caught.value.diagnostics]
+
+
+def test_a_timed_out_claim_is_remembered_until_its_inputs_change(tmp_path: Path) -> None:
+    content, build_dir = tmp_path / "content", tmp_path / "build"
+    content.mkdir()
+    slow2 = "expand((x + y + 2)**300) == 0"
+    (content / "a.md").write_text(CARD.format(slow=SLOW, slow2=slow2), encoding="utf-8")
+    first, messages = _check(content, build_dir, timeout=2.0)
+    assert first >= 4  # two claims each used up their 2 s
+    assert messages == [f"content/a.md:11: timed out after 2 s: «{SLOW}»",
+                        f"content/a.md:12: timed out after 2 s: «{slow2}»"]
+    again, remembered = _check(content, build_dir, timeout=2.0)
+    assert again < 4  # neither claim ran again (together they need 4 s of CPU time)
+    suffix = " (remembered from an earlier build: edit the card or raise --timeout to try again)"
+    assert remembered == [message + suffix for message in messages]
+    # another time limit is another input: the claims run again
+    _, rerun = _check(content, build_dir, timeout=1.0)
+    assert rerun == [m.replace("after 2 s", "after 1 s") for m in messages]
+    # so is an edit of the card
+    (content / "a.md").write_text(CARD.format(slow=SLOW, slow2="1 + 1 == 2"), encoding="utf-8")
+    _, edited = _check(content, build_dir, timeout=2.0)
+    assert edited == [messages[0]]
