@@ -15,11 +15,14 @@ from pathlib import Path
 from dldeck.atomicfile import write_atomically
 from dldeck.contain import Refused, open_regular
 from dldeck.errors import Diagnostic, quote
-from dldeck.mathengines import engines
 from dldeck.mathengines.engines import (
     KATEX_VERSION,
+    MATHML_MEMO,
+    TYPST_MEMO,
     MathEngineError,
     tex2typst_version,
+    tex_to_mathml,
+    tex_to_typst,
     typst_check_formulas,
     typst_version,
 )
@@ -154,8 +157,8 @@ def compile_formulas(collection: Collection, cache_dir: Path | None = None) -> F
     for formula, (status, value) in zip(pending, outcomes, strict=True):
         if status == "ok" and value[0] == "converted":
             _, mathml, typst_source = value
-            engines.MATHML_MEMO[formula] = mathml  # the writers reuse the child's conversions
-            engines.TYPST_MEMO[formula[0]] = typst_source
+            MATHML_MEMO[formula] = mathml  # the writers reuse the child's conversions
+            TYPST_MEMO[formula[0]] = typst_source
             converted.append((formula, typst_source))
         elif status == "ok":
             failures[formula] = value[1]
@@ -186,11 +189,11 @@ def _convert(formula: tuple[str, bool]) -> tuple[str, str, str] | tuple[str, str
     """("converted", MathML, Typst) or ("failed", message): run in the time-limited child."""
     tex, display = formula
     try:
-        mathml = engines.tex_to_mathml(tex, display)
+        mathml = tex_to_mathml(tex, display)
     except MathEngineError as exc:
         return ("failed", f"formula does not compile in KaTeX: {quote(tex)} — {exc.engine_message}")
     try:
-        return ("converted", mathml, engines.tex_to_typst(tex))
+        return ("converted", mathml, tex_to_typst(tex))
     except MathEngineError as exc:
         return ("failed",
                 f"formula does not convert to Typst (tex2typst): {quote(tex)} — {exc.engine_message}")

@@ -13,11 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import dldeck.pipeline.publish as publish
 from dldeck import buildcache
 from dldeck.atomicfile import leftover_pattern
 from dldeck.errors import BuildError, Diagnostic, OutputError
 from dldeck.model import Collection, Verified
-from dldeck.pipeline import publish
 from dldeck.pipeline.claims import CLAIM_STATUSES, verify_claims
 from dldeck.pipeline.coverage import coverage, unread_diagnostics, verified
 from dldeck.pipeline.figures import FigurePass
