@@ -40,7 +40,7 @@ det(rotation(t)) == 1
 inverse(rotation(t)) == transpose(rotation(t))
 simplify(rotation(t) @ rotation(-t)) == eye(2)
 rotation(m*t) @ rotation(n*t) == rotation((m + n)*t)
-norm(rotation(t) @ Matrix([3, 4])) == 5
+vector_norm(rotation(t) @ Matrix([3, 4])) == 5
 dot(rotation(t) @ Matrix([1, 0]), rotation(t) @ Matrix([0, 1])) == 0
 """
 
@@ -70,7 +70,7 @@ transpose(A @ B) == transpose(B) @ transpose(A)
 det(A @ B) == det(A)*det(B)
 zeros(2, 3) == Matrix([[0, 0, 0], [0, 0, 0]])
 dot((1, 2, 3), (4, 5, 6)) == 32
-norm((3, 4)) == 5
+vector_norm((3, 4)) == 5
 -A == Matrix([[-1, -2], [-3, -4]])
 """
     report = verify(make_card("algebra", (1, source)))

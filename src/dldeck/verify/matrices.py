@@ -124,10 +124,13 @@ def _trace(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
     return _square(matrix, "trace").trace()
 
 
-def _norm(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
-    """Euclidean norm of a vector; the Frobenius norm of a matrix."""
-    (value,) = _one("norm", args, kwargs)
-    entries = list(value) if is_matrix(value) else _vector(value, "norm")
+def _vector_norm(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    """Euclidean norm; a matrix counts as its flattened entries (Frobenius), as torch.linalg.vector_norm.
+
+    Named vector_norm, not norm: cards already define their own `norm(x)` (input normalisation).
+    """
+    (value,) = _one("vector_norm", args, kwargs)
+    entries = list(value) if is_matrix(value) else _vector(value, "vector_norm")
     return sympy.sqrt(sum((abs(e) ** 2 if not e.is_real else e**2 for e in entries), sympy.Integer(0)))
 
 
@@ -152,6 +155,6 @@ FUNCTIONS: dict[str, Builtin] = {
     "det": _det,
     "inverse": _inverse,
     "trace": _trace,
-    "norm": _norm,
+    "vector_norm": _vector_norm,
     "dot": _dot,
 }
