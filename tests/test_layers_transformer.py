@@ -17,6 +17,7 @@ import sympy
 from dldeck.errors import BuildError
 from dldeck.model import SourceSpan
 from dldeck.verify.language import Scope, evaluate_expression
+from test_verify_claims import make_card, only, verify
 
 SPAN = SourceSpan("attention.md", 4)
 
@@ -357,3 +358,14 @@ def test_attention_flops_formula():
     assert value("attention_flops(128, 64, 8)") == value("attention_flops(128, 64, 1)")
     assert value("flops(MultiheadAttention(64, 8), (128, 1, 64))") == value("attention_flops(128, 64, 8)")
     assert "divisible by num_heads" in refused("attention_flops(128, 64, 7)")
+
+
+def test_attention_weights_none_is_shown_in_a_failed_claim():
+    source = """\
+output_shape(MultiheadAttention(8, 2), (3, 1, 8), need_weights=False) == ((3, 1, 8), None)
+output_shape(MultiheadAttention(8, 2), (3, 1, 8), need_weights=False) == ((3, 1, 8), (1, 3, 3))
+"""
+    report = verify(make_card("weights", (1, source)))
+    assert only(report, 2).status == "symbolic"
+    failed = only(report, 3)
+    assert failed.status == "failed" and "computed ((3, 1, 8), None)" in failed.message

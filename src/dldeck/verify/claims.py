@@ -453,7 +453,7 @@ def number(value: Any) -> str:
 def show(value: Any) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(show(v) for v in value) + ("," if len(value) == 1 else "") + ")"
-    if isinstance(value, str):
+    if isinstance(value, str) or value is None:  # None: MultiheadAttention's weights with need_weights=False
         return repr(value)
     if isinstance(value, sympy.Basic) or isinstance(value, bool):
         return short(value, 80)
