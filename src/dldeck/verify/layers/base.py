@@ -121,6 +121,11 @@ def conv_out(
     return sympy.floor((length + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1)
 
 
+def dilated_window(kernel: tuple, dilation: tuple, stride: tuple) -> tuple[tuple, tuple]:
+    """(effective kernel d(k-1)+1 per dim, stride per dim): the window a conv or pool slides."""
+    return tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)), stride
+
+
 def must_be_positive_size(size: sympy.Expr, layer: str, length: sympy.Expr) -> None:
     if decided(sympy.Lt(size, 1)):
         raise CheckError(f"{layer}: input size {short(length)} gives output size {short(size)}: too small")

@@ -15,6 +15,7 @@ from dldeck.verify.layers.base import (
     conv_input,
     conv_out,
     decided,
+    dilated_window,
     divisible,
     flag,
     label_of,
@@ -95,8 +96,7 @@ class Conv(Layer):
         )
 
     def window(self) -> tuple[tuple, tuple]:
-        effective = tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation, strict=True))
-        return effective, self.stride
+        return dilated_window(self.kernel, self.dilation, self.stride)
 
 
 @dataclass(frozen=True)
@@ -166,13 +166,7 @@ def _conv(dims: int) -> Builtin:
     def make(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Layer:
         label = label_of(name, args, kwargs)
         a = bind(name, signature, args, kwargs)
-        in_channels = positive(a["in_channels"], "in_channels", label)
-        out_channels = positive(a["out_channels"], "out_channels", label)
-        groups = positive(a["groups"], "groups", label)
-        kernel = per_dim(a["kernel_size"], dims, "kernel_size", label)
-        stride = per_dim(a["stride"], dims, "stride", label)
-        dilation = per_dim(a["dilation"], dims, "dilation", label)
-        _check_groups(in_channels, out_channels, groups, label)
+        in_channels, out_channels, groups, kernel, stride, dilation = _common(a, dims, label)
         if a["padding_mode"] not in ("zeros", "reflect", "replicate", "circular"):
             raise CheckError(
                 f"{label}: padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', "
@@ -206,6 +200,18 @@ def _conv(dims: int) -> Builtin:
     return make
 
 
+def _common(a: dict, dims: int, label: str) -> tuple:
+    """in_channels, out_channels, groups, kernel, stride, dilation: checked as torch checks them."""
+    in_channels = positive(a["in_channels"], "in_channels", label)
+    out_channels = positive(a["out_channels"], "out_channels", label)
+    groups = positive(a["groups"], "groups", label)
+    _check_groups(in_channels, out_channels, groups, label)
+    kernel = per_dim(a["kernel_size"], dims, "kernel_size", label)
+    stride = per_dim(a["stride"], dims, "stride", label)
+    dilation = per_dim(a["dilation"], dims, "dilation", label)
+    return in_channels, out_channels, groups, kernel, stride, dilation
+
+
 def _check_groups(in_channels: sympy.Expr, out_channels: sympy.Expr, groups: sympy.Expr, label: str) -> None:
     if divisible(in_channels, groups) is False:
         raise CheckError(
@@ -236,13 +242,7 @@ def _conv_transpose(dims: int) -> Builtin:
     def make(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Layer:
         label = label_of(name, args, kwargs)
         a = bind(name, signature, args, kwargs)
-        in_channels = positive(a["in_channels"], "in_channels", label)
-        out_channels = positive(a["out_channels"], "out_channels", label)
-        groups = positive(a["groups"], "groups", label)
-        _check_groups(in_channels, out_channels, groups, label)
-        kernel = per_dim(a["kernel_size"], dims, "kernel_size", label)
-        stride = per_dim(a["stride"], dims, "stride", label)
-        dilation = per_dim(a["dilation"], dims, "dilation", label)
+        in_channels, out_channels, groups, kernel, stride, dilation = _common(a, dims, label)
         if isinstance(a["padding"], str):
             raise CheckError(
                 f"{label}: {name} only supports padding as an int or a tuple, not {a['padding']!r}"

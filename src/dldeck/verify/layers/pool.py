@@ -13,6 +13,7 @@ from dldeck.verify.layers.base import (
     Layer,
     bind,
     decided,
+    dilated_window,
     flag,
     label_of,
     must_be_positive_size,
@@ -60,8 +61,7 @@ class Pool(Layer):
         return size
 
     def window(self) -> tuple[tuple, tuple]:
-        effective = tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation, strict=True))
-        return effective, self.stride
+        return dilated_window(self.kernel, self.dilation, self.stride)
 
 
 @dataclass(frozen=True)
