@@ -1,7 +1,8 @@
 """The built-in names of the check language: functions, constants and the reviewed facts.
 
-The layer arithmetic (layers.py) exports its constructors as a plain dict that is merged here, so
-no module registers itself into another at import time.
+The layer arithmetic (the layers package), the matrices and the number formats each export their
+functions as a plain dict that is merged here, so no module registers itself into another at
+import time.
 """
 
 from __future__ import annotations
