@@ -3,19 +3,18 @@
 Two readers, one model: `read_formula` turns `\\sigma'(x)=\\sigma(x)\\bigl(1-\\sigma(x)\\bigr)` into
 the same `ast` nodes that the check line `diff(sigma(x), x) == sigma(x)*(1 - sigma(x))` parses to;
 they pass the same whitelist (`syntax.validate`) and are decided by the same evaluator. Nothing is
-executed and no text goes to sympy: a hand-written tokenizer classifies TeX commands (refusing
-macro definitions), an LALR grammar (tex.lark, linear time, no recursion) gives the structure, and
-a non-recursive transformer builds the nodes. Limits: length, nesting, and everything the
-whitelist already limits (literal sizes, power towers, depth).
+executed and no text goes to sympy: a tokenizer (tex_tokens.py) classifies TeX commands and
+refuses macro definitions, an LALR grammar (tex.lark, linear time, no recursion) gives the
+structure, and a non-recursive transformer (here) builds the nodes, with the TeX idioms that need
+more than one node (ellipsis sums, conditions, displayed precision) in tex_idioms.py. Limits:
+length, symbols, nesting, and everything the whitelist already limits (literals, towers, depth).
 """
 
 from __future__ import annotations
 
 import ast
-import keyword
 import re
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from importlib import resources
@@ -28,677 +27,28 @@ from lark.lexer import Lexer
 from dldeck.errors import quote
 from dldeck.verify.layers import LAYER_FUNCTIONS
 from dldeck.verify.library import BUILTIN_NAMES, FUNCTIONS
-from dldeck.verify.syntax import MAX_INT_DIGITS, MAX_NESTING, CheckError, Statement, definition_head, validate
+from dldeck.verify.syntax import MAX_INT_DIGITS, CheckError, Statement, definition_head, validate
+from dldeck.verify.tex_idioms import (
+    BINARY_OPS,
+    COMPARE_OPS,
+    Marker,
+    differential,
+    displayed,
+    factors_of,
+    is_letter_d,
+    is_partial,
+    make_binop,
+    make_call,
+    make_fraction,
+    make_int,
+    make_name,
+    series,
+    under,
+    walk,
+)
+from dldeck.verify.tex_tokens import DECLARE_HINT, Tokenizer
 
 MAX_FORMULA_CHARS = 4_000
-MAX_FORMULA_TOKENS = 2_000
-
-DECLARE_HINT = "add it to `notation:` in the front matter, or define it"
-
-# --------------------------------------------------------------------------- the default notation
-
-GREEK = {
-    **{
-        name: name
-        for name in (
-            "alpha beta gamma delta epsilon zeta eta theta iota kappa mu nu xi omicron rho sigma tau "
-            "upsilon phi chi psi omega Gamma Delta Theta Xi Pi Sigma Upsilon Phi Psi Omega"
-        ).split()
-    },
-    "varepsilon": "epsilon",
-    "vartheta": "theta",
-    "varrho": "rho",
-    "varsigma": "sigma",
-    "varphi": "phi",
-    "lambda": "lam",  # `lambda` is a Python keyword, so not a check-language name
-    "Lambda": "Lam",
-    "pi": "pi",
-    "infty": "oo",
-}
-
-FUNCTION_COMMANDS = {
-    "sin": "sin", "cos": "cos", "tan": "tan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh",
-    "exp": "exp", "ln": "log", "log": "log", "arctan": "atan", "sgn": "sign",
-    "max": "Max", "min": "Min",
-}  # fmt: skip
-
-DECORATIONS = {"hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "tilde": "tilde"}
-
-RELATIONS = {
-    "=": "==", "<": "<", ">": ">", "ne": "!=", "neq": "!=", "lt": "<", "gt": ">", "le": "<=",
-    "leq": "<=", "leqslant": "<=", "ge": ">=", "geq": ">=", "geqslant": ">=", "approx": "approx",
-    "coloneqq": "==", "≤": "<=", "≥": ">=", "≠": "!=", "≈": "approx",
-}  # fmt: skip
-
-SPACING = {",", ";", "!", ":", ">", " ", "displaystyle", "textstyle", "nonumber", "limits"}
-SIZES = {
-    "left", "right", "middle", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr",
-    "biggl", "biggr", "Biggl", "Biggr",
-}  # fmt: skip
-ROW_ENVIRONMENTS = {"aligned", "align", "align*", "split", "gathered", "gather", "gather*",
-                    "equation", "equation*", "alignedat"}  # fmt: skip
-CASE_ENVIRONMENTS = {"cases", "dcases"}
-MACROS = {
-    "def", "gdef", "edef", "xdef", "let", "newcommand", "renewcommand", "providecommand",
-    "DeclareMathOperator", "catcode", "csname", "endcsname", "expandafter", "input", "include",
-    "write", "immediate", "openout", "read", "makeatletter", "usepackage", "begingroup", "endgroup",
-    "futurelet", "afterassignment", "uppercase", "lowercase", "newenvironment", "href", "url",
-}  # fmt: skip
-OTHER_RELATIONS = {
-    "in", "ll", "gg", "lesssim", "gtrsim", "equiv", "sim", "simeq", "propto", "not", "subset",
-    "subseteq", "supset", "notin", "cong", "doteq", "triangleq", "ni",
-}  # fmt: skip
-_TWO_ARGUMENTS = {"frac", "dfrac", "tfrac", "cfrac", "binom", "dbinom", "tbinom"}
-ELLIPSES = {"cdots", "ldots", "dots", "vdots", "ddots", "dotsb", "dotsc", "dotsm"}
-VECTORS = {"mathbf", "boldsymbol", "bm", "vec", "mathbfit"}
-SEPARATING_WORDS = {"and", "，", ",", "、", "且", "和", "以及", "where", "其中", "时", "for all"}
-CONDITION_WORDS = {"if", "for", "when", "当", "若", "如果"}
-OTHERWISE_WORDS = {"otherwise", "else", "其他", "否则", "其余"}
-
-_LITERAL_TOKENS = {
-    "+": "PLUS", "-": "MINUS", "−": "MINUS", "*": "TIMES", "×": "TIMES", "·": "TIMES", "/": "DIV",
-    "^": "CARET", "_": "UNDERSCORE", "!": "BANG", "(": "LPAR", ")": "RPAR", "[": "LBRACK",
-    "]": "RBRACK", "{": "LBRACE", "}": "RBRACE", ",": "COMMA", ";": "SEP", "\\{": "LSET",
-    "\\}": "RSET", "\\%": "PERCENT", "cdot": "TIMES", "times": "TIMES", "div": "DIV",
-    "to": "TO", "rightarrow": "TO", "in": "IN", "frac": "FRAC", "dfrac": "FRAC", "tfrac": "FRAC",
-    "cfrac": "FRAC", "sqrt": "SQRT", "binom": "BINOM", "dbinom": "BINOM", "tbinom": "BINOM",
-    "sum": "SUM", "prod": "PROD", "lim": "LIM", "partial": "PARTIAL", "quad": "SEP",
-    "qquad": "SEP", "lfloor": "FLOOR_OPEN", "rfloor": "FLOOR_CLOSE", "lceil": "CEIL_OPEN",
-    "rceil": "CEIL_CLOSE", "lvert": "ABS_OPEN", "rvert": "ABS_CLOSE",
-}  # fmt: skip
-
-# --------------------------------------------------------------------------- raw lexemes
-
-_RAW = re.compile(
-    r"(?P<space>\s+)"
-    r"|(?P<command>\\[A-Za-z]+\*?)"
-    r"|(?P<symbol>\\[^A-Za-z])"
-    r"|(?P<number>\d+(?:\{,\}\d{3})*(?:\.\d+)?|\.\d+)"
-    r"|(?P<char>.)",
-    re.S,
-)
-
-
-@dataclass(frozen=True)
-class _Lexeme:
-    kind: str  # "command" | "symbol" | "number" | "char" | "name" (a notation replacement)
-    text: str
-    pos: int
-
-
-def _lexemes(tex: str) -> list[_Lexeme]:
-    found = []
-    for match in _RAW.finditer(tex):
-        kind = match.lastgroup or "char"
-        if kind != "space":
-            text = match.group().rstrip("*") if kind == "command" else match.group()
-            found.append(_Lexeme(kind, text, match.start()))
-    return found
-
-
-def _apply_notation(lexemes: list[_Lexeme], notation: Mapping[str, str]) -> list[_Lexeme]:
-    """Replace each notation key (matched lexeme by lexeme, longest first) by one name."""
-    if not notation:
-        return lexemes
-    keys = sorted(
-        ((tuple(x.text for x in _lexemes(key)), value) for key, value in notation.items() if key.strip()),
-        key=lambda item: -len(item[0]),
-    )
-    result: list[_Lexeme] = []
-    index = 0
-    while index < len(lexemes):
-        for pattern, value in keys:
-            end = index + len(pattern)
-            if tuple(x.text for x in lexemes[index:end]) == pattern:
-                result.append(_Lexeme("name", value, lexemes[index].pos))
-                index = end
-                break
-        else:
-            result.append(lexemes[index])
-            index += 1
-    return result
-
-
-def _single_digit_arguments(lexemes: list[_Lexeme]) -> list[_Lexeme]:
-    """As in TeX, an unbraced argument is one digit: `x^23` is x²·3, `\\frac123` is ½·3."""
-    closing: dict[int, int] = {}
-    opened: list[int] = []
-    for index, lexeme in enumerate(lexemes):
-        if lexeme.text == "{":
-            opened.append(index)
-        elif lexeme.text == "}" and opened:
-            closing[opened.pop()] = index
-    singles: dict[int, int] = {}  # index of a number → how many leading digits stand alone
-    for index, lexeme in enumerate(lexemes):
-        arguments = 1 if lexeme.text in ("^", "_") else 2 if lexeme.text[1:] in _TWO_ARGUMENTS else 0
-        at = index + 1
-        while arguments and at < len(lexemes):
-            if lexemes[at].kind == "number":
-                taken = min(arguments, len(lexemes[at].text))
-                singles[at] = taken
-                arguments -= taken
-                at += 1
-            else:
-                at = closing.get(at, at) + 1
-                arguments -= 1
-    result: list[_Lexeme] = []
-    for index, lexeme in enumerate(lexemes):
-        count = singles.get(index, 0)
-        text = lexeme.text
-        if count and text[:count].isdigit() and len(text) > 1:
-            result.extend(_Lexeme("number", text[i], lexeme.pos + i) for i in range(count))
-            if text[count:]:
-                result.append(_Lexeme("number", text[count:], lexeme.pos + count))
-        else:
-            result.append(lexeme)
-    return result
-
-
-# --------------------------------------------------------------------------- tokens
-
-
-_OPERAND_ENDS = {
-    "NUMBER", "NAME", "RPAR", "RBRACK", "RBRACE", "RSET", "ABS_CLOSE", "FLOOR_CLOSE", "CEIL_CLOSE",
-    "BANG", "PERCENT",
-}  # fmt: skip
-
-
-class _Tokenizer:
-    """TeX lexemes → grammar tokens: commands classified, names with subscripts and primes folded,
-    sizes and spacing dropped, bars told apart, environments turned into rows and cases."""
-
-    def __init__(self, tex: str, line: int, notation: Mapping[str, str], functions: Collection[str]):
-        self.tex = tex
-        self.line = line
-        self.functions = functions
-        self.lex = _single_digit_arguments(_apply_notation(_lexemes(tex), notation))
-        self.index = 0
-        self.tokens: list[Token] = []
-        self.environments: list[str] = []
-        self.bars = 0
-
-    def error(self, message: str) -> CheckError:
-        return CheckError(message, self.line)
-
-    def peek(self, offset: int = 0) -> _Lexeme | None:
-        at = self.index + offset
-        return self.lex[at] if at < len(self.lex) else None
-
-    def emit(self, kind: str, value: str, pos: int) -> None:
-        end = self.lex[self.index - 1].pos + len(self.lex[self.index - 1].text) if self.index else pos + 1
-        self.tokens.append(
-            Token(kind, value, start_pos=pos, end_pos=max(end, pos + 1), line=self.line, column=pos + 1)
-        )
-
-    def guard(self) -> None:
-        """Refusals that hold whatever the formula says: macro definitions and deep nesting."""
-        if len(self.lex) > MAX_FORMULA_TOKENS:
-            raise self.error(f"formula has more than {MAX_FORMULA_TOKENS} symbols")
-        depth = 0
-        for lexeme in self.lex:
-            if lexeme.kind == "command" and lexeme.text[1:] in MACROS:
-                raise self.error(f"TeX macro commands are not read in formulas: {quote(lexeme.text)}")
-            if lexeme.text in ("{", "(", "[", "\\{", "\\left"):
-                depth += 1
-                if depth > MAX_NESTING:
-                    raise self.error(f"formula nested deeper than {MAX_NESTING} levels")
-            elif lexeme.text in ("}", ")", "]", "\\}", "\\right"):
-                depth -= 1
-
-    def states_relation(self) -> bool:
-        """Whether the formula says `=`, `<`, `\\in`, `\\approx`, `\\ll`, …: a claim, read or not."""
-        return any(
-            lexeme.text in RELATIONS
-            or (
-                lexeme.kind == "command"
-                and (lexeme.text[1:] in RELATIONS or lexeme.text[1:] in OTHER_RELATIONS)
-            )
-            for lexeme in self.lex
-        )
-
-    def run(self) -> list[Token]:
-        while self.index < len(self.lex):
-            self.step()
-        return self.tokens
-
-    # ----------------------------------------------------------------- one lexeme
-
-    def step(self) -> None:
-        lexeme = self.lex[self.index]
-        self.index += 1
-        text, pos = lexeme.text, lexeme.pos
-        if lexeme.kind == "name":
-            self.name(lexeme.text, pos)
-        elif lexeme.kind == "number":
-            self.number(text, pos)
-        elif lexeme.kind == "command":
-            self.command(text[1:], pos)
-        elif lexeme.kind == "symbol":
-            self.symbol(text, pos)
-        else:
-            self.char(text, pos)
-
-    def number(self, text: str, pos: int) -> None:
-        self.emit("NUMBER", text.replace("{,}", ""), pos)
-
-    def char(self, text: str, pos: int) -> None:
-        if text.isascii() and text.isalpha():
-            self.name(text, pos)
-        elif text == "|":
-            self.bar(pos)
-        elif text in RELATIONS:
-            self.relation(RELATIONS[text], pos)
-        elif text == ":" and self.peek() is not None and self.peek().text == "=":  # type: ignore[union-attr]
-            self.index += 1
-            self.relation("==", pos)
-        elif text == ":" and self.signature():
-            return
-        elif text == "&":
-            self.ampersand(pos)
-        elif text == "%":
-            raise self.error(
-                "a `%` comment inside a formula: only `% exempt:` / `% wrong:` markers at the end"
-            )
-        elif text == "'":
-            raise self.error(
-                f"a prime needs its variable, as in f'(x): {quote(self.tex[max(0, pos - 10) : pos + 5])}"
-            )
-        elif text == ".":
-            self.emit("SEP", text, pos)
-        elif text == "~":
-            return
-        elif text == "^" and self.direction(pos):
-            return
-        elif text == "∞":
-            self.name("oo", pos)
-        elif text in _LITERAL_TOKENS:
-            self.emit(_LITERAL_TOKENS[text], text, pos)
-        else:
-            raise self.error(f"cannot read {quote(text)} in a formula")
-
-    def symbol(self, text: str, pos: int) -> None:
-        if text == "\\;" and self.between_operands():
-            self.emit("SEP", text, pos)  # `f(1) = 1 \\; f(2) = 8`: a thick space between two statements
-            return
-        if text[1:] in SPACING:
-            return
-        if text == "\\\\":
-            self.row_break(pos)
-        elif text == "\\|":
-            raise self.error("a norm ‖x‖ cannot be verified on scalars; " + DECLARE_HINT)
-        elif text in _LITERAL_TOKENS:
-            self.emit(_LITERAL_TOKENS[text], text, pos)
-        else:
-            raise self.error(f"cannot read {quote(text)} in a formula: {DECLARE_HINT}")
-
-    def command(self, name: str, pos: int) -> None:
-        if name in MACROS:
-            raise self.error(f"TeX macro commands are not read in formulas: {quote(chr(92) + name)}")
-        if name in SPACING:
-            return
-        if name in SIZES:
-            self.size(name, pos)
-        elif name in GREEK:
-            self.name(GREEK[name], pos)
-        elif name in FUNCTION_COMMANDS:
-            self.function(FUNCTION_COMMANDS[name], pos)
-        elif name in RELATIONS:
-            self.relation(RELATIONS[name], pos)
-        elif name == "vert":
-            self.bar(pos)
-        elif name in _LITERAL_TOKENS:
-            self.emit(_LITERAL_TOKENS[name], "\\" + name, pos)
-        elif name in ("text", "textrm", "mbox", "textnormal", "mathrm", "operatorname", "mathit", "textit"):
-            self.word(name, pos)
-        elif name in DECORATIONS:
-            self.decorated(name, pos)
-        elif name in ("begin", "end"):
-            self.environment(name, pos)
-        elif name in ELLIPSES:
-            raise self.error(f"cannot verify an ellipsis {quote(chr(92) + name)}: write the general term")
-        elif name in VECTORS:
-            raise self.error(
-                f"{quote(chr(92) + name)} (vector or matrix notation) cannot be verified as a scalar formula"
-            )
-        elif name in ("tag", "label"):
-            self.group_text(pos)
-        elif name in ("mathbb", "mathcal", "mathfrak", "mathscr", "mathsf", "mathtt"):
-            letter = self.group_text(pos)
-            if name == "mathbb" and letter == "R" and self.tokens and self.tokens[-1].type == "IN":
-                self.emit("REALS", self.real_half_line(), pos)
-                return
-            snippet = f"\\{name}{{{letter}}}"
-            raise self.error(f"cannot read {quote(snippet)} in a formula: {DECLARE_HINT}")
-        else:
-            raise self.error(f"cannot read {quote(chr(92) + name)} in a formula: {DECLARE_HINT}")
-
-    # ----------------------------------------------------------------- pieces
-
-    def direction(self, pos: int) -> bool:
-        """`0^+` / `0^{-}` in a limit: a one-sided approach, not a power."""
-        ahead = [x.text for x in self.lex[self.index : self.index + 3]]
-        for pattern, used in ((["{", "+", "}"], 3), (["{", "-", "}"], 3), (["+"], 1), (["-"], 1)):
-            if ahead[: len(pattern)] == pattern:
-                rest = ahead[len(pattern) :]
-                if used == 3 or not rest or rest[0] in ("}", ")", ","):
-                    self.index += used
-                    self.emit("DIR", pattern[1] if used == 3 else pattern[0], pos)
-                    return True
-        return False
-
-    def real_half_line(self) -> str:
-        """After `\\in \\mathbb{R}`: `_+`, `^+`, `_{>0}` → "+" (positive), `_{\\ge 0}` → "0+", else ""."""
-        ahead = [x.text for x in self.lex[self.index : self.index + 5]]
-        for pattern, kind in (
-            (["_", "+"], "+"), (["^", "+"], "+"), (["_", "{", "+", "}"], "+"), (["^", "{", "+", "}"], "+"),
-            (["_", "{", ">", "0", "}"], "+"), (["_", "{", "\\ge", "0", "}"], "0+"),
-            (["_", "{", "\\geq", "0", "}"], "0+"),
-        ):  # fmt: skip
-            if ahead[: len(pattern)] == pattern:
-                self.index += len(pattern)
-                return kind
-        if ahead[:1] in (["^"], ["_"]):
-            raise self.error("only ℝ, ℝ_+ and ℝ_{\\ge 0} are read after \\in")
-        return ""
-
-    def between_operands(self) -> bool:
-        """Whether a space here would otherwise make two operands side by side (a product)."""
-        following = self.peek()
-        if not self.tokens or self.tokens[-1].type not in _OPERAND_ENDS or following is None:
-            return False
-        return (
-            following.kind in ("number", "name")
-            or (following.kind == "char" and following.text.isascii() and following.text.isalpha())
-            or (following.kind == "command" and following.text[1:] in GREEK.keys() | FUNCTION_COMMANDS.keys())
-        )
-
-    def signature(self) -> bool:
-        """`\\sigma:\\mathbb{R}\\to(0,1)` names a function's domain and range: notation, skipped
-        up to the next separator."""
-        previous = self.tokens[-2].type if len(self.tokens) > 1 else "SEP"
-        if not self.tokens or self.tokens[-1].type != "NAME" or previous not in ("SEP", "COMMA"):
-            return False
-        depth, end = 0, self.index
-        while end < len(self.lex):
-            text = self.lex[end].text
-            if depth == 0 and text in (",", ";", "\\quad", "\\qquad", "\\\\"):
-                break
-            depth += text in ("(", "[", "{", "\\{") or -(text in (")", "]", "}", "\\}"))
-            end += 1
-        if not any(x.text in ("\\to", "\\rightarrow", "\\mapsto") for x in self.lex[self.index : end]):
-            return False
-        self.tokens.pop()
-        self.index = end
-        return True
-
-    def relation(self, op: str, pos: int) -> None:
-        self.emit("REL", op, pos)
-
-    def size(self, name: str, pos: int) -> None:
-        following = self.peek()
-        if following is None:
-            raise self.error(f"{quote(chr(92) + name)} without a delimiter")
-        if following.text == ".":
-            self.index += 1
-            return
-        if following.text in ("|", "\\vert"):
-            self.index += 1
-            opening = name in ("left", "bigl", "Bigl", "biggl", "Biggl")
-            closing = name in ("right", "bigr", "Bigr", "biggr", "Biggr")
-            self.bar(following.pos, "open" if opening else "close" if closing else "")
-
-    def bar(self, pos: int, side: str = "") -> None:
-        previous = self.tokens[-1].type if self.tokens else ""
-        if side == "close" or (not side and self.bars > 0 and previous in _OPERAND_ENDS):
-            if self.bars == 0:
-                raise self.error("a closing | without an opening one")
-            self.bars -= 1
-            self.emit("ABS_CLOSE", "|", pos)
-        else:
-            self.bars += 1
-            self.emit("ABS_OPEN", "|", pos)
-
-    def ampersand(self, pos: int) -> None:
-        if self.environments and self.environments[-1] in CASE_ENVIRONMENTS:
-            self.emit("CASE_AMP", "&", pos)
-        elif not self.environments:
-            raise self.error("`&` outside an aligned or cases environment")
-
-    def row_break(self, pos: int) -> None:
-        if self.environments and self.environments[-1] in CASE_ENVIRONMENTS:
-            self.emit("CASE_ROW", "\\\\", pos)
-            return
-        following = self.index
-        while following < len(self.lex) and self.lex[following].text == "&":
-            following += 1
-        nxt = self.lex[following] if following < len(self.lex) else None
-        continues = nxt is not None and (
-            nxt.text in RELATIONS or (nxt.kind == "command" and nxt.text[1:] in RELATIONS)
-        )
-        if not continues:  # a row that starts with a relation continues the chain above it
-            self.emit("SEP", "\\\\", pos)
-
-    def group_text(self, pos: int) -> str:
-        """The text of a `{...}` argument, as written (nested braces kept)."""
-        opening = self.peek()
-        if opening is None or opening.text != "{":
-            if opening is not None and opening.kind in ("char", "command"):
-                self.index += 1
-                return opening.text
-            raise self.error(f"expected {{...}} at column {pos + 1}")
-        depth, start = 0, self.index
-        while self.index < len(self.lex):
-            lexeme = self.lex[self.index]
-            self.index += 1
-            if lexeme.text == "{":
-                depth += 1
-            elif lexeme.text == "}":
-                depth -= 1
-                if depth == 0:
-                    inner = self.lex[start + 1 : self.index - 1]
-                    if any(x.kind == "name" for x in inner):
-                        return next(x.text for x in inner if x.kind == "name")
-                    begin = opening.pos + 1
-                    return self.tex[begin : lexeme.pos] if inner else ""
-        raise self.error("unbalanced braces in the formula")
-
-    def word(self, command: str, pos: int) -> None:
-        text = self.group_text(pos)
-        words = " ".join(text.replace("\\,", " ").replace("~", " ").split())
-        if command in ("text", "textrm", "mbox", "textnormal", "textit"):
-            self.text_word(words, pos)
-            return
-        if len(words) == 1 and words.isalpha():
-            self.name(words, pos)
-            return
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", words):
-            raise self.error(f"cannot read {quote(chr(92) + command + '{' + text + '}')}: {DECLARE_HINT}")
-        callable_name = next((n for n in (words.lower(), words) if n in self.functions), "")
-        if callable_name:
-            self.function(callable_name, pos)
-            return
-        if self.peek_delimiter() == "(" or (self.peek() is not None and self.peek().text == "'"):  # type: ignore[union-attr]
-            primes = self.primes()
-            if self.peek_delimiter() == "(":  # a definition's left side, or an unknown function
-                self.emit("OPNAME_CALL", words.lower() + "'" * primes, pos)
-                return
-        if command == "operatorname" or self.peek_delimiter() == "(":
-            raise self.error(
-                f"unknown function {quote(chr(92) + command + '{' + text + '}')} "
-                f"(read as {words.lower()}): {DECLARE_HINT}"
-            )
-        self.name(words, pos)
-
-    def text_word(self, words: str, pos: int) -> None:
-        lowered = words.lower().strip()
-        in_cases = bool(self.environments) and self.environments[-1] in CASE_ENVIRONMENTS
-        if not lowered:
-            return
-        if lowered in SEPARATING_WORDS or not any(char.isalnum() for char in lowered):
-            self.emit("SEP", words, pos)
-        elif lowered in CONDITION_WORDS:
-            while self.tokens and self.tokens[-1].type in ("SEP", "COMMA"):
-                self.tokens.pop()  # `f = 0, \\text{ if } x < 0`: the condition belongs to f = 0
-            self.emit("CONNECTOR", words, pos)
-        elif lowered in OTHERWISE_WORDS and in_cases:
-            self.emit("OTHERWISE", words, pos)
-        else:
-            raise self.error(f"the words {quote(words)} inside a formula cannot be verified")
-
-    def decorated(self, command: str, pos: int) -> None:
-        inner = self.group_text(pos).strip()
-        base = GREEK.get(inner[1:], "") if inner.startswith("\\") else inner
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", base):
-            raise self.error(f"cannot read {quote(chr(92) + command + '{' + inner + '}')}: {DECLARE_HINT}")
-        self.name(f"{base}_{DECORATIONS[command]}", pos)
-
-    def environment(self, command: str, pos: int) -> None:
-        name = self.group_text(pos).strip()
-        if name not in ROW_ENVIRONMENTS and name not in CASE_ENVIRONMENTS:
-            raise self.error(f"the environment {quote(name)} cannot be verified")
-        if command == "begin":
-            if name in ("alignedat",):
-                self.group_text(pos)
-            self.environments.append(name)
-            if name in CASE_ENVIRONMENTS:
-                self.emit("CASES_BEGIN", name, pos)
-        else:
-            if not self.environments or self.environments[-1] != name:
-                raise self.error(f"\\end{{{name}}} does not close the open environment")
-            self.environments.pop()
-            if name in CASE_ENVIRONMENTS:
-                self.emit("CASES_END", name, pos)
-
-    def function(self, name: str, pos: int) -> None:
-        primes = self.primes()
-        following = self.peek_delimiter()
-        if primes and following != "(":
-            raise self.error(f"a prime needs its variable, as in {name}'(x)")
-        self.emit("FUNC_CALL" if following in ("(", "\\{") else "FUNC", name + "'" * primes, pos)
-
-    def primes(self) -> int:
-        """f', f'' and f^{\\prime}: how many."""
-        count = 0
-        while self.peek() is not None and self.peek().text == "'":  # type: ignore[union-attr]
-            self.index += 1
-            count += 1
-        ahead = [x.text for x in self.lex[self.index : self.index + 4]]
-        if ahead[:2] == ["^", "\\prime"]:
-            self.index += 2
-            count += 1
-        elif ahead == ["^", "{", "\\prime", "}"]:
-            self.index += 4
-            count += 1
-        return count
-
-    def superscript_label(self) -> str:
-        """x^* → x_star, x^{(i)} → x_i, y^{\\text{LS}} → y_LS: superscripts that label a name."""
-        if self.peek() is None or self.peek().text != "^":  # type: ignore[union-attr]
-            return ""
-        start = self.index
-        self.index += 1
-        braced = self.peek() is not None and self.peek().text == "{"  # type: ignore[union-attr]
-        self.index += braced
-        label = self.label_piece(braced)
-        if label and (not braced or (self.peek() is not None and self.peek().text == "}")):  # type: ignore[union-attr]
-            self.index += braced
-            return label
-        self.index = start
-        return ""
-
-    def label_piece(self, braced: bool) -> str:
-        lexeme = self.peek()
-        if lexeme is None:
-            return ""
-        if lexeme.text in ("*", "\\ast"):
-            self.index += 1
-            return "star"
-        inner, closing = self.peek(1), self.peek(2)
-        if (
-            braced
-            and lexeme.text == "("
-            and inner is not None
-            and closing is not None
-            and closing.text == ")"
-        ):
-            if inner.kind in ("char", "number") and inner.text.isalnum():
-                self.index += 3
-                return inner.text
-        if lexeme.kind == "command" and lexeme.text[1:] in ("text", "mathrm", "textrm", "operatorname"):
-            self.index += 1
-            words = self.group_text(lexeme.pos)
-            return words if re.fullmatch(r"[A-Za-z0-9]+", words) else ""
-        return ""
-
-    def peek_delimiter(self) -> str:
-        """The next delimiter's text, looking through \\left, \\bigl and friends."""
-        offset = 0
-        nxt = self.peek(offset)
-        while nxt is not None and nxt.kind == "command" and nxt.text[1:] in SIZES:
-            offset += 1
-            nxt = self.peek(offset)
-        return nxt.text if nxt is not None else ""
-
-    def name(self, base: str, pos: int) -> None:
-        """A name with its subscript folded in (x_i → x_i, W_{\\text{in}} → W_in) and its primes."""
-        name = base
-        following = self.peek()
-        if following is not None and following.text == "_":
-            self.index += 1
-            name = f"{name}_{self.subscript(pos)}"
-        label = self.superscript_label()
-        if label:
-            name = f"{name}_{label}"
-            if self.peek() is not None and self.peek().text == "_":  # type: ignore[union-attr]
-                self.index += 1
-                name = f"{name}_{self.subscript(pos)}"
-        primes = self.primes()
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or keyword.iskeyword(name):
-            raise self.error(f"{quote(name)} cannot be a name in a formula: {DECLARE_HINT}")
-        after_script = bool(self.tokens) and self.tokens[-1].type in ("UNDERSCORE", "CARET")
-        call = self.peek_delimiter() == "(" and not after_script  # x^y(…) raises x to y, then multiplies
-        if primes and not call:
-            raise self.error(f"a prime needs its variable, as in {name}'(x)")
-        self.emit("NAME_CALL" if call else "NAME", name + "'" * primes, pos)
-
-    def subscript(self, pos: int) -> str:
-        lexeme = self.peek()
-        if lexeme is None:
-            raise self.error("a subscript _ with nothing after it")
-        if lexeme.text != "{":
-            self.index += 1
-            return self.subscript_piece(lexeme)
-        self.index += 1
-        parts: list[str] = []
-        while self.peek() is not None and self.peek().text != "}":  # type: ignore[union-attr]
-            lexeme = self.lex[self.index]
-            self.index += 1
-            if lexeme.text == ",":
-                continue
-            parts.append(self.subscript_piece(lexeme))
-        self.index += 1
-        return "".join(parts)
-
-    def subscript_piece(self, lexeme: _Lexeme) -> str:
-        if lexeme.kind in ("number", "name") or (
-            lexeme.kind == "char" and lexeme.text.isascii() and lexeme.text.isalnum()
-        ):
-            return lexeme.text.replace("{,}", "")
-        if lexeme.kind == "command":
-            command = lexeme.text[1:]
-            if command in GREEK:
-                return GREEK[command]
-            if command in ("text", "textrm", "mathrm", "mbox", "operatorname", "mathit"):
-                words = self.group_text(lexeme.pos).strip()
-                if re.fullmatch(r"[A-Za-z0-9]+", words):
-                    return words
-            if command in FUNCTION_COMMANDS:
-                return command
-        raise self.error(
-            f"the subscript near {quote(self.tex[lexeme.pos : lexeme.pos + 12])} cannot be part of a name: "
-            + DECLARE_HINT
-        )
-
 
 # --------------------------------------------------------------------------- the parser
 
@@ -719,74 +69,6 @@ def parser() -> Lark:
     forking workers so that each inherits it."""
     grammar = resources.files("dldeck.verify").joinpath("tex.lark").read_text(encoding="utf-8")
     return Lark(grammar, parser="lalr", lexer=_GivenTokens, maybe_placeholders=False)
-
-
-# --------------------------------------------------------------------------- building ast nodes
-
-
-def _name(identifier: str) -> ast.Name:
-    return ast.Name(id=identifier, ctx=ast.Load())
-
-
-def _call(function: str, *args: ast.expr) -> ast.Call:
-    return ast.Call(func=_name(function), args=list(args), keywords=[])
-
-
-def _int(value: int) -> ast.expr:
-    if value < 0:
-        return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(-value))
-    return ast.Constant(value)
-
-
-def _fraction(value: Fraction) -> ast.expr:
-    if value.denominator == 1:
-        return _int(value.numerator)
-    return ast.BinOp(left=_int(value.numerator), op=ast.Div(), right=_int(value.denominator))
-
-
-def _binop(left: ast.expr, op: ast.operator, right: ast.expr) -> ast.expr:
-    return ast.BinOp(left=left, op=op, right=right)
-
-
-class _Marker(ast.expr):
-    """A piece that only means something in context (∂, d/dx); left anywhere else it is an error."""
-
-    _fields = ()
-
-    def __init__(self, what: str, variables: tuple[tuple[str, int], ...] = ()):
-        super().__init__()
-        self.what = what
-        self.variables = variables
-
-
-_BINARY = {"PLUS": ast.Add, "MINUS": ast.Sub, "TIMES": ast.Mult, "DIV": ast.Div}
-_COMPARE_OPS = {"==": ast.Eq, "!=": ast.NotEq, "<": ast.Lt, ">": ast.Gt, "<=": ast.LtE, ">=": ast.GtE}
-
-
-def _is_letter_d(node: ast.expr) -> bool:
-    return isinstance(node, ast.Name) and node.id == "d"
-
-
-def _is_partial(node: ast.expr) -> bool:
-    return isinstance(node, _Marker) and node.what == "partial"
-
-
-def _differential(node: ast.expr) -> tuple[str, int] | None:
-    """`d`, `\\partial`, `d^2`, `\\partial^2` → (kind, order)."""
-    order = 1
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
-        if not (isinstance(node.right, ast.Constant) and type(node.right.value) is int):
-            return None
-        order, node = node.right.value, node.left
-    if _is_letter_d(node):
-        return ("d", order)
-    if _is_partial(node):
-        return ("partial", order)
-    return None
-
-
-def _factors(node: ast.expr) -> list[ast.expr]:
-    return list(getattr(node, "dldeck_factors", [node]))
 
 
 class _Build(Transformer_NonRecursive):
@@ -824,10 +106,10 @@ class _Build(Transformer_NonRecursive):
     def name(self, children: list[Any]) -> ast.expr:
         (token,) = children
         text = str(token)
-        return _name("E" if text == "e" else text)
+        return make_name("E" if text == "e" else text)
 
     def partial(self, children: list[Any]) -> ast.expr:
-        return _Marker("partial")
+        return Marker("partial")
 
     def brackets(self, children: list[Any]) -> ast.expr:
         (inner,) = self.nodes(children)
@@ -849,10 +131,10 @@ class _Build(Transformer_NonRecursive):
         primes = len(name) - len(name.rstrip("'"))
         name = name.rstrip("'")
         if name == "Max" or name == "Min":
-            return _call(name, *args)
+            return make_call(name, *args)
         if primes:
             return self.prime(name, primes, args)
-        node = _call(name, *args)
+        node = make_call(name, *args)
         if head.type == "FUNC_CALL" or name in self.functions:
             return node
         if head.type == "OPNAME_CALL":
@@ -860,7 +142,7 @@ class _Build(Transformer_NonRecursive):
             return node
         if len(args) != 1:
             return node  # `g(x, y)` with g unknown: evaluation names it
-        product = _binop(_name(name), ast.Mult(), args[0])
+        product = make_binop(make_name(name), ast.Mult(), args[0])
         product.dldeck_call = node  # type: ignore[attr-defined]  # `f(x)` as a relation's left side
         return product
 
@@ -868,11 +150,11 @@ class _Build(Transformer_NonRecursive):
         if len(args) != 1:
             raise self.error(f"{name}{chr(39) * order}(...) needs exactly one argument")
         (arg,) = args
-        tail = [_int(order)] if order > 1 else []
+        tail = [make_int(order)] if order > 1 else []
         if isinstance(arg, ast.Name):
-            return _call("diff", _call(name, arg), arg, *tail)
-        variable = _name("t" if not self.mentions(arg, "t") else "u")
-        return _call("subs", _call("diff", _call(name, variable), variable, *tail), variable, arg)
+            return make_call("diff", make_call(name, arg), arg, *tail)
+        variable = make_name("t" if not self.mentions(arg, "t") else "u")
+        return make_call("subs", make_call("diff", make_call(name, variable), variable, *tail), variable, arg)
 
     @staticmethod
     def mentions(node: ast.expr, name: str) -> bool:
@@ -894,54 +176,54 @@ class _Build(Transformer_NonRecursive):
         if base is not None and function in ("Max", "Min"):
             if not isinstance(base, ast.Name):
                 raise self.error(f"\\{function.lower()}_{{...}} needs a single variable")
-            node: ast.expr = _call("maximum" if function == "Max" else "minimum", argument, base)
+            node: ast.expr = make_call("maximum" if function == "Max" else "minimum", argument, base)
         elif base is not None and function == "log":
-            node = _call("log", argument, base)
+            node = make_call("log", argument, base)
         elif base is not None:
             raise self.error(f"\\{function} takes no subscript")
         else:
-            node = _call(function, *(argument.elts if isinstance(argument, ast.Tuple) else [argument]))
-        return _binop(node, ast.Pow(), power) if power is not None else node
+            node = make_call(function, *(argument.elts if isinstance(argument, ast.Tuple) else [argument]))
+        return make_binop(node, ast.Pow(), power) if power is not None else node
 
     def abs(self, children: list[Any]) -> ast.expr:
-        return _call("abs", *self.nodes(children))
+        return make_call("abs", *self.nodes(children))
 
     def floor(self, children: list[Any]) -> ast.expr:
-        return _call("floor", *self.nodes(children))
+        return make_call("floor", *self.nodes(children))
 
     def ceiling(self, children: list[Any]) -> ast.expr:
-        return _call("ceiling", *self.nodes(children))
+        return make_call("ceiling", *self.nodes(children))
 
     def sqrt(self, children: list[Any]) -> ast.expr:
         parts = self.nodes(children)
         if len(parts) == 1:
-            return _call("sqrt", parts[0])
+            return make_call("sqrt", parts[0])
         index, radicand = parts
-        return _binop(radicand, ast.Pow(), _binop(ast.Constant(1), ast.Div(), index))
+        return make_binop(radicand, ast.Pow(), make_binop(ast.Constant(1), ast.Div(), index))
 
     def binom(self, children: list[Any]) -> ast.expr:
-        return _call("binomial", *self.nodes(children))
+        return make_call("binomial", *self.nodes(children))
 
     def frac(self, children: list[Any]) -> ast.expr:
         numerator, denominator = self.nodes(children)
         derivative = self.derivative(numerator, denominator)
         if derivative is not None:
             return derivative
-        return _binop(numerator, ast.Div(), denominator)
+        return make_binop(numerator, ast.Div(), denominator)
 
     def derivative(self, numerator: ast.expr, denominator: ast.expr) -> ast.expr | None:
         """d/dx, df/dx, d^2f/dx^2, ∂L/∂w, ∂²f/∂x∂y → diff(...), or an operator on what follows."""
-        top = _factors(numerator)
-        head = _differential(top[0])
-        bottom = _factors(denominator)
-        if head is None or _differential(bottom[0]) is None:
+        top = factors_of(numerator)
+        head = differential(top[0])
+        bottom = factors_of(denominator)
+        if head is None or differential(bottom[0]) is None:
             return None
         kind, order = head
         variables: list[tuple[str, int]] = []
         index = 0
         while index < len(bottom):
             mark = bottom[index]
-            if not (_is_letter_d(mark) if kind == "d" else _is_partial(mark)) or index + 1 >= len(bottom):
+            if not (is_letter_d(mark) if kind == "d" else is_partial(mark)) or index + 1 >= len(bottom):
                 raise self.error("cannot read the denominator of a derivative: write dx, dx^2 or \\partial x")
             variable = bottom[index + 1]
             power = 1
@@ -956,19 +238,19 @@ class _Build(Transformer_NonRecursive):
         if sum(power for _, power in variables) != order:
             raise self.error("the orders above and below a derivative's fraction bar differ")
         if len(top) == 1:
-            return _Marker("derivative", tuple(variables))
+            return Marker("derivative", tuple(variables))
         return self.differentiate(self.product(top[1:]), tuple(variables))
 
     def differentiate(self, body: ast.expr, variables: tuple[tuple[str, int], ...]) -> ast.expr:
         if isinstance(body, ast.Name) and body.id in self.functions and len(variables) == 1:
-            body = _call(body.id, _name(variables[0][0]))
+            body = make_call(body.id, make_name(variables[0][0]))
         for variable, power in reversed(variables):
-            body = _call("diff", body, _name(variable), *([_int(power)] if power > 1 else []))
+            body = make_call("diff", body, make_name(variable), *([make_int(power)] if power > 1 else []))
         return body
 
     def cases(self, children: list[Any]) -> ast.expr:
         pieces = [ast.Tuple(elts=list(row), ctx=ast.Load()) for row in self.nodes(children)]
-        return _call("Piecewise", *pieces)
+        return make_call("Piecewise", *pieces)
 
     def case_row(self, children: list[Any]) -> tuple[ast.expr, ast.expr]:
         if any(isinstance(c, Token) and c.type == "OTHERWISE" for c in children):
@@ -983,13 +265,20 @@ class _Build(Transformer_NonRecursive):
 
     # ----------------------------------------------------------------- operators
 
+    def ellipsis(self, children: list[Any]) -> ast.expr:
+        return Marker("ellipsis")
+
     def binary(self, children: list[Any]) -> ast.expr:
         left, operator, right = children
+        if operator.type == "PLUS":
+            summed = series(left, right)
+            if summed is not None:
+                return summed
         if operator.type == "DIV":  # ∂L/∂w written inline
             derivative = self.derivative(left, right)
             if derivative is not None:
                 return derivative
-        return _binop(left, _BINARY[operator.type](), right)
+        return make_binop(left, BINARY_OPS[operator.type](), right)
 
     def neg(self, children: list[Any]) -> ast.expr:
         (operand,) = self.nodes(children)
@@ -1006,15 +295,15 @@ class _Build(Transformer_NonRecursive):
     def power(self, children: list[Any]) -> ast.expr:
         base, exponent = self.nodes(children)
         if isinstance(base, ast.Name) and base.id == "E":
-            return _call("exp", exponent)
-        return _binop(base, ast.Pow(), exponent)
+            return make_call("exp", exponent)
+        return make_binop(base, ast.Pow(), exponent)
 
     def factorial(self, children: list[Any]) -> ast.expr:
-        return _call("factorial", *self.nodes(children))
+        return make_call("factorial", *self.nodes(children))
 
     def percent(self, children: list[Any]) -> ast.expr:
         (value,) = self.nodes(children)
-        node = _binop(value, ast.Div(), ast.Constant(100))
+        node = make_binop(value, ast.Div(), ast.Constant(100))
         unit = getattr(value, "dldeck_unit", None)
         node.dldeck_unit = unit / 100 if unit is not None else None  # type: ignore[attr-defined]
         return node
@@ -1025,7 +314,7 @@ class _Build(Transformer_NonRecursive):
     def product(self, factors: list[ast.expr]) -> ast.expr:
         """Juxtaposed factors; an operator d/dx applies to everything after it."""
         for index, factor in enumerate(factors):
-            if isinstance(factor, _Marker) and factor.what == "derivative":
+            if isinstance(factor, Marker) and factor.what == "derivative":
                 if index + 1 == len(factors):
                     raise self.error("d/dx of nothing: write the expression after it")
                 body = self.differentiate(self.product(factors[index + 1 :]), factor.variables)
@@ -1033,7 +322,7 @@ class _Build(Transformer_NonRecursive):
                 break
         node = factors[0]
         for factor in factors[1:]:
-            node = _binop(node, ast.Mult(), factor)
+            node = make_binop(node, ast.Mult(), factor)
         if len(factors) > 1:
             node.dldeck_factors = factors  # type: ignore[attr-defined]
         return node
@@ -1052,7 +341,7 @@ class _Build(Transformer_NonRecursive):
             )
         (variable, low), high, body = parts
         spec = ast.Tuple(elts=[variable, low, high], ctx=ast.Load())
-        return _call(function, body, spec)
+        return make_call(function, body, spec)
 
     def unbounded(self, children: list[Any]) -> None:
         raise self.error("a sum or product is verified only with both bounds, as in \\sum_{i=1}^{n}")
@@ -1063,16 +352,16 @@ class _Build(Transformer_NonRecursive):
         if str(rel) != "==":
             raise self.error("a sum's lower bound is written i=1")
         (low,) = self.nodes(children)
-        return _name(str(name).rstrip("'")), low
+        return make_name(str(name).rstrip("'")), low
 
     def limit(self, children: list[Any]) -> ast.expr:
         variable = next(c for c in children if isinstance(c, Token) and c.type == "NAME")
         direction = next((str(c) for c in children if isinstance(c, Token) and c.type == "DIR"), "")
         point, body = self.nodes(children)
-        args: list[ast.expr] = [body, _name(str(variable)), point]
+        args: list[ast.expr] = [body, make_name(str(variable)), point]
         if direction:
             args.append(ast.Constant(direction))
-        return _call("limit", *args)
+        return make_call("limit", *args)
 
     # ----------------------------------------------------------------- relations
 
@@ -1086,7 +375,7 @@ class _Build(Transformer_NonRecursive):
         sides[0] = getattr(sides[0], "dldeck_call", sides[0])
         defines = ops[:1] == ["=="] and isinstance(sides[0], ast.Call)
         for side in sides[1:] if defines else sides:
-            for node in _walk(side):
+            for node in walk(side):
                 if hasattr(node, "dldeck_unknown"):
                     raise self.error(f"unknown function {quote(node.dldeck_unknown)}: {DECLARE_HINT}")
         if defines and isinstance(sides[0].func, ast.Name):  # type: ignore[attr-defined]
@@ -1108,26 +397,27 @@ class _Build(Transformer_NonRecursive):
 
     @staticmethod
     def compare(sides: list[ast.expr], ops: list[str]) -> ast.expr:
-        return ast.Compare(left=sides[0], ops=[_COMPARE_OPS[op]() for op in ops], comparators=list(sides[1:]))
+        return ast.Compare(left=sides[0], ops=[COMPARE_OPS[op]() for op in ops], comparators=list(sides[1:]))
 
     def approx(self, left: ast.expr, right: ast.expr) -> ast.expr:
         """approx(expression, number, tol): half a unit in the number's last displayed digit."""
         for expression, number in ((left, right), (right, left)):
-            shown = _displayed(number)
+            shown = displayed(number)
             if shown is not None:
                 value, unit = shown
                 if unit is None:
-                    return _call("approx", expression, number)
+                    return make_call("approx", expression, number)
                 tolerance = unit / 2 / max(Fraction(1), abs(value))
-                return _call("approx", expression, number, _fraction(tolerance))
+                return make_call("approx", expression, number, make_fraction(tolerance))
         raise self.error("≈ needs a displayed number on one side, as in \\sigma(1) \\approx 0.731")
 
     def interval(self, children: list[Any]) -> tuple[ast.cmpop, ast.expr, ast.expr, ast.cmpop]:
         if len(children) == 1:  # \mathbb{R}, \mathbb{R}_+, \mathbb{R}_{\ge 0}
             kind = str(children[0])
             low_op = ast.LtE() if kind == "0+" else ast.Lt()
-            low = _name("oo") if not kind else _int(0)
-            return low_op, ast.UnaryOp(op=ast.USub(), operand=low) if not kind else low, _name("oo"), ast.Lt()
+            low = make_name("oo") if not kind else make_int(0)
+            low = ast.UnaryOp(op=ast.USub(), operand=low) if not kind else low
+            return low_op, low, make_name("oo"), ast.Lt()
         opening, closing = children[0], children[-1]
         low, high = self.nodes(children)
         low_op = ast.Lt() if opening.type == "LPAR" else ast.LtE()
@@ -1149,7 +439,7 @@ class _Build(Transformer_NonRecursive):
             raise self.error("a condition after `if`/`for`/`when` must be one comparison, as in x > 0")
         if len(parts) == 1 or not isinstance(parts[0], list):
             return []  # `\\text{when } x > 0`: a condition stated alone claims nothing
-        return [link for claim in parts[0] for link in _under(claim, condition[0])]
+        return [link for claim in parts[0] for link in under(claim, condition[0])]
 
     def start(self, children: list[Any]) -> list[ast.expr]:
         claims: list[ast.expr] = []
@@ -1157,73 +447,6 @@ class _Build(Transformer_NonRecursive):
             if isinstance(child, list):
                 claims.extend(child)
         return claims
-
-
-_FALLBACK = {ast.Eq: 0, ast.LtE: 0, ast.GtE: 0, ast.Lt: -1, ast.Gt: 1, ast.NotEq: 1}
-
-
-def _under(claim: ast.expr, condition: ast.Compare) -> list[ast.expr]:
-    """`l op r` where `condition` holds: Piecewise((l, condition), (r + k, True)) op r, with k
-    chosen so the comparison holds trivially elsewhere (k = 0 for ==, <=, >=; ∓1 for <, >; 1 for !=).
-    A chain is split into its links, one claim each; approx (numbers only) needs no condition."""
-    if not isinstance(claim, ast.Compare):
-        return [claim]
-    links = []
-    left = claim.left
-    for op, right in zip(claim.ops, claim.comparators, strict=True):
-        shift = _FALLBACK[type(op)]
-        elsewhere = right if shift == 0 else _binop(right, ast.Add() if shift > 0 else ast.Sub(), _int(1))
-        piecewise = _call(
-            "Piecewise",
-            ast.Tuple(elts=[left, condition], ctx=ast.Load()),
-            ast.Tuple(elts=[elsewhere, ast.Constant(True)], ctx=ast.Load()),
-        )
-        links.append(ast.Compare(left=piecewise, ops=[op], comparators=[right]))
-        left = right
-    return links
-
-
-def _displayed(node: ast.expr, depth: int = 0) -> tuple[Fraction, Fraction | None] | None:
-    """A number side's value and the unit of its last displayed digit (None: exact, no digits).
-
-    Only literals, signs, ×10^k, % and fractions of literals count; anything deeper is not a number.
-    """
-    if depth > 6:
-        return None
-    if (
-        isinstance(node, ast.Constant)
-        and isinstance(node.value, int | float)
-        and not isinstance(node.value, bool)
-    ):
-        literal = getattr(node, "dldeck_literal", str(node.value))
-        unit = getattr(node, "dldeck_unit", None)
-        return Fraction(literal), unit
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        inner = _displayed(node.operand, depth + 1)
-        if inner is None:
-            return None
-        return (-inner[0] if isinstance(node.op, ast.USub) else inner[0]), inner[1]
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow | ast.Mult | ast.Div):
-        left, right = _displayed(node.left, depth + 1), _displayed(node.right, depth + 1)
-        if left is None or right is None:
-            return None
-        if (
-            isinstance(node.op, ast.Pow)
-            and left[0] == 10
-            and right[0].denominator == 1
-            and abs(right[0]) <= 400
-        ):
-            scale = Fraction(10) ** int(right[0])
-            return scale, scale if left[1] is not None else None
-        if isinstance(node.op, ast.Mult):
-            unit = left[1] * right[0] if left[1] is not None and right[1] is not None else None
-            return left[0] * right[0], unit
-        if isinstance(node.op, ast.Div) and right[0] != 0:
-            unit = left[1] / right[0] if left[1] is not None and right[1] is not None else None
-            if right[0] != 100 and right[0].denominator == 1 and right[0] != 1:
-                unit = None  # \frac{1}{3} is exact, not a rounded display
-            return left[0] / right[0], unit
-    return None
 
 
 # --------------------------------------------------------------------------- public
@@ -1255,7 +478,7 @@ def read_formula(
     if len(tex) > MAX_FORMULA_CHARS:
         raise CheckError(f"formula is longer than {MAX_FORMULA_CHARS} characters", line)
     callable_names = (frozenset(functions) | frozenset(FUNCTIONS)) - frozenset(LAYER_FUNCTIONS)
-    tokenizer = _Tokenizer(tex, line, notation or {}, callable_names)
+    tokenizer = Tokenizer(tex, line, notation or {}, callable_names)
     tokenizer.guard()
     try:
         return _read(tokenizer, callable_names)
@@ -1265,7 +488,7 @@ def read_formula(
         return []  # `x \to \infty`, `[0, 1)`, `\|x\|`: notation, not a claim
 
 
-def _read(tokenizer: _Tokenizer, callable_names: frozenset[str]) -> list[Statement]:
+def _read(tokenizer: Tokenizer, callable_names: frozenset[str]) -> list[Statement]:
     tex, line = tokenizer.tex, tokenizer.line
     tokens = tokenizer.run()
     if not tokens:
@@ -1291,22 +514,18 @@ def _read(tokenizer: _Tokenizer, callable_names: frozenset[str]) -> list[Stateme
 
 
 def _statement(body: ast.expr, tex: str, line: int) -> Statement:
-    for node in _walk(body):
-        if isinstance(node, _Marker):
+    for node in walk(body):
+        if isinstance(node, Marker) and node.what == "ellipsis":
+            raise CheckError(
+                "cannot verify an ellipsis here: write the general term, or a sum whose terms show it "
+                "(1 + 2 + \\cdots + n, 1^2 + 2^2 + \\cdots + n^2)",
+                line,
+            )
+        if isinstance(node, Marker):
             what = "\\partial" if node.what == "partial" else "d/dx"
             raise CheckError(f"{what} only reads as part of a derivative, as in \\frac{{d}}{{dx}} f(x)", line)
     validate(ast.Expression(body=body), tex, line)
     return Statement("claim", ast.unparse(body), line, body=body)
-
-
-def _walk(node: ast.AST) -> Iterator[ast.AST]:
-    """ast.walk that does not descend below MAX_NESTING·4 levels (validate refuses those anyway)."""
-    stack: list[tuple[ast.AST, int]] = [(node, 0)]
-    while stack:
-        current, depth = stack.pop()
-        yield current
-        if depth < MAX_NESTING * 4:
-            stack.extend((child, depth + 1) for child in ast.iter_child_nodes(current))
 
 
 def _token_text(tex: str, token: Token) -> str:
