@@ -118,6 +118,10 @@ def test_generated_products_match_hand_multiplication():
         ("Matrix([[1, 2], [3, 4]])[x, 0]", "only indexing with literal integers"),
         ("dot((1, 2), (1, 2, 3))", "same length"),
         ("transpose(3)", "needs a matrix"),
+        (
+            "Matrix([[1, 2]]).T",
+            "attribute access is not allowed in a check: «Matrix([[1, 2]]).T»; write transpose(M)",
+        ),
     ],
 )
 def test_matrix_misuse_is_refused_with_a_reason(text: str, fragment: str):

@@ -287,7 +287,8 @@ def validate(tree: ast.Expression, text: str, line: int) -> None:
             raise CheckError(f"expression nested deeper than {MAX_NESTING} levels", line)
         if not isinstance(node, _ALLOWED_NODES):
             word = _NODE_WORDS.get(type(node), type(node).__name__)
-            raise CheckError(f"{word} is not allowed in a check: {quote(_segment(text, node))}", line)
+            hint = "; write transpose(M)" if isinstance(node, ast.Attribute) and node.attr == "T" else ""
+            raise CheckError(f"{word} is not allowed in a check: {quote(_segment(text, node))}{hint}", line)
         if isinstance(node, ast.Name):
             if node.id.startswith("_"):
                 raise CheckError(f"names starting with _ are not allowed: {quote(node.id)}", line)
