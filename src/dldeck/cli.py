@@ -84,8 +84,14 @@ def build(content_dir: Path, build_dir: Path, timeout: float, only: tuple[str, .
         return
     for path in result.outputs:
         out.print(f"wrote {path}")
+    _notes(result.summary.notes if result.summary is not None else ())
     out.print(f"[green]{result.cards} cards[/], {_claims_line(result.claim_counts)}, "
               f"{result.formulas} formulas compiled")
+
+
+def _notes(notes: tuple[str, ...]) -> None:
+    for note in notes:
+        err.print(f"[yellow]note[/]: {note}")
 
 
 def _claims_line(counts: dict[str, int]) -> str:
@@ -117,6 +123,7 @@ def check(content_dir: Path, build_dir: Path, timeout: float, verbose: bool) -> 
             out.print(f"[bold]{card.slug}[/] ({card.span}): {len(results)} claims")
             for result in results:
                 out.print(f"  {result.status:9} {result.path}:{result.line}: {result.text}", markup=False)
+    _notes(summary.notes)
     out.print(f"{len(summary.collection.cards)} cards; {_claims_line(summary.claim_counts)}; "
               f"{summary.formulas} formulas compiled")
 

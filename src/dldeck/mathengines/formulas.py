@@ -1,4 +1,5 @@
-"""Every formula of every card through both engines, on every build, cached by content hash.
+"""Every formula of every card through both engines, and through Anki's own MathJax where Node.js
+and the package are installed (`mathjax.py`), on every build, cached by content hash.
 
 An unknown macro found here fails the build with `path:line:`, instead of showing up months later
 as red text on a phone or a hole in the printed sheet.
@@ -14,9 +15,11 @@ from pathlib import Path
 
 from dldeck.atomicfile import write_atomically
 from dldeck.errors import Diagnostic, quote
+from dldeck.mathengines import mathjax
 from dldeck.mathengines.engines import (
     KATEX_VERSION,
     MathEngineError,
+    strip_cloze_markers,
     tex2typst_version,
     tex_to_mathml,
     tex_to_typst,
@@ -58,6 +61,7 @@ class FormulaUse:
 class FormulaReport:
     count: int  # formula occurrences checked
     diagnostics: tuple[Diagnostic, ...]
+    notes: tuple[str, ...] = ()  # checks that could not run here, one line each
 
     @property
     def ok(self) -> bool:
@@ -65,7 +69,7 @@ class FormulaReport:
 
 
 def engine_versions() -> str:
-    return f"{KATEX_VERSION}|{tex2typst_version()}|{typst_version()}"
+    return f"{KATEX_VERSION}|{tex2typst_version()}|{typst_version()}|{mathjax.version_tag()}"
 
 
 def formula_key(tex: str, display: bool) -> str:
@@ -126,7 +130,8 @@ def collection_formulas(collection: Collection) -> list[FormulaUse]:
 
 
 def compile_formulas(collection: Collection, cache_dir: Path | None = None) -> FormulaReport:
-    """KaTeX, then TeX→Typst and a Typst compile, for every formula; failures name card, file and line."""
+    """KaTeX, Anki's MathJax, then TeX→Typst and a Typst compile, for every formula; failures name card,
+    file and line."""
     uses = collection_formulas(collection)
     cache = _load_cache(cache_dir)
     unique: dict[tuple[str, bool], str] = {}
@@ -135,6 +140,7 @@ def compile_formulas(collection: Collection, cache_dir: Path | None = None) -> F
     pending = [formula for formula, key in unique.items() if key not in cache]
 
     failures: dict[tuple[str, bool], str] = {}
+    katex_passed: list[tuple[str, bool]] = []
     converted: list[tuple[tuple[str, bool], str]] = []
     for tex, display in pending:
         try:
@@ -144,6 +150,7 @@ def compile_formulas(collection: Collection, cache_dir: Path | None = None) -> F
                 f"formula does not compile in KaTeX: {quote(tex)} — {exc.engine_message}"
             )
             continue
+        katex_passed.append((tex, display))
         try:
             converted.append(((tex, display), tex_to_typst(tex)))
         except MathEngineError as exc:
@@ -158,6 +165,8 @@ def compile_formulas(collection: Collection, cache_dir: Path | None = None) -> F
                 f"(converted to {quote(typst_source)}) — {problem}"
             )
 
+    notes = _check_in_anki_mathjax(katex_passed, failures)
+
     for formula in pending:
         if formula not in failures:
             cache.add(unique[formula])
@@ -168,7 +177,22 @@ def compile_formulas(collection: Collection, cache_dir: Path | None = None) -> F
         for use in uses
         if (use.tex, use.display) in failures
     ]
-    return FormulaReport(count=len(uses), diagnostics=tuple(sorted(set(diagnostics))))
+    return FormulaReport(count=len(uses), diagnostics=tuple(sorted(set(diagnostics))), notes=notes)
+
+
+def _check_in_anki_mathjax(formulas: list[tuple[str, bool]], failures: dict[tuple[str, bool], str]
+                           ) -> tuple[str, ...]:
+    """Records what Anki would show instead of a formula; a note when its MathJax cannot run here."""
+    try:
+        problems = mathjax.check([(strip_cloze_markers(tex), display) for tex, display in formulas])
+    except mathjax.MathJaxUnavailable as exc:
+        return (f"Anki's MathJax check skipped: {exc}",)
+    engine = f"MathJax {mathjax.ANKI_MATHJAX_VERSION} as Anki 26.x sets it up"
+    for formula, problem in zip(formulas, problems, strict=True):
+        if problem is not None:
+            message = f"formula shows wrong in Anki ({engine}): {quote(formula[0])} — {problem}"
+            failures.setdefault(formula, message)
+    return ()
 
 
 # --------------------------------------------------------------------------- cache

@@ -34,6 +34,7 @@ class CheckSummary:
     formulas: int
     results: tuple = field(default=())
     work: Work = field(default_factory=Work)
+    notes: tuple[str, ...] = ()  # checks skipped on this machine, one line each
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def _check_collection(collection: Collection, build_dir: Path | None, *, timeout
     if diagnostics:
         raise BuildError(diagnostics)
     counts = {status: sum(1 for r in results if r.status == status) for status in CLAIM_STATUSES}
-    return CheckSummary(collection, counts, formula_report.count, tuple(results), work)
+    return CheckSummary(collection, counts, formula_report.count, tuple(results), work, formula_report.notes)
 
 
 # --------------------------------------------------------------------------- build
