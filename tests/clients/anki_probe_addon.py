@@ -32,9 +32,9 @@ READY = """(() => {
   const qa = document.getElementById('qa');
   if (!qa || document.getElementById('__dldeck_old') || qa.style.opacity !== '1') return null;
   if ([...qa.querySelectorAll('img')].some(i => !i.complete)) return null;
-  if (!window.__dldeckMeasure) { %s }
+  if (!window.__dldeckMeasure) { MEASURE_JS }
   return 'ready';
-})()""" % MEASURE_JS.replace("%", "%%")
+})()""".replace("MEASURE_JS", MEASURE_JS)
 # Two animation frames after a zoom change, so the layout is the new width's.
 MEASURE = """window.__dldeckResult = null;
 requestAnimationFrame(() => requestAnimationFrame(() => {
@@ -180,5 +180,6 @@ def _report_instead_of_dialog(handler: errors.ErrorHandler) -> None:
 
 
 errors.ErrorHandler.onTimeout = _report_instead_of_dialog
-QTimer.singleShot(int(CONFIG["timeout"] * 1000), lambda: PROBE.fail(f"no result within {CONFIG['timeout']} s"))
+QTimer.singleShot(int(CONFIG["timeout"] * 1000),
+                  lambda: PROBE.fail(f"no result within {CONFIG['timeout']} s"))
 gui_hooks.profile_did_open.append(lambda: QTimer.singleShot(1000, lambda: PROBE.guard(PROBE.start)))

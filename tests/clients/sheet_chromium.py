@@ -20,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("DLDECK_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--no-first-run"]
+TWO_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
 MEASURE_ALL = """() => [...document.querySelectorAll('article.card')].map(card =>
   Object.assign(window.__dldeckMeasure(card), {slug: card.id}))"""
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                     page.set_viewport_size({"width": width, "height": 900})
                     page.goto(url, wait_until="load")
                     page.evaluate(measure_js)
-                    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+                    page.evaluate(TWO_FRAMES)
                     for record in page.evaluate(MEASURE_ALL):
                         record.update(theme=scheme, target=width)
                         out.write(json.dumps(record, ensure_ascii=False) + "\n")
