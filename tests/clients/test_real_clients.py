@@ -45,8 +45,10 @@ def _clients_python(module: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    build_dir = tmp_path_factory.mktemp("clients") / "build"
+def built() -> Path:
+    """The real deck and sheet in the project's build/, as `make build` leaves them (incremental: its
+    caches make this quick, and figures drawn earlier are not redrawn on a busy machine)."""
+    build_dir = ROOT / "build"
     pipeline.build(ROOT / "content", build_dir, project_dir=ROOT)
     return build_dir
 
