@@ -23,6 +23,7 @@ CONFIG = json.loads(Path(os.environ["DLDECK_PROBE"]).read_text(encoding="utf-8")
 OUT = open(CONFIG["out"], "w", encoding="utf-8")  # noqa: SIM115 - closed when Anki quits
 MEASURE_JS = Path(CONFIG["measure_js"]).read_text(encoding="utf-8")
 POLL_MS = 10
+SHOT_DELAY_MS = 600
 SIDE_TIMEOUT_S = 30.0
 PAGE_TIMEOUT_S = 120.0  # the first reviewer page starts Chromium: slow on a busy machine
 
@@ -160,11 +161,18 @@ class Probe:
             record = json.loads(str(result))
             slug = self.slugs[card.id]
             record.update(slug=slug, ord=card.ord, side=side, theme=theme, target=width)
-            shot = f"{slug}-{card.ord}-{side}-{width}-{theme}.png"
-            if slug in CONFIG["screenshots"]:
-                web.grab().save(str(Path(CONFIG["shots"]) / f"anki-{shot}"))
             self.write(record)
-            self.measure_widths(card, side, theme, widths)
+            if slug not in CONFIG["screenshots"]:
+                self.measure_widths(card, side, theme, widths)
+                return
+            shot = Path(CONFIG["shots"]) / f"anki-{slug}-{card.ord}-{side}-{width}-{theme}.png"
+
+            def grab() -> None:
+                web.grab().save(str(shot))
+                self.measure_widths(card, side, theme, widths)
+
+            # The widget's picture lags the page by a frame or more after a zoom change.
+            QTimer.singleShot(SHOT_DELAY_MS, lambda: self.guard(grab))
 
         web.eval(MEASURE)
         self.poll("window.__dldeckResult", measured, f"{self.slugs[card.id]} {side} at {width}")
