@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,12 @@ import pytest
 from dldeck.mathengines import (
     MathEngineError,
     compile_formulas,
+    mathjax,
     strip_cloze_markers,
     tex_to_mathml,
     tex_to_typst,
 )
-from dldeck.mathengines.formulas import CACHE_FILE_NAME, collection_formulas
+from dldeck.mathengines.formulas import CACHE_FILE_NAME, collection_formulas, formula_key
 from dldeck.model import Cloze, DisplayMath, Math, Text
 from test_cheatsheet_samples import card, para, sample_collection, span, with_cards
 
@@ -123,3 +125,57 @@ def test_cases_keep_a_gap_between_value_and_condition() -> None:
     typst = tex_to_typst(r"f(x)=\begin{cases} x & x>0 \\ 0 & x\le 0\end{cases}")
     assert typst == "f(x) = cases(x & quad x > 0, 0 & quad x <= 0)"
     assert tex_to_typst(r"a \& b") == r"a \& b"  # an escaped ampersand outside cases is text
+
+
+# --------------------------------------------------------------------------- Anki's own MathJax
+
+def _anki_mathjax() -> None:
+    """The MathJax check must run where `make` installed it (DLDECK_REQUIRE_MATHJAX=1 there)."""
+    found = mathjax.locate()
+    if isinstance(found, str):
+        if os.environ.get("DLDECK_REQUIRE_MATHJAX") == "1":
+            pytest.fail(f"Anki's MathJax is required here but unavailable: {found}")
+        pytest.skip(found)
+
+
+def test_katex_accepts_what_anki_shows_raw_and_the_build_fails_at_its_line() -> None:
+    _anki_mathjax()
+    tex = r"\text{output\_padding}"
+    tex_to_mathml(tex, display=False)  # KaTeX alone would pass it
+    report = compile_formulas(with_cards(_bad_card(tex)))
+    assert [str(d).split(": ", 1)[0] for d in report.diagnostics] == ["content/activations.md:12"]
+    message = report.diagnostics[0].message
+    assert "shows wrong in Anki (MathJax 3.2.2" in message and r"output\_padding" in message
+    assert "raw TeX shown as text" in message and "[card bad-formula]" in message
+    assert report.notes == ()
+
+
+@pytest.mark.parametrize(("tex", "expected"), [
+    (r"\frac{a}{b", "MathJax error: Missing close brace"),
+    (r"\foo x", r"unknown macro \foo"),
+    (r"a\text{ \alpha } b", r"raw TeX shown as text: \alpha"),
+    (r"\tfrac12 \bigl(x\bigr) \operatorname{sgn} \coloneqq \text{中文}", None),  # mathtools: \coloneqq
+])
+def test_anki_mathjax_names_what_the_learner_would_see(tex: str, expected: str | None) -> None:
+    _anki_mathjax()
+    [problem] = mathjax.check([(tex, True)])
+    if expected is None:
+        assert problem is None
+    else:
+        assert problem is not None and problem.startswith(expected)
+
+
+def test_mathjax_unavailable_is_a_one_line_note_not_a_silent_pass(monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: Path) -> None:
+    monkeypatch.setenv(mathjax.ENVIRONMENT_VARIABLE, str(tmp_path / "missing"))
+    mathjax.locate.cache_clear()
+    try:
+        report = compile_formulas(with_cards(_bad_card(r"\text{output\_padding}")))
+        key = formula_key("x", False)
+    finally:
+        monkeypatch.undo()
+        mathjax.locate.cache_clear()
+    assert report.diagnostics == ()
+    assert len(report.notes) == 1 and "MathJax check skipped" in report.notes[0]
+    assert "\n" not in report.notes[0]
+    assert key != formula_key("x", False) or isinstance(mathjax.locate(), str)  # rechecked once it is here

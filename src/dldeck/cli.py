@@ -94,8 +94,14 @@ def build(content_dir: Path, build_dir: Path, timeout: float, only: tuple[str, .
         return
     for path in result.outputs:
         out.print(f"wrote {path}", markup=False)
+    _notes(result.summary.notes if result.summary is not None else ())
     out.print(f"[green]{result.cards} cards[/], {_claims_line(result.claim_counts)}, "
               f"{result.formulas} formulas compiled")
+
+
+def _notes(notes: tuple[str, ...]) -> None:
+    for note in notes:
+        err.print(f"[yellow]note[/]: {escape(note)}")
 
 
 def _claims_line(counts: dict[str, int]) -> str:
@@ -139,6 +145,7 @@ def check(content_dir: Path, build_dir: Path, timeout: float, verbose: bool, str
             if formula.verdict == "unread":
                 out.print(f"unread: {formula.path}:{formula.line}: {formula.tex} — {formula.message}",
                           markup=False)
+    _notes(summary.notes)
     out.print(f"{len(summary.collection.cards)} cards; {_claims_line(summary.claim_counts)}; "
               f"{summary.formulas} formulas compiled")
     out.print(summary.coverage.line(), markup=False)

@@ -1,4 +1,5 @@
-"""Every formula of every card through both engines, on every build, cached by content hash.
+"""Every formula of every card through both engines, and through Anki's own MathJax where Node.js
+and the package are installed (`mathjax.py`), on every build, cached by content hash.
 
 An unknown macro found here fails the build with `path:line:`, instead of showing up months later
 as red text on a phone or a hole in the printed sheet.
@@ -20,12 +21,16 @@ from dldeck.mathengines.engines import (
     MATHML_MEMO,
     TYPST_MEMO,
     MathEngineError,
+    strip_cloze_markers,
     tex2typst_version,
     tex_to_mathml,
     tex_to_typst,
     typst_check_formulas,
     typst_version,
 )
+from dldeck.mathengines.mathjax import ANKI_MATHJAX_VERSION, MathJaxUnavailable
+from dldeck.mathengines.mathjax import check as mathjax_check
+from dldeck.mathengines.mathjax import version_tag as mathjax_version_tag
 from dldeck.mathengines.whitelist import FormulaRefused, check_formula
 from dldeck.model import (
     Block,
@@ -65,6 +70,7 @@ class FormulaUse:
 class FormulaReport:
     count: int  # formula occurrences checked
     diagnostics: tuple[Diagnostic, ...]
+    notes: tuple[str, ...] = ()  # checks that could not run here, one line each
 
     @property
     def ok(self) -> bool:
@@ -72,7 +78,7 @@ class FormulaReport:
 
 
 def engine_versions() -> str:
-    return f"{KATEX_VERSION}|{tex2typst_version()}|{typst_version()}"
+    return f"{KATEX_VERSION}|{tex2typst_version()}|{typst_version()}|{mathjax_version_tag()}"
 
 
 def formula_key(tex: str, display: bool) -> str:
@@ -133,9 +139,9 @@ def collection_formulas(collection: Collection) -> list[FormulaUse]:
 
 
 def compile_formulas(collection: Collection, cache_dir: Path | None = None) -> FormulaReport:
-    """The allow-list, KaTeX, then TeX→Typst and a Typst compile, for every formula; failures name card,
-    file and line. The allow-list runs on every build (it is cheap and not cached); the engines run on
-    formulas not yet cached, each conversion under a time limit in a child process."""
+    """The allow-list, KaTeX, Anki's MathJax, then TeX→Typst and a Typst compile, for every formula;
+    failures name card, file and line. The allow-list runs on every build (it is cheap and not cached);
+    the engines run on formulas not yet cached, each conversion under a time limit in a child process."""
     uses = collection_formulas(collection)
     cache = _load_cache(cache_dir)
     failures: dict[tuple[str, bool], str] = {}
@@ -153,6 +159,7 @@ def compile_formulas(collection: Collection, cache_dir: Path | None = None) -> F
     pending = [formula for formula, key in unique.items() if key not in cache]
 
     converted: list[tuple[tuple[str, bool], str]] = []
+    katex_passed: list[tuple[str, bool]] = []
     outcomes = each_in_child(_convert, pending, FORMULA_TIME_LIMIT, stop_after=MAX_FORMULA_TIMEOUTS)
     for formula, (status, value) in zip(pending, outcomes, strict=True):
         if status == "ok" and value[0] == "converted":
@@ -160,6 +167,7 @@ def compile_formulas(collection: Collection, cache_dir: Path | None = None) -> F
             MATHML_MEMO[formula] = mathml  # the writers reuse the child's conversions
             TYPST_MEMO[formula[0]] = typst_source
             converted.append((formula, typst_source))
+            katex_passed.append(formula)
         elif status == "ok":
             failures[formula] = value[1]
         else:
@@ -171,6 +179,7 @@ def compile_formulas(collection: Collection, cache_dir: Path | None = None) -> F
                 f"formula does not compile in Typst: {quote(formula[0])} "
                 f"(converted to {quote(typst_source)}) — {problem}"
             )
+    notes = _check_in_anki_mathjax(katex_passed, failures)
 
     for formula in pending:
         if formula not in failures:
@@ -182,7 +191,22 @@ def compile_formulas(collection: Collection, cache_dir: Path | None = None) -> F
         for use in uses
         if (use.tex, use.display) in failures
     ]
-    return FormulaReport(count=len(uses), diagnostics=tuple(sorted(set(diagnostics))))
+    return FormulaReport(count=len(uses), diagnostics=tuple(sorted(set(diagnostics))), notes=notes)
+
+
+def _check_in_anki_mathjax(formulas: list[tuple[str, bool]], failures: dict[tuple[str, bool], str]
+                           ) -> tuple[str, ...]:
+    """Records what Anki would show instead of a formula; a note when its MathJax cannot run here."""
+    try:
+        problems = mathjax_check([(strip_cloze_markers(tex), display) for tex, display in formulas])
+    except MathJaxUnavailable as exc:
+        return (f"Anki's MathJax check skipped: {exc}",)
+    engine = f"MathJax {ANKI_MATHJAX_VERSION} as Anki 26.x sets it up"
+    for formula, problem in zip(formulas, problems, strict=True):
+        if problem is not None:
+            message = f"formula shows wrong in Anki ({engine}): {quote(formula[0])} — {problem}"
+            failures.setdefault(formula, message)
+    return ()
 
 
 def _convert(formula: tuple[str, bool]) -> tuple[str, str, str] | tuple[str, str]:

@@ -37,6 +37,7 @@ class CheckSummary:
     work: Work = field(default_factory=Work)
     coverage: Any = None  # dldeck.pipeline.coverage.Coverage
     verified: Verified = field(default_factory=Verified)
+    notes: tuple[str, ...] = ()  # checks skipped on this machine, one line each
 
 
 @dataclass(frozen=True)

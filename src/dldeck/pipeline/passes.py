@@ -100,7 +100,7 @@ def _check_collection(collection: Collection, build_dir: Path | None, *, timeout
     counts = {status: sum(1 for r in results if r.status == status and r.source == "check")
               for status in CLAIM_STATUSES}
     return CheckSummary(collection, counts, formula_report.count, tuple(results), work, shown,
-                        verified(results, shown.formulas))
+                        verified(results, shown.formulas), formula_report.notes)
 
 
 # --------------------------------------------------------------------------- build
