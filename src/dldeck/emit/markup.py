@@ -7,6 +7,7 @@ look differs per backend, so those are passed in as callables.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections.abc import Callable, Sequence
@@ -43,6 +44,10 @@ ImageSource = Callable[[Image], str]
 
 SAFE_LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 _LANGUAGE_NAME = re.compile(r"[A-Za-z0-9_+#.-]+")
+# Punctuation that must not start a line (full-width and ASCII closers). After an inline formula a
+# browser may break before it, since the formula is an atomic box: Anki's MathJax and the sheet's
+# MathML both did. The formula and the punctuation that follows it go into one no-wrap span.
+_CLOSING_PUNCTUATION = re.compile(r"[，。、；：！？）》」』】〉”’…,.;:!?)\]]+")
 
 
 def _escape_text(text: str) -> str:
@@ -84,7 +89,24 @@ class _InlineRenderer:
         self.image_source = image_source or _default_image_source
 
     def render(self, inlines: Sequence[Inline], in_cloze: bool = False) -> str:
-        return "".join(self.render_one(node, in_cloze) for node in inlines)
+        out: list[str] = []
+        glued = ""
+        for index, node in enumerate(inlines):
+            if isinstance(node, Text) and glued:
+                node = dataclasses.replace(node, text=node.text[len(glued) :])
+                glued = ""
+                if not node.text:
+                    continue
+            following = inlines[index + 1] if index + 1 < len(inlines) else None
+            if isinstance(node, Math) and isinstance(following, Text):
+                match = _CLOSING_PUNCTUATION.match(following.text)
+                if match:
+                    glued = match.group()
+                    escape = _escape_cloze_text if in_cloze else _escape_text
+                    out.append(f'<span class="nobr">{self.render_one(node, in_cloze)}{escape(glued)}</span>')
+                    continue
+            out.append(self.render_one(node, in_cloze))
+        return "".join(out)
 
     def render_one(self, node: Inline, in_cloze: bool) -> str:
         if isinstance(node, Text):

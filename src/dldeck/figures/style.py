@@ -23,9 +23,15 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from dldeck.fonts import find_cjk_font  # noqa: E402
 
-WIDTH_IN = 6.0
-HEIGHT_IN = 3.6
-PNG_DPI = 150
+# Designed for the width a figure is shown at. In Anki a figure is at most 450 CSS px wide and about
+# 323 px on a 360 px phone; drawn 3.6 in (259 pt) wide, 1 pt becomes 323/259 = 1.25 CSS px there, so
+# the smallest text (MIN_FONT_PT = 9 pt) is 11.2 CSS px. The PNG is 900 px wide: two device pixels
+# per CSS pixel at the 450 px cap, sharp on 2x screens.
+WIDTH_IN = 3.6
+HEIGHT_IN = 2.4
+PNG_DPI = 250
+MIN_FONT_PT = 9.0
+PHONE_WIDTH_PX = 323.0  # a figure's width in a 360 CSS px Anki window (column minus border)
 
 # Okabe–Ito: distinguishable for colour-blind readers and in greyscale print.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
@@ -48,12 +54,15 @@ def _font_families() -> tuple[str, ...]:
 def rc() -> dict[str, Any]:
     return {
         "font.family": list(_font_families()),
-        "font.size": 9,
-        "axes.titlesize": 9.5,
-        "axes.labelsize": 9,
-        "legend.fontsize": 8.5,
-        "xtick.labelsize": 8,
-        "ytick.labelsize": 8,
+        "font.size": 9.5,
+        "axes.titlesize": 10,
+        "figure.titlesize": 10,
+        "axes.labelsize": 9.5,
+        "legend.fontsize": MIN_FONT_PT,
+        "xtick.labelsize": MIN_FONT_PT,
+        "ytick.labelsize": MIN_FONT_PT,
+        "legend.handlelength": 1.5,
+        "legend.borderaxespad": 0.3,
         "mathtext.fontset": "dejavusans",
         "axes.unicode_minus": True,
         "axes.prop_cycle": matplotlib.cycler(color=list(PALETTE)),
@@ -67,7 +76,7 @@ def rc() -> dict[str, Any]:
         "svg.fonttype": "path",
         "svg.hashsalt": "dldeck-figures",
         "path.simplify": True,
-        "lines.linewidth": 1.8,
+        "lines.linewidth": 1.6,
         "image.interpolation": "nearest",
     }
 
