@@ -147,6 +147,7 @@ def language(cards: Sequence[Card], glossary: Glossary) -> Iterable[Diagnostic]:
 # the 325 px column of a 360 px window even for the widest glyph mix measured.
 PHONE_LIMIT_EM = 14.0
 PX_PER_EM = 21.0  # median of MathJax's width over the estimate, 17 px text (for the message only)
+_SAFE_PX = round(PHONE_LIMIT_EM * PX_PER_EM)
 _TOP_LEVEL_QUAD = re.compile(r"\\q?quad\b")
 # TeX typed as plain text: a learner sees `d_k`, `x^2`, `√d` instead of typeset math.
 _PSEUDO_TEX = re.compile(r"√|(?<![\w/.-])[A-Za-z]{1,3}_(?:\{|[A-Za-z0-9]{1,3}\b)|(?<![\w/.-])[A-Za-z]\^[0-9A-Za-z{(-]")
@@ -177,14 +178,14 @@ def phone_width(cards: Sequence[Card]) -> Iterable[Diagnostic]:
                 yield _diag(card, f"display formula joins separate formulas with \\quad/\\qquad {quote(tex)}: "
                                   "on a phone it scrolls sideways; write one formula per $$…$$", line)
             elif display and estimate > PHONE_LIMIT_EM:
-                yield _diag(card, f"display formula about {estimate * PX_PER_EM:.0f} px wide {quote(tex)}: a "
-                                  "360 px phone shows 325 px and MathJax does not break lines; split it into "
-                                  "several $$…$$ (one relation each) or an aligned block with one relation per row",
-                            line)
+                yield _diag(card, f"display formula too wide for a phone {quote(tex)}: about "
+                                  f"{estimate * PX_PER_EM:.0f} px, over the {_SAFE_PX} px that fit a 360 px window "
+                                  "(MathJax does not break lines); split it into several $$…$$ (one relation each) or "
+                                  "an aligned block with one relation per row", line)
             elif not display and estimate > PHONE_LIMIT_EM:
-                yield _diag(card, f"inline formula about {estimate * PX_PER_EM:.0f} px wide {quote(tex)}: on a "
-                                  "360 px phone it pushes the card sideways; make it a $$…$$ display or split it",
-                            line)
+                yield _diag(card, f"inline formula too wide for a phone {quote(tex)}: about "
+                                  f"{estimate * PX_PER_EM:.0f} px, over the {_SAFE_PX} px that fit a 360 px window, so "
+                                  "it pushes the card sideways; make it a $$…$$ display or split it", line)
 
 
 def _caption_lines(block: FigureBlock) -> Iterable[tuple[str, int]]:

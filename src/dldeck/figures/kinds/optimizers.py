@@ -202,11 +202,11 @@ def draw(data: OptimizersData, fig: Figure) -> None:
     ax.set_xlabel("$x$")
     ax.set_ylabel("$y$")
     ax.set_title(f"{surface.title}，{len(data.paths[0]) - 1} 步")
-    ax.legend(
-        loc="lower right" if data.surface == "ellipse" else "lower left",
-        ncols=2 if len(data.names) > 3 else 1,
-        framealpha=0.9,
-    )
+    style.legend_below(fig, ax, ncols=2 if len(data.names) > 1 else 1)
+
+
+def size(data: OptimizersData) -> tuple[float, float]:
+    return (style.WIDTH_IN, style.HEIGHT_IN + 0.25 * ((len(data.names) + 1) // 2) + 0.1)
 
 
 def describe(params: Params) -> str:
@@ -214,4 +214,4 @@ def describe(params: Params) -> str:
     return f"优化器在 {params['surface']} 损失面上的轨迹：{names}"
 
 
-KIND = FigureKind("optimizers", KEYS, compute, draw, describe)
+KIND = FigureKind("optimizers", KEYS, compute, draw, describe, size)
