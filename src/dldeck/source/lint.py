@@ -14,7 +14,7 @@ from dldeck.model import Block, Card, CheckBlock, DisplayMath, FigureBlock, Math
 from dldeck.source.glossary import Glossary
 from dldeck.source.plugins import CLOZE_START
 from dldeck.source.reader import walk_inlines
-from dldeck.source.texwidth import width_em
+from dldeck.source.texwidth import top_level, width_em
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -150,23 +150,13 @@ PX_PER_EM = 21.0  # median of MathJax's width over the estimate, 17 px text (for
 _SAFE_PX = round(PHONE_LIMIT_EM * PX_PER_EM)
 _TOP_LEVEL_QUAD = re.compile(r"\\q?quad\b")
 # TeX typed as plain text: a learner sees `d_k`, `x^2`, `√d` instead of typeset math.
-_PSEUDO_TEX = re.compile(r"√|(?<![\w/.-])[A-Za-z]{1,3}_(?:\{|[A-Za-z0-9]{1,3}\b)|(?<![\w/.-])[A-Za-z]\^[0-9A-Za-z{(-]")
+_PSEUDO_TEX = re.compile(
+    r"√"  # a root sign typed as text
+    r"|(?<![\w/.-])[A-Za-z]{1,3}_(?:\{|[A-Za-z0-9]{1,3}\b)"  # d_k, p_t, x_{i} (not snake_case_names)
+    r"|(?<![\w/.-])[A-Za-z]\^[0-9A-Za-z{(-]"  # x^2, e^x
+)
 _CAPTION_LINE = re.compile(r"^\s*caption\s*:(.*)$")
 _INLINE_DOLLARS = re.compile(r"\$[^$\n]*\$")
-
-
-def _top_level(tex: str) -> str:
-    """The formula with every braced group and environment body removed."""
-    out: list[str] = []
-    depth = 0
-    for token in re.findall(r"\\begin|\\end|\\[A-Za-z]+|\\.|.", tex, re.S):
-        if token in ("{", "\\begin"):
-            depth += 1
-        elif token in ("}", "\\end"):
-            depth = max(0, depth - 1)
-        elif depth == 0:
-            out.append(token)
-    return "".join(out)
 
 
 def phone_width(cards: Sequence[Card]) -> Iterable[Diagnostic]:
@@ -174,18 +164,20 @@ def phone_width(cards: Sequence[Card]) -> Iterable[Diagnostic]:
     for card in cards:
         for tex, line, display in _all_math(card):
             estimate = width_em(tex, display)
-            if display and _TOP_LEVEL_QUAD.search(_top_level(tex)):
-                yield _diag(card, f"display formula joins separate formulas with \\quad/\\qquad {quote(tex)}: "
-                                  "on a phone it scrolls sideways; write one formula per $$…$$", line)
+            wide = f"about {estimate * PX_PER_EM:.0f} px, over the {_SAFE_PX} px that fit a 360 px window"
+            if display and _TOP_LEVEL_QUAD.search(top_level(tex)):
+                message = (f"display formula joins separate formulas with \\quad/\\qquad {quote(tex)}: on a "
+                           "phone it scrolls sideways; write one formula per $$…$$")
             elif display and estimate > PHONE_LIMIT_EM:
-                yield _diag(card, f"display formula too wide for a phone {quote(tex)}: about "
-                                  f"{estimate * PX_PER_EM:.0f} px, over the {_SAFE_PX} px that fit a 360 px window "
-                                  "(MathJax does not break lines); split it into several $$…$$ (one relation each) or "
-                                  "an aligned block with one relation per row", line)
+                message = (f"display formula too wide for a phone {quote(tex)}: {wide} (MathJax does not break "
+                           "lines); split it into several $$…$$ (one relation each) or an aligned block with "
+                           "one relation per row")
             elif not display and estimate > PHONE_LIMIT_EM:
-                yield _diag(card, f"inline formula too wide for a phone {quote(tex)}: about "
-                                  f"{estimate * PX_PER_EM:.0f} px, over the {_SAFE_PX} px that fit a 360 px window, so "
-                                  "it pushes the card sideways; make it a $$…$$ display or split it", line)
+                message = (f"inline formula too wide for a phone {quote(tex)}: {wide}, so it pushes the card "
+                           "sideways; make it a $$…$$ display or split it")
+            else:
+                continue
+            yield _diag(card, message, line)
 
 
 def _caption_lines(block: FigureBlock) -> Iterable[tuple[str, int]]:

@@ -24,6 +24,7 @@ _BINARY = frozenset("+ - * \\cdot \\times \\pm \\mp \\odot \\circ \\otimes \\opl
 _NAMED_FUNCTIONS = frozenset(
     "log ln exp sin cos tan tanh sinh cosh arctan lim max min sup inf arg det dim ker deg gcd Pr".split()
 )
+_LIMITS_BELOW = frozenset("max min lim sup inf arg".split())
 _BIG_OPERATORS = {"\\sum": 1.45, "\\prod": 1.3, "\\int": 1.0, "\\oint": 1.0, "\\bigcup": 1.2,
                   "\\bigcap": 1.2, "\\coprod": 1.3}
 _SPACES = {"\\quad": 1.0, "\\qquad": 2.0, "\\,": 0.167, "\\:": 0.222, "\\;": 0.278, "\\!": -0.167,
@@ -75,7 +76,7 @@ def _char_width(char: str, text: bool) -> float:
 
 class _Reader:
     def __init__(self, tex: str) -> None:
-        self.tokens = [t for t in _TOKEN.findall(tex)]
+        self.tokens = _TOKEN.findall(tex)
         self.position = 0
 
     def peek(self) -> str | None:
@@ -119,10 +120,10 @@ class _Measure:
         reader.tokens, reader.position = tokens, 0
         return self.row(reader, scale)
 
-    def row(self, reader: _Reader, scale: float, top: bool = False) -> float:
+    def row(self, reader: _Reader, scale: float) -> float:
         width = 0.0
         while (token := reader.take()) is not None:
-            width += self.atom(token, reader, scale, top)
+            width += self.atom(token, reader, scale)
         return width
 
     def script(self, reader: _Reader, scale: float) -> float:
@@ -136,7 +137,7 @@ class _Measure:
             widest = max(widest, self.sub(reader.group_tokens(), max(0.5, scale * 0.7)))
         return widest
 
-    def atom(self, token: str, reader: _Reader, scale: float, top: bool) -> float:
+    def atom(self, token: str, reader: _Reader, scale: float) -> float:
         spacing = scale >= 0.99
         if token == "{":
             reader.position -= 1
@@ -162,11 +163,12 @@ class _Measure:
         if token.startswith("\\") and token[1:] in _NAMED_FUNCTIONS:
             name = sum(_char_width(c, True) for c in token[1:]) * scale
             limits = self.script(reader, scale)
-            below = token[1:] in ("max", "min", "lim", "sup", "inf", "arg") and self.display and scale >= 0.99
+            below = token[1:] in _LIMITS_BELOW and self.display and scale >= 0.99
             return (max(name, limits) if below else name + limits) + 0.167 * scale
         if token in _FRACTIONS:
             fixed = _FRACTIONS[token]
-            inner = scale * fixed if fixed else (scale if self.display and scale >= 0.99 else max(0.5, scale * 0.7))
+            full = self.display and scale >= 0.99  # \frac in a display keeps text size, once
+            inner = scale * fixed if fixed else (scale if full else max(0.5, scale * 0.7))
             top_width = self.sub(reader.group_tokens(), inner)
             bottom_width = self.sub(reader.group_tokens(), inner)
             return max(top_width, bottom_width) + 0.24 * scale + self.script(reader, scale)
@@ -174,7 +176,7 @@ class _Measure:
             index = 0.0
             if reader.peek() == "[":
                 reader.take()
-                while (t := reader.take()) not in (None, "]"):
+                while reader.take() not in (None, "]"):
                     index += 0.35 * scale
             return self.sub(reader.group_tokens(), scale) + 0.85 * scale + index + self.script(reader, scale)
         if token in _TEXT_COMMANDS:
@@ -244,18 +246,18 @@ class _Measure:
 def width_em(tex: str, display: bool) -> float:
     """The estimated typeset width of `tex`, in em of the text around it."""
     reader = _Reader(tex)
-    return _Measure(display).row(reader, 1.0, top=True)
+    return _Measure(display).row(reader, 1.0)
 
 
-def top_level_relations(tex: str) -> int:
-    """Relations (=, ≤, →, …) outside braces and environments: two or more make a chain or a list."""
+def top_level(tex: str) -> str:
+    """The formula without its braced groups and environment bodies: what sits on the main line."""
+    out: list[str] = []
     depth = 0
-    count = 0
     for token in _TOKEN.findall(tex):
         if token in ("{", "\\begin"):
             depth += 1
         elif token in ("}", "\\end"):
-            depth -= 1
-        elif depth == 0 and token in _RELATIONS:
-            count += 1
-    return count
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            out.append(token)
+    return "".join(out)
