@@ -15,7 +15,6 @@ import hashlib
 import html
 import itertools
 import json
-import re
 import sqlite3
 import tempfile
 import warnings
@@ -28,7 +27,7 @@ from pathlib import Path
 import genanki
 
 from dldeck.atomicfile import write_atomically
-from dldeck.emit.markup import anki_math, render_blocks, render_inlines
+from dldeck.emit.markup import anki_math, caption_inlines, render_blocks, render_inlines
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.manifest import Manifest, build_time, rendered_hash
 from dldeck.model import Block, Card, Collection, FigureBlock, FigureKey, Image, RenderedFigure
@@ -44,7 +43,6 @@ GUID_NAMESPACE = "dldeck"
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg"})
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
-_CAPTION_MATH = re.compile(r"\$([^$\n]+)\$")
 
 _BACK_EXTRAS = (
     '{{#Figure}}<div class="figures">{{Figure}}</div>{{/Figure}}\n'
@@ -197,7 +195,7 @@ class _CardRenderer:
             return ""
         png = Path(rendered.png_path)
         name = self.media.add(png.name, png)
-        caption = _caption_html(rendered.caption)
+        caption = render_inlines(caption_inlines(rendered.caption, block.span), anki_math)
         figcaption = f"<figcaption>{caption}</figcaption>" if caption else ""
         alt = rendered.alt or rendered.caption
         anchor = f' id="{_attr(rendered.figure_id)}"' if rendered.figure_id else ""
@@ -224,18 +222,6 @@ def _attr(text: str) -> str:
 
 def _text(text: str) -> str:
     return html.escape(text, quote=False)
-
-
-def _caption_html(caption: str) -> str:
-    """Captions are plain text with optional `$tex$`."""
-    out: list[str] = []
-    position = 0
-    for match in _CAPTION_MATH.finditer(caption):
-        out.append(_text(caption[position : match.start()]))
-        out.append(anki_math(match.group(1), False))
-        position = match.end()
-    out.append(_text(caption[position:]))
-    return "".join(out)
 
 
 def write_deck(

@@ -30,6 +30,7 @@ from dldeck.model import (
     Math,
     Paragraph,
     Quote,
+    SourceSpan,
     Strong,
     Table,
     Text,
@@ -206,6 +207,24 @@ def _render_list_item(item: Sequence[Block], inline: _InlineRenderer, figure: Fi
     if len(item) == 1 and isinstance(item[0], Paragraph):
         return inline.render(item[0].children)
     return _render_blocks(item, inline, figure)
+
+
+_CAPTION_MATH = re.compile(r"\$([^$\n]+)\$")
+
+
+def caption_inlines(caption: str, span: SourceSpan) -> tuple[Inline, ...]:
+    """A figure caption (plain text with optional `$tex$`) as inlines, so every writer typesets its
+    math and keeps a formula together with the punctuation after it, as in the card text."""
+    out: list[Inline] = []
+    position = 0
+    for match in _CAPTION_MATH.finditer(caption):
+        if match.start() > position:
+            out.append(Text(caption[position : match.start()]))
+        out.append(Math(match.group(1), span))
+        position = match.end()
+    if position < len(caption):
+        out.append(Text(caption[position:]))
+    return tuple(out)
 
 
 def plain_text(inlines: Sequence[Inline]) -> str:

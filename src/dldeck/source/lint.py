@@ -169,9 +169,9 @@ def phone_width(cards: Sequence[Card]) -> Iterable[Diagnostic]:
                 message = (f"display formula joins separate formulas with \\quad/\\qquad {quote(tex)}: on a "
                            "phone it scrolls sideways; write one formula per $$…$$")
             elif display and estimate > PHONE_LIMIT_EM:
-                message = (f"display formula too wide for a phone {quote(tex)}: {wide} (MathJax does not break "
-                           "lines); split it into several $$…$$ (one relation each) or an aligned block with "
-                           "one relation per row")
+                message = (f"display formula too wide for a phone {quote(tex)}: {wide} (MathJax does not "
+                           "break lines); split it into several $$…$$ (one relation each) or an aligned "
+                           "block with one relation per row")
             elif not display and estimate > PHONE_LIMIT_EM:
                 message = (f"inline formula too wide for a phone {quote(tex)}: {wide}, so it pushes the card "
                            "sideways; make it a $$…$$ display or split it")
