@@ -201,7 +201,9 @@ def draw(data: OptimizersData, fig: Figure) -> None:
     ax.set_ylim(*surface.ylim)
     ax.set_xlabel("$x$")
     ax.set_ylabel("$y$")
-    ax.set_title(f"{surface.title}，{len(data.paths[0]) - 1} 步")
+    steps = f"{len(data.paths[0]) - 1} 步"
+    # A long surface formula and the step count do not fit one 3.6 in line.
+    ax.set_title(f"{surface.title}\n{steps}" if len(surface.title) > 24 else f"{surface.title}，{steps}")
     style.legend_below(fig, ax, ncols=2 if len(data.names) > 1 else 1)
 
 
