@@ -84,7 +84,7 @@ def describe(params: Params) -> str:
 
 
 def size(data: OverlapData) -> tuple[float, float]:
-    return (style.WIDTH_IN, 1.2 + style.WIDTH_IN / len(data.kernels))
+    return (style.WIDTH_IN, 1.05 + style.WIDTH_IN / len(data.kernels))
 
 
 KIND = FigureKind("overlap", KEYS, compute, draw, describe, size)
