@@ -216,7 +216,8 @@ def test_figures_keep_their_shape_and_turn_dark_at_night(anki_rules: list[Rule])
     assert declared(anki_rules, image, "width") in (None, "auto")
     assert declared(anki_rules, image, "height") == "auto"
     assert "100%" in (declared(anki_rules, image, "max-width") or "")
-    assert re.search(r"\d+px", declared(anki_rules, image, "max-height") or ""), "a height cap keeps the answer on screen"
+    cap = declared(anki_rules, image, "max-height") or ""
+    assert re.search(r"\d+px", cap), "a height cap keeps question, figure and answer on one screen"
     frame = parse_colour(background(anki_rules, image) or "transparent")
     assert frame[3] == 1.0 and luminance(frame) > 0.9, "transparent plots vanish on a dark card"
     for selector in night_selectors(image):
