@@ -24,7 +24,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from dldeck.fonts import find_cjk_font  # noqa: E402
 
 # Designed for the width a figure is shown at. In Anki a figure is at most 450 CSS px wide and, in a
-# 360 CSS px window, 294 px (measured in Anki 26.9.3: column minus padding, border and scroll bar).
+# 360 CSS px window at least 294 px (measured in Anki 26.9.3: column minus padding, border and scroll
+# bar; 300 px since the phone padding shrank).
 # Drawn 3.6 in (259 pt) wide, 1 pt becomes 294/259 = 1.13 CSS px there, so the smallest text
 # (MIN_FONT_PT = 10 pt) is 11.3 CSS px. The PNG is 900 px wide: two device pixels per CSS pixel at
 # the 450 px cap, so it is sharp on 2x screens.
