@@ -115,10 +115,16 @@ def test_pseudo_tex_in_text_and_captions(tmp_path: Path) -> None:
     assert len(found) == 4, found  # not output_padding, not code, not the $d_k$ in the caption
 
 
+def test_escape_inside_text_is_reported(tmp_path: Path) -> None:
+    body = "## Q {#q}\n\n$$o=\\text{output\\_padding}+1$$\n\n$$o=\\text{output}\\_\\text{padding}$$\n"
+    found = _messages(tmp_path, body)
+    assert len(found) == 1 and found[0].startswith("7: escape inside \\text"), found
+
+
 def test_the_deck_passes_the_layout_rules() -> None:
     diagnostics: list = []
     cards, _ = read_files(Path(__file__).resolve().parent.parent / "content", diagnostics)
-    layout = [d for d in lint(cards) if "phone" in d.message or "plain text" in d.message]
+    layout = [d for d in lint(cards) if any(word in d.message for word in ("phone", "plain text", "\\text"))]
     assert layout == []
 
 

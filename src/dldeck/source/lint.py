@@ -180,6 +180,19 @@ def phone_width(cards: Sequence[Card]) -> Iterable[Diagnostic]:
             yield _diag(card, message, line)
 
 
+_TEXT_ESCAPE = re.compile(r"\\(?:text|textrm|textbf|textit|mbox)\{[^{}]*\\[_%&#${}]")
+
+
+def text_escapes(cards: Sequence[Card]) -> Iterable[Diagnostic]:
+    """Anki's MathJax runs without its text-macros package: `\\text{a\\_b}` shows the backslash."""
+    for card in cards:
+        for tex, line, _display in _all_math(card):
+            match = _TEXT_ESCAPE.search(tex)
+            if match:
+                yield _diag(card, f"escape inside \\text in {quote(tex)}: Anki shows it with its backslash; "
+                                  "close the text around it, e.g. \\text{output}\\_\\text{padding}", line)
+
+
 def _caption_lines(block: FigureBlock) -> Iterable[tuple[str, int]]:
     for offset, text in enumerate(block.source.splitlines()):
         match = _CAPTION_LINE.match(text)
@@ -205,7 +218,7 @@ def pseudo_tex(cards: Sequence[Card]) -> Iterable[Diagnostic]:
 
 
 RULES: tuple[Rule, ...] = (unique_slugs, slug_shape, not_empty, balanced_math, cloze_math_braces, phone_width,
-                           pseudo_tex)
+                           pseudo_tex, text_escapes)
 
 
 def lint(cards: Sequence[Card], glossary: Glossary | None = None) -> list[Diagnostic]:
