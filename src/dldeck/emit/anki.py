@@ -29,10 +29,17 @@ import genanki
 
 from dldeck.atomicfile import write_atomically
 from dldeck.contain import load_image
-from dldeck.emit.markup import LEGEND, anki_math, computed_value, escape_text, render_blocks, render_inlines
+from dldeck.emit.markup import (
+    LEGEND,
+    anki_math,
+    caption_inlines,
+    computed_value,
+    render_blocks,
+    render_inlines,
+)
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.manifest import Manifest, build_time, rendered_hash
-from dldeck.mathengines.whitelist import TEXT_MATH, FormulaRefused, check_formula
+from dldeck.mathengines.whitelist import FormulaRefused, check_formula
 from dldeck.model import (
     Block,
     Card,
@@ -209,22 +216,12 @@ class _CardRenderer:
             return ""
         png = Path(rendered.png_path)
         name = self.media.add(png.name, png)
-        caption = self.caption_html(rendered.caption)
+        caption = render_inlines(caption_inlines(rendered.caption, block.span), self.math,
+                                 text_filter=anki_text)
         figcaption = f"<figcaption>{caption}</figcaption>" if caption else ""
         alt = rendered.alt or rendered.caption
         anchor = f' id="{_attr(rendered.figure_id)}"' if rendered.figure_id else ""
         return f'<figure{anchor}><img src="{_attr(name)}" alt="{_attr(alt)}">{figcaption}</figure>'
-
-    def caption_html(self, caption: str) -> str:
-        """Captions are plain text with optional `$tex$`."""
-        out: list[str] = []
-        position = 0
-        for match in TEXT_MATH.finditer(caption):
-            out.append(anki_text(escape_text(caption[position : match.start()])))
-            out.append(self.math(match.group(1), False))
-            position = match.end()
-        out.append(anki_text(escape_text(caption[position:])))
-        return "".join(out)
 
     def math(self, tex: str, display: bool) -> str:
         """Every formula a field gets passes the allow-list here too, whoever called the writer."""

@@ -21,7 +21,14 @@ from markupsafe import Markup
 from dldeck.atomicfile import write_atomically
 from dldeck.config import SheetConfig, deck_titles, group_sections
 from dldeck.contain import load_image
-from dldeck.emit.markup import LEGEND, computed_value, plain_text, render_blocks, render_inlines
+from dldeck.emit.markup import (
+    LEGEND,
+    caption_inlines,
+    computed_value,
+    plain_text,
+    render_blocks,
+    render_inlines,
+)
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.mathengines import MathEngineError, tex_to_mathml
 from dldeck.mathengines.formulas import card_formulas
@@ -171,7 +178,8 @@ class _CardRenderer:
         if rendered is None:
             self.problem(block.span.line, f"figure of card {self.card.slug} was not rendered")
             return ""
-        caption = f"<figcaption>{html.escape(rendered.caption)}</figcaption>" if rendered.caption else ""
+        caption_html = render_inlines(caption_inlines(rendered.caption, block.span), math=self.math)
+        caption = f"<figcaption>{caption_html}</figcaption>" if rendered.caption else ""
         alt = html.escape(rendered.alt or rendered.caption, quote=True)
         source = data_uri(rendered.svg_path, Path(rendered.svg_path).read_bytes())
         return f'<figure><img src="{source}" alt="{alt}">{caption}</figure>'

@@ -7,6 +7,7 @@ look differs per backend, so those are passed in as callables.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ from dldeck.model import (
     Math,
     Paragraph,
     Quote,
+    SourceSpan,
     Strong,
     Table,
     Text,
@@ -59,6 +61,10 @@ LEGEND = "✓ 公式与数值已由 sympy 验证（verified by dldeck）"
 
 SAFE_LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 _LANGUAGE_NAME = re.compile(r"[A-Za-z0-9_+#.-]+")
+# Punctuation that must not start a line (full-width and ASCII closers). After an inline formula a
+# browser may break before it, since the formula is an atomic box: Anki's MathJax and the sheet's
+# MathML both did. The formula and the punctuation that follows it go into one no-wrap span.
+_CLOSING_PUNCTUATION = re.compile(r"[，。、；：！？）》」』】〉”’…,.;:!?)\]]+")
 
 
 def escape_text(text: str) -> str:
@@ -128,7 +134,25 @@ class _InlineRenderer:
         self.text = text_filter or _as_is
 
     def render(self, inlines: Sequence[Inline], in_cloze: bool = False) -> str:
-        return "".join(self.render_one(node, in_cloze) for node in inlines)
+        out: list[str] = []
+        glued = ""
+        for index, node in enumerate(inlines):
+            if isinstance(node, Text) and glued:
+                node = dataclasses.replace(node, text=node.text[len(glued) :])
+                glued = ""
+                if not node.text:
+                    continue
+            following = inlines[index + 1] if index + 1 < len(inlines) else None
+            if isinstance(node, Math) and isinstance(following, Text):
+                match = _CLOSING_PUNCTUATION.match(following.text)
+                if match:
+                    glued = match.group()
+                    escape = _escape_cloze_text if in_cloze else escape_text
+                    out.append(f'<span class="nobr">{self.render_one(node, in_cloze)}'
+                               f'{self.text(escape(glued))}</span>')
+                    continue
+            out.append(self.render_one(node, in_cloze))
+        return "".join(out)
 
     def render_one(self, node: Inline, in_cloze: bool) -> str:
         if isinstance(node, Text):
@@ -243,6 +267,24 @@ def _render_list_item(item: Sequence[Block], inline: _InlineRenderer, figure: Fi
     if len(item) == 1 and isinstance(item[0], Paragraph):
         return inline.render(item[0].children)
     return _render_blocks(item, inline, figure)
+
+
+_CAPTION_MATH = re.compile(r"\$([^$\n]+)\$")
+
+
+def caption_inlines(caption: str, span: SourceSpan) -> tuple[Inline, ...]:
+    """A figure caption (plain text with optional `$tex$`) as inlines, so every writer typesets its
+    math and keeps a formula together with the punctuation after it, as in the card text."""
+    out: list[Inline] = []
+    position = 0
+    for match in _CAPTION_MATH.finditer(caption):
+        if match.start() > position:
+            out.append(Text(caption[position : match.start()]))
+        out.append(Math(match.group(1), span))
+        position = match.end()
+    if position < len(caption):
+        out.append(Text(caption[position:]))
+    return tuple(out)
 
 
 def plain_text(inlines: Sequence[Inline]) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from dldeck.emit.markup import caption_inlines
 from dldeck.mathengines import MathEngineError, tex_to_typst
 from dldeck.model import (
     Block,
@@ -214,8 +215,8 @@ class TypstWriter:
             placed = self.figure_source(block)
             if placed is None:
                 return ""
-            self._check_glyphs(placed.caption)
-            return f"#sheet-figure({typst_string(placed.file_name)}, {typst_string(placed.caption)})"
+            caption = self.inlines(caption_inlines(placed.caption, block.span)) if placed.caption else ""
+            return f"#sheet-figure({typst_string(placed.file_name)}, [{caption}])"
         raise TypeError(f"unknown block node {type(block).__name__}")
 
     def table(self, table: Table) -> str:

@@ -18,6 +18,12 @@ from dldeck.figures.params import Key
 Params = Mapping[str, Any]
 
 
+def _default_size() -> tuple[float, float]:
+    from dldeck.figures import style
+
+    return (style.WIDTH_IN, style.HEIGHT_IN)
+
+
 @dataclass(frozen=True)
 class FigureKind:
     name: str
@@ -25,5 +31,5 @@ class FigureKind:
     compute: Callable[[Params], Any]
     draw: Callable[[Any, Figure], None]
     describe: Callable[[Params], str]
-    size: Callable[[Any], tuple[float, float]] = lambda data: (6.0, 3.6)
+    size: Callable[[Any], tuple[float, float]] = lambda data: _default_size()
     uses_expressions: bool = False

@@ -32,7 +32,7 @@ from dldeck.timelimit import TimeLimitExceeded, time_limit
 FIGURE_TIME_LIMIT = 20.0  # seconds to parse and compute one figure's data
 
 # Bump when drawing changes in a way the spec text does not show, so caches are not reused.
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"
 
 
 @dataclass(frozen=True)

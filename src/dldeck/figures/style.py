@@ -2,7 +2,7 @@
 
 Everything that could vary between runs or machines is pinned here: the backend, the SVG hash
 salt, the metadata matplotlib would stamp (date, version), fonts (glyphs become paths, so the SVG
-needs no font), the dpi, and the white background that keeps figures readable in Anki night mode.
+needs no font), the dpi, and the white background (night mode inverts the picture in CSS, see anki.css).
 """
 
 from __future__ import annotations
@@ -23,9 +23,17 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from dldeck.fonts import find_cjk_font  # noqa: E402
 
-WIDTH_IN = 6.0
-HEIGHT_IN = 3.6
-PNG_DPI = 150
+# Designed for the width a figure is shown at. In Anki a figure is at most 450 CSS px wide and, in a
+# 360 CSS px window at least 294 px (measured in Anki 26.9.3: column minus padding, border and scroll
+# bar; 300 px since the phone padding shrank).
+# Drawn 3.6 in (259 pt) wide, 1 pt becomes 294/259 = 1.13 CSS px there, so the smallest text
+# (MIN_FONT_PT = 10 pt) is 11.3 CSS px. The PNG is 900 px wide: two device pixels per CSS pixel at
+# the 450 px cap, so it is sharp on 2x screens.
+WIDTH_IN = 3.6
+HEIGHT_IN = 2.4
+PNG_DPI = 250
+MIN_FONT_PT = 10.0
+PHONE_WIDTH_PX = 294.0
 
 # Okabe–Ito: distinguishable for colour-blind readers and in greyscale print.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
@@ -48,12 +56,15 @@ def _font_families() -> tuple[str, ...]:
 def rc() -> dict[str, Any]:
     return {
         "font.family": list(_font_families()),
-        "font.size": 9,
-        "axes.titlesize": 9.5,
-        "axes.labelsize": 9,
-        "legend.fontsize": 8.5,
-        "xtick.labelsize": 8,
-        "ytick.labelsize": 8,
+        "font.size": MIN_FONT_PT,
+        "axes.titlesize": MIN_FONT_PT + 0.5,
+        "figure.titlesize": MIN_FONT_PT + 0.5,
+        "axes.labelsize": MIN_FONT_PT,
+        "legend.fontsize": MIN_FONT_PT,
+        "xtick.labelsize": MIN_FONT_PT,
+        "ytick.labelsize": MIN_FONT_PT,
+        "legend.handlelength": 1.5,
+        "legend.borderaxespad": 0.3,
         "mathtext.fontset": "dejavusans",
         "axes.unicode_minus": True,
         "axes.prop_cycle": matplotlib.cycler(color=list(PALETTE)),
@@ -67,7 +78,7 @@ def rc() -> dict[str, Any]:
         "svg.fonttype": "path",
         "svg.hashsalt": "dldeck-figures",
         "path.simplify": True,
-        "lines.linewidth": 1.8,
+        "lines.linewidth": 1.6,
         "image.interpolation": "nearest",
     }
 
@@ -81,6 +92,13 @@ def figure(size: tuple[float, float] = (WIDTH_IN, HEIGHT_IN)) -> Iterator[Figure
             yield fig
         finally:
             plt.close(fig)
+
+
+def legend_below(fig: Figure, ax: Any, ncols: int = 1) -> None:
+    """A legend under the plot: at 3.6 in a legend inside the axes covers the curves it explains."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=ncols, frameon=False,
+               columnspacing=1.0, handletextpad=0.5)
 
 
 SVG_METADATA = {"Date": None, "Creator": None, "Contributor": None, "Publisher": None}

@@ -14,6 +14,7 @@ from dldeck.model import Block, Card, CheckBlock, DisplayMath, FigureBlock, Math
 from dldeck.source.glossary import Glossary
 from dldeck.source.plugins import CLOZE_START
 from dldeck.source.reader import walk_inlines
+from dldeck.source.texwidth import top_level, width_em
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -68,20 +69,21 @@ def not_empty(cards: Sequence[Card]) -> Iterable[Diagnostic]:
             yield _diag(card, f"empty answer for card {card.slug!r}: write the answer under the heading")
 
 
-def _all_math(card: Card) -> Iterable[tuple[str, int]]:
+def _all_math(card: Card) -> Iterable[tuple[str, int, bool]]:
+    """Every formula of a card: (tex, line, display?)."""
     blocks: list[Block] = [Paragraph(card.question, card.span), *card.answer, *card.extra, *card.sources]
     for block in blocks:
         if isinstance(block, DisplayMath):
-            yield block.tex, block.span.line
+            yield block.tex, block.span.line, True
         for node in walk_inlines(block):
             if isinstance(node, Math):
-                yield node.tex, node.span.line
+                yield node.tex, node.span.line, False
 
 
 def balanced_math(cards: Sequence[Card]) -> Iterable[Diagnostic]:
     """Braces and \\left/\\right must pair up, or MathJax shows the raw source."""
     for card in cards:
-        for tex, line in _all_math(card):
+        for tex, line, _display in _all_math(card):
             depth = 0
             escaped = False
             for char in tex:
@@ -106,7 +108,7 @@ def balanced_math(cards: Sequence[Card]) -> Iterable[Diagnostic]:
 def cloze_math_braces(cards: Sequence[Card]) -> Iterable[Diagnostic]:
     """In Anki a cloze ends at the first `}}`: TeX like `\\frac{a}{b}}` inside one cuts it short."""
     for card in cards:
-        for tex, line in _all_math(card):
+        for tex, line, _display in _all_math(card):
             for match in CLOZE_START.finditer(tex):
                 depth = 2
                 position = match.end()
@@ -138,7 +140,85 @@ def language(cards: Sequence[Card], glossary: Glossary) -> Iterable[Diagnostic]:
                         yield _diag(card, message, node.line_at(offset, block.span.line))
 
 
-RULES: tuple[Rule, ...] = (unique_slugs, slug_shape, not_empty, balanced_math, cloze_math_braces)
+# ----------------------------------------------------------------- layout on a 360 px phone
+# Anki's MathJax 3 never breaks a formula across lines, so a formula wider than the phone's column
+# scrolls sideways (display) or pushes the whole card sideways (inline). The widths are estimates
+# (texwidth.py) in em of the card text; 14 em is about 295 px at Anki's 17 px phone text, under
+# the 325 px column of a 360 px window even for the widest glyph mix measured.
+PHONE_LIMIT_EM = 14.0
+PX_PER_EM = 21.0  # median of MathJax's width over the estimate, 17 px text (for the message only)
+_SAFE_PX = round(PHONE_LIMIT_EM * PX_PER_EM)
+_TOP_LEVEL_QUAD = re.compile(r"\\q?quad\b")
+# TeX typed as plain text: a learner sees `d_k`, `x^2`, `√d` instead of typeset math.
+_PSEUDO_TEX = re.compile(
+    r"√"  # a root sign typed as text
+    r"|(?<![\w/.-])[A-Za-z]{1,3}_(?:\{|[A-Za-z0-9]{1,3}\b)"  # d_k, p_t, x_{i} (not snake_case_names)
+    r"|(?<![\w/.-])[A-Za-z]\^[0-9A-Za-z{(-]"  # x^2, e^x
+)
+_CAPTION_LINE = re.compile(r"^\s*caption\s*:(.*)$")
+_INLINE_DOLLARS = re.compile(r"\$[^$\n]*\$")
+
+
+def phone_width(cards: Sequence[Card]) -> Iterable[Diagnostic]:
+    """Formulas that do not fit a 360 px phone, and displays that join separate formulas."""
+    for card in cards:
+        for tex, line, display in _all_math(card):
+            estimate = width_em(tex, display)
+            wide = f"about {estimate * PX_PER_EM:.0f} px, over the {_SAFE_PX} px that fit a 360 px window"
+            if display and _TOP_LEVEL_QUAD.search(top_level(tex)):
+                message = (f"display formula joins separate formulas with \\quad/\\qquad {quote(tex)}: on a "
+                           "phone it scrolls sideways; write one formula per $$…$$")
+            elif display and estimate > PHONE_LIMIT_EM:
+                message = (f"display formula too wide for a phone {quote(tex)}: {wide} (MathJax does not "
+                           "break lines); split it into several $$…$$ (one relation each) or an aligned "
+                           "block with one relation per row")
+            elif not display and estimate > PHONE_LIMIT_EM:
+                message = (f"inline formula too wide for a phone {quote(tex)}: {wide}, so it pushes the card "
+                           "sideways; make it a $$…$$ display or split it")
+            else:
+                continue
+            yield _diag(card, message, line)
+
+
+_TEXT_ESCAPE = re.compile(r"\\(?:text|textrm|textbf|textit|mbox)\{[^{}]*\\[_%&#${}]")
+
+
+def text_escapes(cards: Sequence[Card]) -> Iterable[Diagnostic]:
+    """Anki's MathJax runs without its text-macros package: `\\text{a\\_b}` shows the backslash."""
+    for card in cards:
+        for tex, line, _display in _all_math(card):
+            match = _TEXT_ESCAPE.search(tex)
+            if match:
+                yield _diag(card, f"escape inside \\text in {quote(tex)}: Anki shows it with its backslash; "
+                                  "close the text around it, e.g. \\text{output}\\_\\text{padding}", line)
+
+
+def _caption_lines(block: FigureBlock) -> Iterable[tuple[str, int]]:
+    for offset, text in enumerate(block.source.splitlines()):
+        match = _CAPTION_LINE.match(text)
+        if match:
+            yield match.group(1), block.line_of(offset)
+
+
+def pseudo_tex(cards: Sequence[Card]) -> Iterable[Diagnostic]:
+    """`d_k`, `x^2`, `√d` in plain text (question, answer, extra, figure captions) belong in $…$."""
+    message = ("TeX written as plain text {}: put it in math ($d_k$, $\\sqrt{{d_k}}$) or, for a "
+               "program name, in `code`")
+    for card in cards:
+        for block in (Paragraph(card.question, card.span), *card.answer, *card.extra):
+            for node in walk_inlines(block):
+                if isinstance(node, Text):
+                    for match in _PSEUDO_TEX.finditer(node.text):
+                        yield _diag(card, message.format(quote(match.group())),
+                                    node.line_at(match.start(), block.span.line))
+        for figure in card.figures:
+            for caption, line in _caption_lines(figure):
+                for match in _PSEUDO_TEX.finditer(_INLINE_DOLLARS.sub("", caption)):
+                    yield _diag(card, message.format(quote(match.group())), line)
+
+
+RULES: tuple[Rule, ...] = (unique_slugs, slug_shape, not_empty, balanced_math, cloze_math_braces, phone_width,
+                           pseudo_tex, text_escapes)
 
 
 def lint(cards: Sequence[Card], glossary: Glossary | None = None) -> list[Diagnostic]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from dldeck.figures import style
 from dldeck.figures.drawing import Cell, draw_cells, grid_axes, lighten, outline
@@ -69,37 +70,42 @@ def compute(params: Params) -> ConvData:
 
 
 def draw(data: ConvData, fig: Figure) -> None:
-    panels = len(data.positions) + 1
+    """Two panels, so the cells stay big at 3.6 in: the padded input with every drawn window as a
+    coloured outline (inset a little each, so overlapping windows stay apart), and the output grid
+    whose cells take the same colours; with dilation, dots mark the cells the kernel reads. Names as
+    in the card: i, k, s, p, d."""
     size = data.padded_size
-    ratios = [size] * len(data.positions) + [max(data.output_size, size * 0.55)]
-    axes = fig.subplots(1, panels, gridspec_kw={"width_ratios": ratios})
+    o = data.output_size
+    axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [size, max(o, size * 0.5)]})
     pad_cells = {
         (r, c)
         for r in range(size)
         for c in range(size)
         if min(r, c) < data.padding or max(r, c) >= data.padding + data.input_size
     }
-    for index, (ax, position, taps) in enumerate(zip(axes, data.positions, data.taps, strict=False)):
-        color = style.PALETTE[index]
-        fills = {cell: style.PAD_FILL for cell in pad_cells}
-        fills.update({cell: lighten(color, 0.45) for cell in taps})
-        texts = {cell: "0" for cell in pad_cells}
-        grid_axes(ax, size, size)
-        draw_cells(ax, size, size, fills, texts, dashed=pad_cells, fontsize=6)
+    ax = axes[0]
+    grid_axes(ax, size, size)
+    cell_pt = style.WIDTH_IN * 72 * 0.62 / size
+    zeros = {cell: "0" for cell in pad_cells} if cell_pt >= 1.6 * style.MIN_FONT_PT else {}
+    draw_cells(ax, size, size, {cell: style.PAD_FILL for cell in pad_cells}, zeros, dashed=pad_cells,
+               fontsize=style.MIN_FONT_PT)
+    for index, taps in enumerate(data.taps):
         top, left = taps[0]
-        outline(ax, top, left, data.footprint, data.footprint, color)
-        ax.set_title(f"输出 ({position[0]}, {position[1]})", color=color)
-    out_ax = axes[-1]
-    o = data.output_size
+        inset = 0.08 * index
+        outline(ax, top + inset, left + inset, data.footprint - 2 * inset, data.footprint - 2 * inset,
+                style.PALETTE[index])
+        for cell in taps if data.dilation > 1 else ():  # which cells a dilated kernel reads
+            ax.add_patch(Rectangle((cell[1] + 0.3, cell[0] + 0.3), 0.4, 0.4, color=style.PALETTE[index],
+                                   alpha=0.55, linewidth=0))
+    ax.set_title(f"输入 {data.input_size}×{data.input_size}，四周补零 {data.padding}")
+    out_ax = axes[1]
     grid_axes(out_ax, o, o)
     out_fills = {pos: lighten(style.PALETTE[i], 0.45) for i, pos in enumerate(data.positions)}
     draw_cells(out_ax, o, o, out_fills)
     out_ax.set_title(f"输出 {o}×{o}")
     fig.suptitle(
-        f"输入 {data.input_size}×{data.input_size}, k={data.kernel}, s={data.stride}, "
-        f"p={data.padding}, d={data.dilation}:  "
-        r"$\lfloor (n+2p-d(k-1)-1)/s \rfloor + 1 = $" + f"{o}",
-        fontsize=9,
+        f"i={data.input_size}, k={data.kernel}, s={data.stride}, p={data.padding}, d={data.dilation}\n"
+        r"$o=\lfloor (i+2p-d(k-1)-1)/s \rfloor + 1 = $" + f"{o}",
     )
 
 
@@ -112,7 +118,7 @@ def describe(params: Params) -> str:
 
 
 def size(data: ConvData) -> tuple[float, float]:
-    return (style.WIDTH_IN, 2.6)
+    return (style.WIDTH_IN, 2.9)
 
 
 KIND = FigureKind("conv", KEYS, compute, draw, describe, size)

@@ -59,11 +59,15 @@ def draw(data: EmaData, fig: Figure) -> None:
     ax.set_xlabel("$t$")
     ax.set_title(rf"指数移动平均，$\beta = {data.beta:g}$")
     ax.set_ylim(bottom=0)
-    ax.legend(loc="lower right")
+    style.legend_below(fig, ax)
+
+
+def size(data: EmaData) -> tuple[float, float]:
+    return (style.WIDTH_IN, style.HEIGHT_IN + 0.85)
 
 
 def describe(params: Params) -> str:
     return f"β={params['beta']:g} 的指数移动平均：有无偏差修正的对比"
 
 
-KIND = FigureKind("ema", KEYS, compute, draw, describe)
+KIND = FigureKind("ema", KEYS, compute, draw, describe, size)

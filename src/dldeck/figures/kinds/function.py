@@ -313,12 +313,15 @@ def draw(data: FunctionData, fig: Figure) -> None:
     for x, y, label in data.marks:
         ax.plot([x], [y], "o", color="black", markersize=4.5, zorder=5)
         if label:
+            # Labels in the right third of the plot go to the left of their point, inside the figure.
+            right = x > data.x[0] + 0.66 * (data.x[-1] - data.x[0])
             ax.annotate(
                 label,
                 (x, y),
-                xytext=(6, 6),
+                xytext=(-6, 6) if right else (6, 6),
+                ha="right" if right else "left",
                 textcoords="offset points",
-                fontsize=8.5,
+                fontsize=style.MIN_FONT_PT,
                 bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
             )
     ax.axhline(0, color="#999999", linewidth=0.6, zorder=0)

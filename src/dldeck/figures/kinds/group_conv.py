@@ -52,11 +52,11 @@ def compute(params: Params) -> GroupConvData:
 
 def _title(g: int, c_in: int, c_out: int) -> str:
     name = "普通卷积" if g == 1 else ("depthwise" if g == c_in else "分组卷积")
-    return f"G={g}（{name}）\n连接数 {c_out * c_in // g}"
+    return f"G={g}（{name}）：连接数 {c_out * c_in // g}"
 
 
 def draw(data: GroupConvData, fig: Figure) -> None:
-    axes = fig.subplots(1, len(data.groups), squeeze=False)[0]
+    axes = fig.subplots(len(data.groups), 1, squeeze=False)[:, 0]  # one per row: wide enough to read
     c_in, c_out = data.in_channels, data.out_channels
     width = max(c_in, c_out)
     x_in = np.linspace(0, width - 1, c_in) if c_in > 1 else np.array([(width - 1) / 2])
@@ -71,12 +71,12 @@ def draw(data: GroupConvData, fig: Figure) -> None:
         out_colors = [style.PALETTE[(o // per_group_out) % len(style.PALETTE)] for o in range(c_out)]
         ax.scatter(x_in, np.zeros(c_in), s=40, c=in_colors, edgecolors="black", linewidths=0.5, zorder=3)
         ax.scatter(x_out, np.ones(c_out), s=40, c=out_colors, edgecolors="black", linewidths=0.5, zorder=3)
-        ax.text(-0.8, 0, "输入", ha="right", va="center", fontsize=7.5)
-        ax.text(-0.8, 1, "输出", ha="right", va="center", fontsize=7.5)
-        ax.set_xlim(-3.2, width - 0.4)
+        ax.text(-0.6, 0, "输入", ha="right", va="center", fontsize=style.MIN_FONT_PT)
+        ax.text(-0.6, 1, "输出", ha="right", va="center", fontsize=style.MIN_FONT_PT)
+        ax.set_xlim(-2.4, width - 0.5)
         ax.set_ylim(-0.25, 1.25)
         ax.axis("off")
-        ax.set_title(_title(g, c_in, c_out), fontsize=8.5)
+        ax.set_title(_title(g, c_in, c_out), fontsize=style.MIN_FONT_PT + 0.5)
 
 
 def describe(params: Params) -> str:
@@ -86,7 +86,7 @@ def describe(params: Params) -> str:
 
 
 def size(data: GroupConvData) -> tuple[float, float]:
-    return (style.WIDTH_IN, 2.3)
+    return (style.WIDTH_IN, 0.3 + 1.05 * len(data.groups))
 
 
 KIND = FigureKind("group-conv", KEYS, compute, draw, describe, size)

@@ -99,21 +99,22 @@ def _draw_block(ax, mask: np.ndarray) -> None:  # type: ignore[no-untyped-def]
         xytext=at(0, -0.7, 0),
         arrowprops={"arrowstyle": "->", "linewidth": 0.8},
     )
-    ax.text(*at(c_size / 2, -1.5, 0), "C", ha="center", va="center", fontsize=8)
+    ax.text(*at(c_size / 2, -1.5, 0), "C", ha="center", va="center", fontsize=style.MIN_FONT_PT)
     ax.annotate(
         "",
         xy=at(-0.5, hw_size, 0),
         xytext=at(-0.5, 0, 0),
         arrowprops={"arrowstyle": "->", "linewidth": 0.8},
     )
-    ax.text(*at(-1.3, hw_size / 2, 0), "H,W", ha="center", va="center", rotation=90, fontsize=8)
+    ax.text(*at(-1.3, hw_size / 2, 0), "H,W", ha="center", va="center", rotation=90,
+            fontsize=style.MIN_FONT_PT)
     ax.annotate(
         "",
         xy=at(c_size + 0.5, 0, n_size),
         xytext=at(c_size + 0.5, 0, 0),
         arrowprops={"arrowstyle": "->", "linewidth": 0.8},
     )
-    ax.text(*at(c_size + 1.1, -0.2, n_size / 2), "N", ha="center", va="center", fontsize=8)
+    ax.text(*at(c_size + 1.1, -0.2, n_size / 2), "N", ha="center", va="center", fontsize=style.MIN_FONT_PT)
     ax.set_xlim(-2.0, c_size + n_size * dx + 1.8)
     ax.set_ylim(-2.0, hw_size + n_size * dy + 0.3)
     ax.set_aspect("equal")
@@ -122,8 +123,12 @@ def _draw_block(ax, mask: np.ndarray) -> None:  # type: ignore[no-untyped-def]
 
 def draw(data: NormAxesData, fig: Figure) -> None:
     count = len(data.norms)
-    axes = fig.subplots(1, count, squeeze=False)[0]
-    for ax, norm, sets in zip(axes, data.norms, data.sets, strict=True):
+    columns = min(count, 2)  # two blocks per row at most: at 3.6 in, four in a row were 9 px labels
+    rows = (count + columns - 1) // columns
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for ax in axes[count:]:
+        ax.axis("off")
+    for ax, norm, sets in zip(axes, data.norms, data.sets, strict=False):
         mask = sets == sets[0, 0, 0]
         _draw_block(ax, mask)
         title = TITLES[norm] + (f" (G={data.groups})" if norm == "group" else "")
@@ -135,7 +140,8 @@ def describe(params: Params) -> str:
 
 
 def size(data: NormAxesData) -> tuple[float, float]:
-    return (style.WIDTH_IN, 2.0 if len(data.norms) >= 3 else 2.8)
+    rows = (len(data.norms) + 1) // 2
+    return (style.WIDTH_IN, 2.8 if len(data.norms) == 1 else 1.8 * rows)
 
 
 KIND = FigureKind("norm-axes", KEYS, compute, draw, describe, size)

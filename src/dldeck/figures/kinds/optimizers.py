@@ -201,12 +201,14 @@ def draw(data: OptimizersData, fig: Figure) -> None:
     ax.set_ylim(*surface.ylim)
     ax.set_xlabel("$x$")
     ax.set_ylabel("$y$")
-    ax.set_title(f"{surface.title}，{len(data.paths[0]) - 1} 步")
-    ax.legend(
-        loc="lower right" if data.surface == "ellipse" else "lower left",
-        ncols=2 if len(data.names) > 3 else 1,
-        framealpha=0.9,
-    )
+    steps = f"{len(data.paths[0]) - 1} 步"
+    # A long surface formula and the step count do not fit one 3.6 in line.
+    ax.set_title(f"{surface.title}\n{steps}" if len(surface.title) > 24 else f"{surface.title}，{steps}")
+    style.legend_below(fig, ax, ncols=2 if len(data.names) > 1 else 1)
+
+
+def size(data: OptimizersData) -> tuple[float, float]:
+    return (style.WIDTH_IN, style.HEIGHT_IN + 0.25 * ((len(data.names) + 1) // 2) + 0.1)
 
 
 def describe(params: Params) -> str:
@@ -214,4 +216,4 @@ def describe(params: Params) -> str:
     return f"优化器在 {params['surface']} 损失面上的轨迹：{names}"
 
 
-KIND = FigureKind("optimizers", KEYS, compute, draw, describe)
+KIND = FigureKind("optimizers", KEYS, compute, draw, describe, size)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from dldeck.figures import style
 from dldeck.figures.kind import FigureKind, Params
@@ -48,22 +50,20 @@ def compute(params: Params) -> OverlapData:
 
 
 def draw(data: OverlapData, fig: Figure) -> None:
+    """One panel per kernel; the shade of a cell is its tap count, named in a legend below (numbers
+    in the cells only when a cell is big enough for 10 pt text)."""
     axes = fig.subplots(1, len(data.kernels), squeeze=False)[0]
     top = max(int(c.max()) for c in data.counts)
+    cmap = matplotlib.colormaps["Blues"]
+    norm = matplotlib.colors.Normalize(vmin=0, vmax=top * 1.35)
     for ax, k, counts in zip(axes, data.kernels, data.counts, strict=True):
-        ax.imshow(counts, cmap="Blues", vmin=0, vmax=top * 1.35, interpolation="nearest")
+        ax.imshow(counts, cmap=cmap, norm=norm, interpolation="nearest")
         size = counts.shape[0]
-        if size <= 16:
+        cell_pt = style.WIDTH_IN * 72 * 0.9 / len(data.kernels) / size
+        if cell_pt >= 1.3 * style.MIN_FONT_PT:
             for (r, c), value in np.ndenumerate(counts):
-                ax.text(
-                    c,
-                    r,
-                    str(value),
-                    ha="center",
-                    va="center",
-                    fontsize=6 if size > 12 else 7,
-                    color="white" if value > 0.6 * top else "black",
-                )
+                ax.text(c, r, str(value), ha="center", va="center", fontsize=style.MIN_FONT_PT,
+                        color="white" if value > 0.6 * top else "black")
         ax.set_xticks([])
         ax.set_yticks([])
         for spine in ax.spines.values():
@@ -71,9 +71,11 @@ def draw(data: OverlapData, fig: Figure) -> None:
             spine.set_color(style.GRID_EDGE)
         even = "均匀" if k % data.stride == 0 else "棋盘格"
         ax.set_title(f"k={k}, s={data.stride}：{even}")
-    fig.suptitle(
-        f"转置卷积每个输出像素被几个卷积核抽头覆盖（输入 {data.input_size}×{data.input_size}）", fontsize=9
-    )
+    values = sorted({int(v) for counts in data.counts for v in np.unique(counts)})
+    handles = [Patch(facecolor=cmap(norm(v)), edgecolor=style.GRID_EDGE, label=str(v)) for v in values]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(values), frameon=False,
+               title="覆盖次数", title_fontsize=style.MIN_FONT_PT, handlelength=1.0, columnspacing=0.8)
+    fig.suptitle(f"转置卷积：每个输出像素被几个核抽头覆盖\n（输入 {data.input_size}×{data.input_size}）")
 
 
 def describe(params: Params) -> str:
@@ -82,7 +84,7 @@ def describe(params: Params) -> str:
 
 
 def size(data: OverlapData) -> tuple[float, float]:
-    return (style.WIDTH_IN, 3.4 if len(data.kernels) <= 2 else 2.6)
+    return (style.WIDTH_IN, 1.05 + style.WIDTH_IN / len(data.kernels))
 
 
 KIND = FigureKind("overlap", KEYS, compute, draw, describe, size)

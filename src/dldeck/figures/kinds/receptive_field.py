@@ -100,10 +100,14 @@ def _placement(stack: Stack) -> list[tuple[int, float]]:
     return placement
 
 
+_LABEL_UNITS = 3.6  # room left of the grid for the layer names
+
+
 def draw(data: ReceptiveFieldData, fig: Figure) -> None:
     widest = max(stack.receptive_field for stack in data.stacks)
-    deepest = max(len(stack.rows) for stack in data.stacks)
-    axes = fig.subplots(1, len(data.stacks), squeeze=False)[0]
+    # One stack per row, all on one horizontal scale, so their widths compare and a unit stays wide.
+    heights = [len(stack.rows) * 1.6 for stack in data.stacks]
+    axes = fig.subplots(len(data.stacks), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
     for index, (ax, stack) in enumerate(zip(axes, data.stacks, strict=True)):
         color = style.PALETTE[index]
         placement = _placement(stack)
@@ -141,12 +145,12 @@ def draw(data: ReceptiveFieldData, fig: Figure) -> None:
                             alpha=0.7,
                         )
             name = "输入" if level == 0 else ("输出" if level == depth - 1 else f"第{level}层")
-            ax.text(-0.5, y + 0.45, name, ha="right", va="center", fontsize=7.5)
-        ax.set_xlim(-3.0, widest + 0.2)
-        ax.set_ylim(-0.2, (deepest - 1) * 1.6 + 1.1)
+            ax.text(-0.4, y + 0.45, name, ha="right", va="center", fontsize=style.MIN_FONT_PT)
+        ax.set_xlim(-_LABEL_UNITS, widest + 0.2)
+        ax.set_ylim(-0.2, (depth - 1) * 1.6 + 1.1)
         ax.set_aspect("equal")
         ax.axis("off")
-        ax.set_title(_stack_title(stack), fontsize=8.5)
+        ax.set_title(_stack_title(stack), fontsize=style.MIN_FONT_PT + 0.5)
 
 
 def describe(params: Params) -> str:
@@ -159,10 +163,10 @@ def describe(params: Params) -> str:
 
 
 def size(data: ReceptiveFieldData) -> tuple[float, float]:
-    depth = max(len(stack.rows) for stack in data.stacks)
     widest = max(stack.receptive_field for stack in data.stacks)
-    inches_per_unit = style.WIDTH_IN / len(data.stacks) / (widest + 3.4)
-    return (style.WIDTH_IN, min(4.5, max(1.8, 0.7 + inches_per_unit * (depth * 1.6 + 0.2))))
+    inches_per_unit = style.WIDTH_IN * 0.95 / (widest + _LABEL_UNITS + 0.2)
+    grids = sum((len(stack.rows) - 1) * 1.6 + 1.3 for stack in data.stacks) * inches_per_unit
+    return (style.WIDTH_IN, grids + 0.45 * len(data.stacks) + 0.1)
 
 
 KIND = FigureKind("receptive-field", KEYS, compute, draw, describe, size)

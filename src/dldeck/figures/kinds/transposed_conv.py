@@ -1,7 +1,7 @@
 """Transposed convolution as an ordinary stride-1 convolution over a zero-inserted, padded input.
 
 Between input pixels go s−1 zeros, around them k−1−p zeros (plus output_padding on the bottom
-and right); a stride-1 k×k convolution over that grid gives (n−1)s − 2p + k + output_padding.
+and right); a stride-1 k×k convolution over that grid gives s(i−1) − 2p + k + output_padding.
 """
 
 from __future__ import annotations
@@ -58,52 +58,47 @@ def compute(params: Params) -> TransposedConvData:
     expanded = inserted + 2 * border + op
     out = output_size(n, k, s, p, op)
     if out < 1:
-        raise SpecError(f"output size (n−1)s − 2p + k + output_padding = {out} < 1", key="padding")
+        raise SpecError(f"output size s(i−1) − 2p + k + output_padding = {out} < 1", key="padding")
     sources = {(border + i * s, border + j * s): (i, j) for i in range(n) for j in range(n)}
     return TransposedConvData(n, k, s, p, op, expanded, border, sources, out)
 
 
 def draw(data: TransposedConvData, fig: Figure) -> None:
+    """The zero-inserted grid large on the left, input and output stacked on the right. Input pixels
+    are numbered 1, 2, … and keep their numbers where they land (no per-cell "0": zeros are the dashed
+    grey cells), so every label is 10 pt at 3.6 in. Names as in the card: i, k, s, p, output_padding."""
     n, e, o = data.input_size, data.expanded_size, data.output_size
-    axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [max(n, e * 0.45), e, max(o, e * 0.45)]})
+    grid = fig.add_gridspec(2, 2, width_ratios=[e, max(o, n) * 0.75], height_ratios=[n, o])
+    big = fig.add_subplot(grid[:, 0])
+    small_in = fig.add_subplot(grid[0, 1])
+    small_out = fig.add_subplot(grid[1, 1])
     input_color = style.PALETTE[0]
     window_color = style.PALETTE[1]
+    cell_pt = style.WIDTH_IN * 72 * 0.55 / e
+    numbered = cell_pt >= 1.1 * style.MIN_FONT_PT * len(str(n * n))
+    numbers = {(i, j): str(i * n + j + 1) for i in range(n) for j in range(n)}
 
-    ax = axes[0]
-    grid_axes(ax, n, n)
-    draw_cells(
-        ax,
-        n,
-        n,
-        {(i, j): lighten(input_color, 0.5) for i in range(n) for j in range(n)},
-        {(i, j): f"x{i}{j}" if n <= 4 else "" for i in range(n) for j in range(n)},
-        fontsize=6,
-    )
-    ax.set_title(f"输入 {n}×{n}")
+    grid_axes(small_in, n, n)
+    draw_cells(small_in, n, n, {cell: lighten(input_color, 0.5) for cell in numbers},
+               numbers if numbered else None, fontsize=style.MIN_FONT_PT)
+    small_in.set_title(f"输入 {n}×{n}")
 
-    ax = axes[1]
-    grid_axes(ax, e, e)
+    grid_axes(big, e, e)
     inner = range(data.border, data.border + (n - 1) * data.stride + 1)
     fills = {(r, c): style.PAD_FILL for r in range(e) for c in range(e) if r not in inner or c not in inner}
     fills.update({cell: lighten(input_color, 0.5) for cell in data.sources})
-    texts = {
-        (r, c): (f"x{data.sources[(r, c)][0]}{data.sources[(r, c)][1]}" if (r, c) in data.sources else "0")
-        for r in range(e)
-        for c in range(e)
-    }
+    texts = {cell: numbers[source] for cell, source in data.sources.items()} if numbered else None
     zeros = {(r, c) for r in range(e) for c in range(e) if (r, c) not in data.sources}
-    draw_cells(ax, e, e, fills, texts if e <= 11 else None, dashed=zeros, fontsize=5)
-    outline(ax, 0, 0, data.kernel, data.kernel, window_color)
-    ax.set_title(f"插零 (s−1={data.stride - 1}) + 补零 (k−1−p={data.border})：{e}×{e}")
+    draw_cells(big, e, e, fills, texts, dashed=zeros, fontsize=style.MIN_FONT_PT)
+    outline(big, 0, 0, data.kernel, data.kernel, window_color)
+    big.set_title(f"插零 s−1={data.stride - 1}，补零 k−1−p={data.border}\n→ {e}×{e}")
 
-    ax = axes[2]
-    grid_axes(ax, o, o)
-    draw_cells(ax, o, o, {(0, 0): lighten(window_color, 0.45)})
-    ax.set_title(f"输出 {o}×{o}")
+    grid_axes(small_out, o, o)
+    draw_cells(small_out, o, o, {(0, 0): lighten(window_color, 0.45)})
+    small_out.set_title(f"输出 {o}×{o}")
     fig.suptitle(
-        f"转置卷积 k={data.kernel}, s={data.stride}, p={data.padding}, output_padding={data.output_padding}："
-        f"(n−1)s − 2p + k + op = {o}",
-        fontsize=9,
+        f"i={n}, k={data.kernel}, s={data.stride}, p={data.padding}, output_padding={data.output_padding}\n"
+        r"$o=s(i-1)-2p+k+\mathrm{output\_padding}=$" + f"{o}",
     )
 
 
@@ -116,7 +111,7 @@ def describe(params: Params) -> str:
 
 
 def size(data: TransposedConvData) -> tuple[float, float]:
-    return (style.WIDTH_IN, 2.9)
+    return (style.WIDTH_IN, 3.3)
 
 
 KIND = FigureKind("transposed-conv", KEYS, compute, draw, describe, size)
