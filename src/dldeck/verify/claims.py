@@ -20,7 +20,7 @@ import sympy
 
 from dldeck.verify.evaluate import Evaluator, Scope
 from dldeck.verify.syntax import CheckError, Statement
-from dldeck.verify.values import describe, expect_expr, short
+from dldeck.verify.values import describe, dims, expect_expr, is_matrix, short
 
 IDENTITY_POINTS = 60
 INEQUALITY_GRID = 1201
@@ -101,6 +101,8 @@ def _plain(value: Any) -> Any:
 
 
 def equal(left: Any, right: Any, rng: random.Random) -> str:
+    if is_matrix(left) or is_matrix(right):
+        return _matrix_equal(left, right, rng)
     if isinstance(left, tuple) or isinstance(right, tuple):
         if not (isinstance(left, tuple) and isinstance(right, tuple)):
             raise _Failed(f"computed {show(left)}, right side {show(right)}")
@@ -129,6 +131,23 @@ def equal(left: Any, right: Any, rng: random.Random) -> str:
             return "symbolic"
         raise _Failed(f"computed {show(left)}, right side {show(right)}")
     return identity(left, right, rng)
+
+
+def _matrix_equal(left: Any, right: Any, rng: random.Random) -> str:
+    """Entry by entry, each an identity; a failure names the first differing entry."""
+    if not (is_matrix(left) and is_matrix(right)):
+        raise _Failed(f"computed {show(left)}, right side {show(right)}")
+    if left.shape != right.shape:
+        raise _Failed(f"computed a {dims(left)} matrix, right side a {dims(right)} matrix")
+    status = "symbolic"
+    for i in range(left.shape[0]):
+        for j in range(left.shape[1]):
+            try:
+                if equal(left[i, j], right[i, j], rng) == "numeric":
+                    status = "numeric"
+            except _Failed as failure:
+                raise _Failed(f"entry [{i}, {j}]: {failure.detail}") from None
+    return status
 
 
 def identity(left: sympy.Expr, right: sympy.Expr, rng: random.Random) -> str:
@@ -434,7 +453,7 @@ def number(value: Any) -> str:
 def show(value: Any) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(show(v) for v in value) + ("," if len(value) == 1 else "") + ")"
-    if isinstance(value, str):
+    if isinstance(value, str) or value is None:  # None: MultiheadAttention's weights with need_weights=False
         return repr(value)
     if isinstance(value, sympy.Basic) or isinstance(value, bool):
         return short(value, 80)

@@ -15,8 +15,8 @@ import sympy
 
 from dldeck.errors import quote
 from dldeck.verify.library import CONSTANTS, FUNCTIONS, facts_directory, load_facts
-from dldeck.verify.syntax import ASSUMPTION_WORDS, MAX_CALL_DEPTH, CheckError, Statement
-from dldeck.verify.values import binary, expect_expr, logical_not, relation
+from dldeck.verify.syntax import ASSUMPTION_WORDS, MAX_CALL_DEPTH, CheckError, Statement, literal_index
+from dldeck.verify.values import binary, expect_expr, is_matrix, logical_not, negate, relation
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,9 @@ class Evaluator:
             operand = self._eval(node.operand, env, defs)
             if isinstance(node.op, ast.Not):
                 return logical_not(operand)
-            value = expect_expr(operand, "operand of unary minus")
-            return -value if isinstance(node.op, ast.USub) else value
+            if isinstance(node.op, ast.USub):
+                return negate(operand)
+            return operand if is_matrix(operand) else expect_expr(operand, "operand of unary plus")
         if isinstance(node, ast.Tuple | ast.List):
             return tuple(self._eval(element, env, defs) for element in node.elts)
         if isinstance(node, ast.Subscript):
@@ -162,14 +163,16 @@ class Evaluator:
 
     def _subscript(self, node: ast.Subscript, env: dict[str, Any], defs: dict[str, Definition]) -> Any:
         container = self._eval(node.value, env, defs)
+        parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        indices = [literal_index(part) for part in parts]
+        assert all(i is not None for i in indices)  # validate() admits literal indices only
+        if is_matrix(container):
+            return _matrix_entry(container, [int(i) for i in indices if i is not None])
         if not isinstance(container, tuple):
-            raise CheckError("only tuples and lists can be indexed")
-        index_node = node.slice
-        sign = 1
-        if isinstance(index_node, ast.UnaryOp):
-            sign, index_node = -1, index_node.operand
-        assert isinstance(index_node, ast.Constant)
-        index = sign * int(index_node.value)
+            raise CheckError("only tuples, lists and matrices can be indexed")
+        if len(indices) != 1:
+            raise CheckError("a tuple takes one index, e.g. t[0]")
+        index = int(indices[0] or 0)
         if not -len(container) <= index < len(container):
             raise CheckError(f"index {index} out of range for a tuple of {len(container)}")
         return container[index]
@@ -216,3 +219,16 @@ class Evaluator:
             )
         finally:
             self.depth -= 1
+
+
+def _matrix_entry(matrix: Any, indices: list[int]) -> Any:
+    """M[i, j]; a vector (one row or one column) also takes v[i]. Negative indices count from the end."""
+    rows, cols = matrix.shape
+    if len(indices) == 1:
+        if 1 not in (rows, cols):
+            raise CheckError(f"a {rows}×{cols} matrix takes two indices, e.g. M[0, 1]")
+        indices = [indices[0], 0] if cols == 1 else [0, indices[0]]
+    for index, size, what in zip(indices, (rows, cols), ("row", "column"), strict=True):
+        if not -size <= index < size:
+            raise CheckError(f"{what} index {index} out of range for a {rows}×{cols} matrix")
+    return matrix[indices[0], indices[1]]

@@ -16,9 +16,10 @@ import sympy
 from sympy import Integer, Rational
 
 from dldeck.errors import quote
+from dldeck.verify import dtypes, matrices
 from dldeck.verify.layers import LAYER_FUNCTIONS
 from dldeck.verify.syntax import MAX_FACTORIAL_ARG, CheckError
-from dldeck.verify.values import Builtin, check_size, describe, expect_expr, guarded_pow, short
+from dldeck.verify.values import Builtin, check_size, describe, expect_expr, guarded_pow, is_matrix, short
 
 if TYPE_CHECKING:
     from dldeck.verify.evaluate import Evaluator
@@ -73,6 +74,8 @@ def _symbol_arg(value: Any, function: str) -> sympy.Symbol:
 
 def _diff(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
     _arity("diff", args, kwargs, 2, 3)
+    if is_matrix(args[0]):
+        return matrices.elementwise(args[0], lambda entry: _diff(_, [entry, *args[1:]], kwargs))
     f = expect_expr(args[0], "diff() expression")
     x = _symbol_arg(args[1], "diff")
     order = Integer(1)
@@ -185,6 +188,8 @@ def _arg_extremum(name: str, f: sympy.Expr, x: sympy.Symbol, domain: sympy.Set, 
 
 def _subs(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
     _arity("subs", args, kwargs, 3, 3)
+    if is_matrix(args[0]):
+        return matrices.elementwise(args[0], lambda entry: _subs(_, [entry, *args[1:]], kwargs))
     f = expect_expr(args[0], "subs() expression")
     x = _symbol_arg(args[1], "subs")
     value = expect_expr(args[2], "subs() value")
@@ -211,11 +216,15 @@ def _refuse_exploding_substitution(f: sympy.Expr, x: sympy.Symbol, value: sympy.
 
 def _expand(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
     _arity("expand", args, kwargs, 1, 1)
+    if is_matrix(args[0]):
+        return matrices.elementwise(args[0], sympy.expand)
     return sympy.expand(expect_expr(args[0], "expand() argument"))
 
 
 def _simplify(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
     _arity("simplify", args, kwargs, 1, 1)
+    if is_matrix(args[0]):
+        return matrices.elementwise(args[0], sympy.simplify)
     return sympy.simplify(expect_expr(args[0], "simplify() argument"))
 
 
@@ -283,6 +292,8 @@ FUNCTIONS: dict[str, Builtin] = {
     "approx": _approx_outside_claim,
     "fact": _fact,
     **LAYER_FUNCTIONS,
+    **matrices.FUNCTIONS,
+    **dtypes.FUNCTIONS,
 }
 
 BUILTIN_NAMES: frozenset[str] = frozenset(FUNCTIONS) | frozenset(CONSTANTS)

@@ -29,6 +29,7 @@ MAX_POWER_TOWER = 3
 MAX_RESULT_BITS = 100_000
 MAX_FACTORIAL_ARG = 1_000
 MAX_CALL_DEPTH = 100
+MAX_MATRIX_SIZE = 16  # rows and columns of a matrix value
 
 ASSUMPTION_WORDS = {
     "real": {"real": True},
@@ -216,7 +217,7 @@ def parse_statement(text: str, line: int, builtins: Collection[str]) -> Statemen
 _ALLOWED_NODES = (
     ast.Expression, ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.Call, ast.keyword,
     ast.Name, ast.Load, ast.Constant, ast.Tuple, ast.List, ast.Subscript,
-    ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod, ast.FloorDiv,
+    ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod, ast.FloorDiv, ast.MatMult,
     ast.USub, ast.UAdd, ast.Not, ast.And, ast.Or,
     ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE,
 )  # fmt: skip
@@ -263,6 +264,16 @@ def parse_expression(text: str, line: int) -> ast.expr:
     return tree.body
 
 
+def literal_index(node: ast.AST) -> int | None:
+    """The value of a literal integer index (`2`, `-1`), else None."""
+    sign = 1
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        sign, node = -1, node.operand
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return sign * node.value
+    return None
+
+
 def _segment(text: str, node: ast.AST) -> str:
     return ast.get_source_segment(text, node) or type(node).__name__
 
@@ -299,13 +310,15 @@ def validate(tree: ast.Expression, text: str, line: int) -> None:
                     raise CheckError(f"names starting with _ are not allowed: {quote(keyword.arg)}", line)
         elif isinstance(node, ast.Subscript):
             index = node.slice
-            if isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub):
-                index = index.operand
-            if not (isinstance(index, ast.Constant) and type(index.value) is int):
+            parts = index.elts if isinstance(index, ast.Tuple) and len(index.elts) == 2 else [index]
+            if not all(literal_index(part) is not None for part in parts):
                 raise CheckError(
-                    f"only tuple indexing with a literal integer is allowed: {quote(_segment(text, node))}",
+                    "only indexing with literal integers is allowed (t[0], M[0, 1]): "
+                    f"{quote(_segment(text, node))}",
                     line,
                 )
+            stack.append((node.value, depth + 1))  # the index is literal: only the container is visited
+            continue
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
             height, probe = 1, node.right
             while isinstance(probe, ast.BinOp) and isinstance(probe.op, ast.Pow):

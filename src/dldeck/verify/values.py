@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import sympy
 
-from dldeck.verify.syntax import MAX_POWER_EXPONENT, MAX_RESULT_BITS, CheckError
+from dldeck.verify.syntax import MAX_MATRIX_SIZE, MAX_POWER_EXPONENT, MAX_RESULT_BITS, CheckError
 
 if TYPE_CHECKING:  # annotations only: the evaluator imports the library, which imports this module
     from dldeck.verify.evaluate import Evaluator
@@ -33,7 +33,27 @@ def short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def is_matrix(value: Any) -> bool:
+    return isinstance(value, sympy.MatrixBase)
+
+
+def checked_matrix(value: sympy.MatrixBase) -> sympy.ImmutableMatrix:
+    """Every matrix value passes here: at most MAX_MATRIX_SIZE rows and columns, entries size-checked."""
+    rows, cols = value.shape
+    if rows > MAX_MATRIX_SIZE or cols > MAX_MATRIX_SIZE:
+        raise CheckError(f"matrix of {rows}×{cols} refused (at most {MAX_MATRIX_SIZE}×{MAX_MATRIX_SIZE})")
+    for entry in value:
+        check_size(entry)
+    return sympy.ImmutableMatrix(value)
+
+
+def dims(value: sympy.MatrixBase) -> str:
+    return f"{value.shape[0]}×{value.shape[1]}"
+
+
 def describe(value: Any) -> str:
+    if is_matrix(value):
+        return f"a {dims(value)} matrix"
     if isinstance(value, bool):
         return f"the boolean {value}"
     if isinstance(value, str):
@@ -67,16 +87,22 @@ def guarded_pow(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
     return check_size(base**exponent)
 
 
+_SYMBOLS = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.Pow: "**",
+    ast.Mod: "%",
+    ast.FloorDiv: "//",
+    ast.MatMult: "@",
+}
+
+
 def binary(op: ast.operator, left: Any, right: Any) -> Any:
-    symbol = {
-        ast.Add: "+",
-        ast.Sub: "-",
-        ast.Mult: "*",
-        ast.Div: "/",
-        ast.Pow: "**",
-        ast.Mod: "%",
-        ast.FloorDiv: "//",
-    }[type(op)]
+    symbol = _SYMBOLS[type(op)]
+    if is_matrix(left) or is_matrix(right) or isinstance(op, ast.MatMult):
+        return checked_matrix(_matrix_binary(op, symbol, left, right))
     a = expect_expr(left, f"left operand of {symbol}")
     b = expect_expr(right, f"right operand of {symbol}")
     if isinstance(op, ast.Add):
@@ -92,6 +118,48 @@ def binary(op: ast.operator, left: Any, right: Any) -> Any:
     if isinstance(op, ast.Mod):
         return sympy.Mod(a, b)
     return sympy.floor(a / b)
+
+
+MAX_MATRIX_POWER = 64
+
+
+def _matrix_binary(op: ast.operator, symbol: str, left: Any, right: Any) -> sympy.MatrixBase:
+    """+ - between equal shapes, * and / by a scalar, @ for products, ** by a literal integer."""
+    both = is_matrix(left) and is_matrix(right)
+    what = f"{describe(left)} {symbol} {describe(right)}"
+    if isinstance(op, ast.MatMult):
+        if not both:
+            raise CheckError(f"@ multiplies two matrices, got {what}")
+        if left.shape[1] != right.shape[0]:
+            raise CheckError(f"matrix product needs (a×b) @ (b×c), got {dims(left)} @ {dims(right)}")
+        return left @ right
+    if isinstance(op, ast.Add | ast.Sub):
+        if not both or left.shape != right.shape:
+            raise CheckError(f"{symbol} needs two matrices of the same shape, got {what}")
+        return left + right if isinstance(op, ast.Add) else left - right
+    if isinstance(op, ast.Mult):
+        if both:
+            raise CheckError(f"* of two matrices is ambiguous: write A @ B for the product ({what})")
+        scalar = expect_expr(right if is_matrix(left) else left, "the factor of a matrix")
+        return (left if is_matrix(left) else right) * scalar
+    if isinstance(op, ast.Div) and is_matrix(left) and not is_matrix(right):
+        return left / expect_expr(right, "the divisor of a matrix")
+    if isinstance(op, ast.Pow) and is_matrix(left) and not is_matrix(right):
+        exponent = expect_expr(right, "the power of a matrix")
+        if not (exponent.is_Integer and abs(exponent) <= MAX_MATRIX_POWER):
+            raise CheckError(
+                f"a matrix power must be a literal integer up to {MAX_MATRIX_POWER}, got {short(exponent)}"
+            )
+        if left.shape[0] != left.shape[1]:
+            raise CheckError(f"only a square matrix has powers, got {dims(left)}")
+        return left ** int(exponent)
+    raise CheckError(f"{symbol} is not defined for {what}")
+
+
+def negate(value: Any) -> Any:
+    if is_matrix(value):
+        return -value
+    return -expect_expr(value, "operand of unary minus")
 
 
 def relation(op: ast.cmpop, left: Any, right: Any) -> Any:
