@@ -276,3 +276,32 @@ def test_function_plots_a_bare_variable_but_not_a_relation() -> None:
     np.testing.assert_allclose(data.curves[0].y, data.x)
     with pytest.raises(Exception, match="is not a function to plot"):
         data_of("plot: [x > 0]\nx: [-2, 2]\n")
+
+
+# --------------------------------------------------------------------------- heatmap
+
+
+def test_heatmap_causal_softmax_rows_are_attention_weights() -> None:
+    data = data_of("kind: heatmap\nvalue: -abs(i - j)/2\nrows: 6\nmask: j > i\nsoftmax: true\n")
+    assert data.values.shape == (6, 6)
+    np.testing.assert_array_equal(data.masked, np.triu(np.ones((6, 6), dtype=bool), k=1))
+    np.testing.assert_allclose(data.values.sum(axis=1), 1.0)
+    assert np.all(data.values[data.masked] == 0)
+    assert data.values[0, 0] == pytest.approx(1.0)  # the first query sees only itself
+    row = np.exp(-np.abs(3 - np.arange(4)) / 2)
+    np.testing.assert_allclose(data.values[3, :4], row / row.sum())
+
+
+def test_heatmap_uses_card_definitions_and_plain_values() -> None:
+    data = data_of("kind: heatmap\nvalue: score(i, j)\nrows: 3\ncols: 5\n", checks="score(a, b) := a*b + 1\n")
+    assert not data.softmax and not data.masked.any()
+    np.testing.assert_array_equal(data.values, np.outer(np.arange(3), np.arange(5)) + 1)
+
+
+def test_heatmap_refuses_other_names_and_fully_masked_rows() -> None:
+    with pytest.raises(Exception, match="only i \\(row\\) and j \\(column\\) vary"):
+        data_of("kind: heatmap\nvalue: i + k\n")
+    with pytest.raises(Exception, match="row i = 0 is masked entirely"):
+        data_of("kind: heatmap\nvalue: i\nmask: j >= i\nsoftmax: true\n")
+    with pytest.raises(Exception, match="expected true or false"):
+        data_of("kind: heatmap\nvalue: i\nsoftmax: yes please\n")

@@ -68,4 +68,11 @@ EXAMPLES: dict[str, list[tuple[str, str, str]]] = {
     "group-conv": [
         ("G = 1, 2, 8", "kind: group-conv\nin_channels: 8\nout_channels: 8\ngroups: [1, 2, 8]\n", "")
     ],
+    "heatmap": [
+        (
+            "causal attention weights",
+            "kind: heatmap\nvalue: -abs(i - j)/2\nrows: 6\nmask: j > i\nsoftmax: true\n",
+            "",
+        )
+    ],
 }

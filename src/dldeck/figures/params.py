@@ -132,6 +132,20 @@ class Choice(Key):
 
 
 @dataclass(frozen=True)
+class Bool(Key):
+    """`true` or `false` (YAML booleans only: `yes`/`1` would hide a typo)."""
+
+    default: Any = False
+    required: bool = False
+    describe: str = "true or false"
+
+    def parse(self, value: Any, node: Node, ctx: Context) -> bool:
+        if not isinstance(value, bool):
+            raise SpecError(f"expected true or false, got {show(value)}", node=node)
+        return value
+
+
+@dataclass(frozen=True)
 class Str(Key):
     max_len: int = 200
     default: Any = None

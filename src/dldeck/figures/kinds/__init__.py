@@ -8,6 +8,7 @@ from dldeck.figures.kinds import (
     ema,
     function,
     group_conv,
+    heatmap,
     lr_schedule,
     norm_axes,
     optimizers,
@@ -29,6 +30,7 @@ KINDS: dict[str, FigureKind] = {
         ema,
         lr_schedule,
         group_conv,
+        heatmap,
     )
 }
 
