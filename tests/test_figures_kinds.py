@@ -276,3 +276,23 @@ def test_function_plots_a_bare_variable_but_not_a_relation() -> None:
     np.testing.assert_allclose(data.curves[0].y, data.x)
     with pytest.raises(Exception, match="is not a function to plot"):
         data_of("plot: [x > 0]\nx: [-2, 2]\n")
+
+
+# --------------------------------------------------------------------------- bars
+
+
+def test_bars_values_are_evaluated_expressions() -> None:
+    data = data_of(
+        "kind: bars\nlabels: [weights, grads, master, m, v]\n"
+        "values: [bytes_per('fp16'), bytes_per('bf16'), bytes_per('fp32'), 2*k, sqrt(16)]\n"
+        "total: true\n",
+        checks="k := 2\n",
+    )
+    assert data.labels == ("weights", "grads", "master", "m", "v")
+    assert data.values == (2.0, 2.0, 4.0, 4.0, 4.0)
+    assert data.total == 16.0
+
+
+def test_bars_total_only_when_asked() -> None:
+    assert data_of("kind: bars\nlabels: [a, b]\nvalues: [1, 1/4]\n").total is None
+

@@ -131,6 +131,18 @@ class Choice(Key):
 
 
 @dataclass(frozen=True)
+class Bool(Key):
+    default: Any = False
+    required: bool = False
+    describe: str = "true or false"
+
+    def parse(self, value: Any, node: Node, ctx: Context) -> bool:
+        if not isinstance(value, bool):
+            raise SpecError(f"expected {self.describe}, got {show(value)}", node=node)
+        return value
+
+
+@dataclass(frozen=True)
 class Str(Key):
     max_len: int = 200
     default: Any = None
