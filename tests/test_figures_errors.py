@@ -52,6 +52,9 @@ CASES = [
     ("", 11, "empty figure block"),
     ("- a\n- b\n", 11, "must be a YAML mapping"),
     ("kind: conv\ninput: [5\n", 13, "YAML:"),
+    ("kind: bars\nlabels: [a, b, c]\nvalues: [1, 2]\n", 13, "2 values for 3 labels"),
+    ("kind: bars\nlabels: [a]\nvalues: [y]\n", 13, "a bar's value must be a number, got «y»"),
+    ("kind: bars\nlabels: [a]\nvalues: [1]\ntotal: maybe\n", 14, "expected true or false, got «maybe»"),
 ]
 
 

@@ -305,3 +305,23 @@ def test_heatmap_refuses_other_names_and_fully_masked_rows() -> None:
         data_of("kind: heatmap\nvalue: i\nmask: j >= i\nsoftmax: true\n")
     with pytest.raises(Exception, match="expected true or false"):
         data_of("kind: heatmap\nvalue: i\nsoftmax: yes please\n")
+
+
+# --------------------------------------------------------------------------- bars
+
+
+def test_bars_values_are_evaluated_expressions() -> None:
+    data = data_of(
+        "kind: bars\nlabels: [weights, grads, master, m, v]\n"
+        "values: [bytes_per('fp16'), bytes_per('bf16'), bytes_per('fp32'), 2*k, sqrt(16)]\n"
+        "total: true\n",
+        checks="k := 2\n",
+    )
+    assert data.labels == ("weights", "grads", "master", "m", "v")
+    assert data.values == (2.0, 2.0, 4.0, 4.0, 4.0)
+    assert data.total == 16.0
+
+
+def test_bars_total_only_when_asked() -> None:
+    assert data_of("kind: bars\nlabels: [a, b]\nvalues: [1, 1/4]\n").total is None
+

@@ -65,6 +65,15 @@ EXAMPLES: dict[str, list[tuple[str, str, str]]] = {
             "",
         )
     ],
+    "bars": [
+        (
+            "mixed-precision Adam bytes per parameter",
+            "kind: bars\nlabels: [weights, grads, master, m, v]\n"
+            "values: [bytes_per('fp16'), bytes_per('fp16'), bytes_per('fp32'), bytes_per('fp32'), 4]\n"
+            "ylabel: bytes\ntotal: true\n",
+            "",
+        )
+    ],
     "group-conv": [
         ("G = 1, 2, 8", "kind: group-conv\nin_channels: 8\nout_channels: 8\ngroups: [1, 2, 8]\n", "")
     ],

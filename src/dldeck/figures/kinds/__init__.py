@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dldeck.figures.kind import FigureKind
 from dldeck.figures.kinds import (
+    bars,
     conv,
     ema,
     function,
@@ -30,6 +31,7 @@ KINDS: dict[str, FigureKind] = {
         ema,
         lr_schedule,
         group_conv,
+        bars,
         heatmap,
     )
 }
