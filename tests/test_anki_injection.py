@@ -26,7 +26,7 @@ HOSTILE = r"""
     deck: 测试
     ---
 
-    ## 听 [sound:q.mp3] 和 [anki:tts lang=en_US]hello[/anki:tts] {#media-tags}
+    ## 听 [sound:q.mp3] 和 [anki:tts lang=en]hello[/anki:tts] {#media-tags}
 
     答：[latex]\input{/etc/passwd}[/latex] `[$]x[/$]` `[$$]y[/$$]` [[type:Answer]] {{Question}}
     `[sound:code.mp3]` 和 \\(\href{javascript:alert(1)}{click}\\) 与 \\[x\\]。
@@ -75,7 +75,7 @@ def test_media_and_tts_tags_play_nothing_and_show_as_text(reviewed) -> None:
         assert card_.question_av_tags() == [] and card_.answer_av_tags() == []
     basic = next(c for c in cards if c.note()["Id"] == "media-tags")
     question, answer = _visible(basic.question()), _visible(basic.answer())
-    assert "[sound:q.mp3]" in question and "[anki:tts lang=en_US]hello[/anki:tts]" in question
+    assert "[sound:q.mp3]" in question and "[anki:tts lang=en]hello[/anki:tts]" in question
     for text in (r"[latex]\input{/etc/passwd}[/latex]", "[$]x[/$]", "[$$]y[/$$]", "[[type:Answer]]",
                  "{{Question}}", "[sound:code.mp3]", "[sound:caption.mp3]"):
         assert text in answer, text

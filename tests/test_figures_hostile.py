@@ -21,7 +21,7 @@ CASES = [
      "sympy could not evaluate «limit(sin(x)/x**y, x, 0)»: NotImplementedError"),
     ("plot: [x]\nlabels: " + "{" * 500 + "}" * 500 + "\n", 12, "YAML: brackets nested deeper than 20"),
     ("plot: [x]\ncaption: " + "[" * 10_000 + "]" * 10_000 + "\n", 12, "YAML: brackets nested deeper than 20"),
-    ("plot: [x]\nlabels:\n" + "- " * 5_000 + "x\n", 11, "YAML: nested too deeply"),
+    ("plot: [x]\nlabels:\n" + "- " * 5_000 + "x\n", 13, "YAML nested deeper than 50 levels"),
     ("plot: [x]\nlabels: ['$" + "{" * 50 + "x" + "}" * 50 + "$']\n", 12,
      "figure `labels[0]`: formula refused: braces nested deeper than 10"),
     ("plot: [x]\ncaption: 'see $\\href{javascript:alert(1)}{x}$'\n", 12,
@@ -33,10 +33,10 @@ CASES = [
 
 @pytest.mark.parametrize(("source", "line", "message"), CASES, ids=[c[2][:40] for c in CASES])
 def test_hostile_spec_is_a_message_at_its_line_in_bounded_time(source: str, line: int, message: str) -> None:
-    started = time.monotonic()
+    started = time.process_time()  # CPU time: other work on a shared machine does not count
     with pytest.raises(BuildError) as caught:
         prepare(collection(card(source, first_line=10)))
-    assert time.monotonic() - started < 20
+    assert time.process_time() - started < 20
     (diagnostic,) = caught.value.diagnostics
     assert (diagnostic.path, diagnostic.line) == (PATH, line), str(diagnostic)
     assert message in diagnostic.message
