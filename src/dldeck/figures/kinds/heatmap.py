@@ -22,7 +22,7 @@ from dldeck.figures.kinds.function import Label, Source
 from dldeck.figures.params import Bool, Int, SpecError, show
 
 VARIABLES = ("i", "j")
-ANNOTATE_MAX_CELLS = 100
+ANNOTATE_MAX_CELLS = 36  # values are printed in cells only while they fit at a phone's text size
 
 KEYS = {
     "value": Source(required=True),
@@ -113,7 +113,7 @@ def draw(data: HeatmapData, fig: Figure) -> None:
         for i, j in np.argwhere(~data.masked):
             value = data.values[i, j]
             colour = "white" if top and value > 0.6 * top else "black"
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6.5, color=colour)
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=style.MIN_FONT_PT, color=colour)
     ax.set_xticks(range(cols))
     ax.set_yticks(range(rows))
     ax.set_xlabel(data.xlabel)
@@ -133,7 +133,7 @@ def describe(params: Params) -> str:
 
 
 def size(data: HeatmapData) -> tuple[float, float]:
-    return (4.2, 3.6)
+    return (style.WIDTH_IN, style.WIDTH_IN * 0.85)
 
 
 KIND = FigureKind("heatmap", KEYS, compute, draw, describe, size, uses_expressions=True)
