@@ -41,7 +41,10 @@ def install_addon(base: Path) -> None:
 
 
 def run_anki(base: Path, timeout: float) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, QTWEBENGINE_CHROMIUM_FLAGS="--no-sandbox")
+    # Anki allows one instance per user name (getpass.getuser()): another Anki running as this user
+    # would take our deck and exit ours with "Already running". A name of our own avoids that.
+    user = f"dldeck-probe-{os.getpid()}"
+    env = dict(os.environ, QTWEBENGINE_CHROMIUM_FLAGS="--no-sandbox", LOGNAME=user, USER=user)
     command = [sys.executable, "-c",
                "import sys, aqt; sys.argv = ['anki', '-b', sys.argv[1], '-p', 'test']; aqt.run()", str(base)]
     if not os.environ.get("DISPLAY"):

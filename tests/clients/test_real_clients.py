@@ -66,7 +66,7 @@ def anki(built: Path) -> tuple[int, list[dict]]:
         _unavailable("no display and no xvfb-run (Debian package xvfb)")
     out = REVIEW / "anki.jsonl"
     _run("anki_desktop.py", str(built / "dldeck.apkg"), str(out), "--widths", "360,1200",
-         "--themes", "light,dark", "--screenshots", ",".join(SAMPLE), "--timeout", "540", timeout=600)
+         "--themes", "light,dark", "--screenshots", ",".join(SAMPLE), "--timeout", "900", timeout=960)
     first = out.read_text(encoding="utf-8").splitlines()[0]
     cards = int(first.split('"cards": ')[1].split(",")[0])
     return cards, read_records(out)
