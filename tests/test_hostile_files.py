@@ -115,6 +115,32 @@ def test_a_markdown_file_symlinked_from_outside_is_not_read(tmp_path: Path) -> N
     assert error.startswith("content/b.md:1: cannot read this file: it is outside the content folder")
 
 
+def test_a_hard_link_to_a_file_outside_content_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "secret.png").write_bytes(png_bytes())
+    content = project(tmp_path, "pic.png")
+    os.link(tmp_path / "secret.png", content / "pic.png")
+    (error,) = read_errors(content)
+    assert error.startswith(f"{IMAGE_LINE} cannot use image «pic.png»: it is a hard link "
+                            "(2 names for one file)")
+
+
+def test_a_markdown_file_hard_linked_from_outside_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere.md").write_text("## 外面 {#outside}\n\n答案。\n", encoding="utf-8")
+    content = project(tmp_path, "pic.png")
+    (content / "pic.png").write_bytes(png_bytes())
+    os.link(tmp_path / "elsewhere.md", content / "b.md")
+    (error,) = read_errors(content)
+    assert error.startswith("content/b.md:1: cannot read this file: it is a hard link")
+
+
+@pytest.mark.parametrize("command", [["build"], ["check"], ["stats"], ["mutate"]])
+def test_a_missing_content_folder_is_exit_2_naming_it(in_project: Path, command: list[str]) -> None:
+    result = CliRunner().invoke(main, [*command, "--content", "nowhere"])
+    assert result.exit_code == 2, result.output
+    assert "content folder nowhere does not exist" in result.output
+    assert "Traceback" not in result.output
+
+
 # --------------------------------------------------------------------------- what a file is
 
 

@@ -165,6 +165,8 @@ def stats(content_dir: Path) -> None:
     except BuildError as error:
         _report(error)
         return
+    except OutputError as error:
+        _machine_problem(error)
     table = Table("deck", "cards", "cloze", "check blocks", "claims", "figures")
     totals: Counter[str] = Counter()
     for deck in collection.decks():
@@ -212,6 +214,8 @@ def mutate(content_dir: Path, timeout: float, files: tuple[str, ...], seed: int,
     except BuildError as error:
         _report(error)
         return
+    except OutputError as error:
+        _machine_problem(error)
     found = mutation.mutations(collection, files)
     chosen = mutation.sample(found, count, seed)
     with err.status("mutating…") as status:
@@ -284,6 +288,8 @@ def watch(content_dir: Path, build_dir: Path, timeout: float, only: tuple[str, .
     """Rebuild on every save, printing errors as they appear."""
     from watchfiles import watch as watch_changes
 
+    if not content_dir.is_dir():
+        _machine_problem(OutputError(f"content folder {printable(str(content_dir))} does not exist"))
     command = [sys.executable, "-m", "dldeck.cli", "build", "--content", str(content_dir),
                "--build-dir", str(build_dir), "--timeout", str(timeout), *(f"--only={o}" for o in only)]
     watched = [content_dir, *(p for p in _config_files(content_dir) if p.is_file())]

@@ -1,7 +1,8 @@
 """Files named by content from strangers: the one place that decides whether a build may read one.
 
 A card may only reach files inside its content folder (after every symlink is followed), only regular
-files (a FIFO, a device such as /dev/zero, a socket or a folder would hang or flood the build), only
+files (a FIFO, a device such as /dev/zero, a socket or a folder would hang or flood the build) with a
+single link (a hard link is the same file as another name that may lie outside the folder), only
 up to a size limit, and an image only if its bytes are the image its name says. Everything that
 reads or hashes an input goes through here — the reader, every emitter, the input hashes — so there
 is no second, laxer copy of these rules.
@@ -62,7 +63,7 @@ def inside(path: Path, root: Path) -> Path:
 
 
 @contextmanager
-def open_regular(path: Path, limit: int | None = None) -> Iterator[BinaryIO]:
+def open_regular(path: Path, limit: int | None = None, *, single_link: bool = False) -> Iterator[BinaryIO]:
     """Open a regular file for reading; Refused for anything else, which is never opened blocking.
 
     `stat` first, so a FIFO or device is not even opened; then O_NONBLOCK and `fstat` on the open
@@ -73,14 +74,14 @@ def open_regular(path: Path, limit: int | None = None) -> Iterator[BinaryIO]:
         raise Refused("file not found") from None
     except OSError as error:
         raise Refused(f"cannot read it ({error.strerror})") from None
-    _check_regular(before, limit)
+    _check_regular(before, limit, single_link)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
         descriptor = os.open(path, flags)
     except OSError as error:
         raise Refused(f"cannot read it ({error.strerror})") from None
     try:
-        _check_regular(os.fstat(descriptor), limit)
+        _check_regular(os.fstat(descriptor), limit, single_link)
     except BaseException:
         os.close(descriptor)
         raise
@@ -88,16 +89,19 @@ def open_regular(path: Path, limit: int | None = None) -> Iterator[BinaryIO]:
         yield handle
 
 
-def _check_regular(status: os.stat_result, limit: int | None) -> None:
+def _check_regular(status: os.stat_result, limit: int | None, single_link: bool = False) -> None:
     if not stat.S_ISREG(status.st_mode):
         raise Refused(f"it is {file_kind(status.st_mode)}, not a regular file")
+    if single_link and status.st_nlink > 1:
+        raise Refused(f"it is a hard link ({status.st_nlink} names for one file): the other name may lie "
+                      "outside the content folder; copy the file instead")
     if limit is not None and status.st_size > limit:
         raise Refused(f"it is {status.st_size:,} bytes, more than the limit of {limit:,}")
 
 
-def read_regular(path: Path, limit: int = MAX_SOURCE_BYTES) -> bytes:
+def read_regular(path: Path, limit: int = MAX_SOURCE_BYTES, *, single_link: bool = False) -> bytes:
     """The bytes of a regular file of at most `limit` bytes (a file growing while read is cut off)."""
-    with open_regular(path, limit) as handle:
+    with open_regular(path, limit, single_link=single_link) as handle:
         data = handle.read(limit + 1)
     if len(data) > limit:
         raise Refused(f"it is more than the limit of {limit:,} bytes")
@@ -109,7 +113,7 @@ def read_content(path: Path, root: Path, limit: int = MAX_SOURCE_BYTES) -> bytes
     real = inside(path, root)
     if os.path.islink(path) and not os.path.lexists(real):
         raise Refused(f"it is a symbolic link to a missing file ({os.readlink(path)})")
-    return read_regular(real, limit)
+    return read_regular(real, limit, single_link=True)
 
 
 def read_image(path: Path, root: Path) -> bytes:

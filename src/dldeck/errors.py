@@ -50,4 +50,5 @@ def _escape(char: str) -> str:
 
 class OutputError(Exception):
     """The machine, not the content, stops the build: a build folder that is read-only, full, or a
-    file. Reported as one line naming the folder, with exit status 2 (content errors exit 1)."""
+    file, or a content folder that does not exist. Reported as one line naming the folder, with
+    exit status 2 (content errors exit 1)."""
