@@ -174,7 +174,7 @@ def repeat(name: str, corpus: str, cards: int, runs: int, prepare, command: list
     """Median of `runs` measured runs after one warm-up (none for a large corpus, measured once);
     `expect` is text every run must print."""
     large = cards > LARGE
-    print(f"  {name} ({corpus}) …", file=sys.stderr, flush=True)
+    print(f"  {name if corpus in name else f'{name} ({corpus})'} …", file=sys.stderr, flush=True)
     if not large:
         prepare()
         measure(command, cwd)  # warm-up: file caches, .pyc files
