@@ -228,3 +228,37 @@ def test_figures_see_formula_functions_but_not_abbreviations(tmp_path: Path) -> 
     [card] = read_collection(content(tmp_path, body)).cards
     scope = scope_for_card(card)
     assert {"sigma", "h"} <= set(scope.definitions) and "a" not in scope.definitions
+
+
+# --------------------------------------------------------------------------- checks use shown definitions
+
+
+def test_a_check_line_below_a_shown_definition_calls_it_even_when_the_check_assumes_its_parameter(
+        tmp_path: Path) -> None:
+    folder = content(tmp_path, "## sigmoid？ {#sig}\n\n$\\sigma(x)=\\frac1{1+e^{-x}}$\n\n"
+                               "```check\nassume x: real\nt(x) := 2*sigma(2*x) - 1\nt(x) == tanh(x)\n"
+                               "sigma(0) == 1/3\n```\n")
+    report = verify(folder)
+    [definition] = by_line(report, 7)
+    assert definition.status == "definition" and definition.text == "sigma(x) := 1 / (1 + exp(-x))"
+    assert [r.status for r in by_line(report, 12)] == ["symbolic"]
+    [problem] = report.diagnostics  # the shown definition is the one the check uses: σ(0) is ½
+    assert problem.line == 13 and "1/3" in problem.message
+
+
+def test_a_shown_definition_waiting_for_a_check_is_callable_by_the_check_lines_after_it(
+        tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 正则？ {#reg}\n\n$J(w) = L(w) + w^2$\n\n"
+                               "```check\nL(w) := w**2\nJ(w) == 2*w**2\nJ(1) == 3\n```\n")
+    report = verify(folder)
+    assert [r.status for r in by_line(report, 7)] == ["definition"]
+    assert [r.status for r in by_line(report, 11)] == ["symbolic"]
+    [problem] = report.diagnostics
+    assert problem.line == 12 and "J(1) == 3" in problem.message
+
+
+def test_a_shown_definition_takes_effect_in_reading_order(tmp_path: Path) -> None:
+    # the check above the formula cannot use it: `f` is unknown there
+    folder = content(tmp_path, "## 顺序？ {#order}\n\n```check\nf(2) == 5\n```\n\n$f(x) = x^2 + 1$\n")
+    [problem] = verify(folder).diagnostics
+    assert problem.line == 8 and "unknown function «f»" in problem.message

@@ -101,9 +101,17 @@ def card_statements(card: Card) -> Iterator[Item]:
     computed: list[Computed] = []
     relations: list[Item] = []
     ordered: list[Item] = []
+    waiting: list[Statement] = []  # formula definitions that use a name a check below defines
     for node in shown_nodes(card):
         if isinstance(node, CheckBlock):
-            ordered.extend(_check_item(item, names) for item in statements_of_block(node))
+            for check in statements_of_block(node):
+                ordered.append(_check_item(check, names))
+                # a waiting definition takes effect as soon as the check lines it uses have run, so
+                # the check lines after them may call it
+                ready = [item for item in waiting if not _uses_later(item, names)]
+                ordered.extend(ready)
+                waiting = [item for item in waiting if all(item is not r for r in ready)]
+                relations = [item for item in relations if all(item is not r for r in ready)]
         elif isinstance(node, Computed):
             computed.append(node)
         else:
@@ -111,6 +119,8 @@ def card_statements(card: Card) -> Iterator[Item]:
                 if isinstance(item, Statement) and item.kind == "define" and not _uses_later(item, names):
                     ordered.append(item)
                 else:
+                    if isinstance(item, Statement) and item.kind == "define":
+                        waiting.append(item)
                     relations.append(item)
     if any(isinstance(item, FormulaStatement) for item in ordered):
         # A formula definition above a check block would make its symbols before the block assumes
@@ -158,13 +168,11 @@ def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, 
     wrong = node.claim == "wrong"
     for statement in statements:
         if not wrong:
-            taken = names.defined | names.by_checks
-            definition = definition_of(statement, frozenset(taken | names.assumed))
-            if definition is None:
-                # `$G=1$` where a check assumes G: a case of the checks' symbol, not a claim about it
-                definition = definition_of(statement, frozenset(taken))
-                if definition is not None and not _is_setting(definition):
-                    definition = None
+            definition = definition_of(statement, frozenset(names.defined | names.by_checks))
+            if definition is not None and definition.name in names.assumed and not _is_setting(definition):
+                # a name a check assumes is the checks' symbol: `$G=1$` is a case of it, anything else a
+                # claim about it (an assumed parameter, `$\sigma(x)=…$` under `assume x: real`, is fine)
+                definition = None
             if definition is not None:
                 if _is_setting(definition):
                     yield FormulaNote("setting", node.tex, line, text=statement.text)
