@@ -31,6 +31,8 @@ def test_mutants_change_one_number_or_operator() -> None:
     assert {"x^3 \\le 3.5 + y_1", "x^2 \\le 3.6 + y_1", "x^2 \\ge 3.5 + y_1", "x^2 \\le 3.5 - y_1",
             "x^2 \\le 3.5 + y_2"} == mutants
     assert set(mutate.text_mutants("{{c1::2}}")) == {"{{c1::3}}"}
+    # digits glued to \frac and \sqrt are numbers too; a flipped `=` never glues to the next letter
+    assert set(mutate.text_mutants("\\tfrac19=x")) == {"\\tfrac29=x", "\\tfrac1{10}=x", "\\tfrac19\\neq x"}
 
 
 def test_mutate_catches_a_changed_coefficient_and_reports_a_survivor(tmp_path: Path,

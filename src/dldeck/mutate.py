@@ -42,6 +42,8 @@ _TEX_OPERATORS = (
     (re.compile(r"(?<![\\{])\+"), "-"),
     (re.compile(r"(?<![\\{])-(?![>-])"), "+"),
 )
+# The one-digit arguments of `\frac12`, `\tfrac14`, `\sqrt2` (glued to the command, so not a _NUMBER).
+_DIGIT_ARGUMENTS = re.compile(r"\\(?:[dt]?frac(\d)(\d)?|sqrt(\d))")
 _CLOZE_MARK = re.compile(r"\{\{c\d+::|\}\}")
 
 
@@ -88,10 +90,18 @@ def text_mutants(text: str) -> Iterator[str]:
     for match in _NUMBER.finditer(text):
         if free(match.start(), match.end()):
             yield text[:match.start()] + bump(match.group()) + text[match.end():]
+    for match in _DIGIT_ARGUMENTS.finditer(text):
+        for group in range(1, 4):
+            start, end = match.span(group)
+            if start >= 0 and free(start, end):
+                number = bump(match.group(group))
+                yield text[:start] + (number if len(number) == 1 else f"{{{number}}}") + text[end:]
     for pattern, replacement in _TEX_OPERATORS:
         for match in pattern.finditer(text):
             if free(match.start(), match.end()):
-                yield text[:match.start()] + replacement + text[match.end():]
+                # `=x` → `\neq x`, not the unknown command `\neqx`
+                glued = replacement[-1].isalpha() and text[match.end():match.end() + 1].isalpha()
+                yield text[:match.start()] + replacement + " " * glued + text[match.end():]
 
 
 def mutations(collection: Collection, files: Sequence[str] = ()) -> list[Mutation]:
