@@ -262,3 +262,55 @@ def test_a_shown_definition_takes_effect_in_reading_order(tmp_path: Path) -> Non
     folder = content(tmp_path, "## 顺序？ {#order}\n\n```check\nf(2) == 5\n```\n\n$f(x) = x^2 + 1$\n")
     [problem] = verify(folder).diagnostics
     assert problem.line == 8 and "unknown function «f»" in problem.message
+
+
+# --------------------------------------------------------------------------- conditions in prose
+
+
+def test_a_condition_in_prose_holds_for_the_rest_of_its_sentence_only(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 步长？ {#lr}\n\n"
+                               "当 $\\eta = 2/L$ 时，$1 - \\eta L = -1$。\n\n"
+                               "$\\eta L = 2$\n\n"
+                               "$\\eta = 1/L$ 的时候 $\\eta L = 1$；if $x > 0$, $\\sqrt{x^2} = x$.\n")
+    report = verify(folder)
+    assert [(r.status, r.text) for r in by_line(report, 7)] == [
+        ("setting", "eta == 2 / L"), ("symbolic", "1 - 2 / L * L == -1")]
+    # not a definition for the card: the next paragraph is not decided under it
+    [elsewhere] = by_line(report, 9)
+    assert elsewhere.status == "unread" and "fails for some values of L, eta" in elsewhere.message
+    statuses = [(r.status, r.text.split(" ")[0]) for r in by_line(report, 11)]
+    assert statuses[:2] == [("setting", "eta"), ("symbolic", "1")]
+    assert statuses[2][0] == "setting" and statuses[3][0] in ("symbolic", "numeric")
+
+
+def test_a_claim_under_a_prose_condition_that_does_not_hold_fails(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 头数？ {#heads}\n\n$d_k=64$ 时，$\\sqrt{d_k}=9$。\n")
+    [problem] = verify(folder).diagnostics
+    assert problem.line == 7 and "\\sqrt{d_k}=9" in problem.message and "computed 8" in problem.message
+
+
+def test_a_function_condition_is_substituted_with_its_arguments(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 代入？ {#subs}\n\n若 $f(x, y) = x + 2y$，则 $f(y, 1) = y + 2$。\n\n"
+                               "$f(1, 1) = 3$\n")
+    report = verify(folder)
+    assert [r.status for r in by_line(report, 7)] == ["setting", "symbolic"]
+    # the condition defined nothing for the card: f is no function in the next paragraph
+    assert [r.status for r in by_line(report, 9)] != ["symbolic"]
+
+
+def test_a_second_value_in_one_sentence_is_the_next_case_not_a_claim(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## AUC？ {#auc}\n\n$A(t) = \\frac{1}{1+t}$。\n\n"
+                               "$t=\\frac12$ 时 $A(t)=\\frac23$，$t=1$（两类相同）时 $A(t) = \\frac12$，"
+                               "$t=3$ 时 $A(t) = \\frac15$。\n")
+    report = verify(folder)
+    assert [r.status for r in by_line(report, 9)] == ["setting", "symbolic", "setting", "symbolic",
+                                                      "setting", "failed"]
+    [problem] = report.diagnostics
+    assert "A(t) = \\frac15" in problem.message and "computed 1/4" in problem.message
+
+
+def test_a_prose_condition_on_a_defined_name_is_a_claim_about_it(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 多少？ {#defined}\n\n$k=3$ 时 $k^2=9$。\n\n```check\nk := 2\n```\n")
+    report = verify(folder)
+    # the check says k is 2: the shown value is wrong, not a case, and so is what follows from it
+    assert [(p.line, "k=3" in p.message) for p in report.diagnostics] == [(7, True), (7, False)]

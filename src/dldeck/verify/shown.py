@@ -30,12 +30,14 @@ from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.model import Card, CheckBlock, Computed, DisplayMath, Math
 from dldeck.source.reader import shown_nodes
 from dldeck.verify.claims import check_claim, one_line
+from dldeck.verify.conditions import apply, resets
 from dldeck.verify.evaluate import Evaluator, Scope
 from dldeck.verify.language import execute_definition, new_scope, statements_of_block
 from dldeck.verify.library import CONSTANTS, FUNCTIONS
 from dldeck.verify.numbers import FormatError, format_value
 from dldeck.verify.results import ClaimResult
-from dldeck.verify.syntax import CheckError, Statement, parse_expression
+from dldeck.verify.sentences import Place, places
+from dldeck.verify.syntax import CheckError, Statement, parse_expression, validate
 from dldeck.verify.tex import definition_of, read_formula, strip_cloze
 from dldeck.verify.values import describe
 
@@ -102,6 +104,8 @@ def card_statements(card: Card) -> Iterator[Item]:
     relations: list[Item] = []
     ordered: list[Item] = []
     waiting: list[Statement] = []  # formula definitions that use a name a check below defines
+    where = places(card)
+    conditions: dict[int, list[ast.expr]] = {}  # sentence → its conditions so far
     for node in shown_nodes(card):
         if isinstance(node, CheckBlock):
             for check in statements_of_block(node):
@@ -115,7 +119,9 @@ def card_statements(card: Card) -> Iterator[Item]:
         elif isinstance(node, Computed):
             computed.append(node)
         else:
-            for item in _formula_items(node, names, notation):
+            place = where.get(id(node), Place(0, False))
+            sentence = conditions.setdefault(place.sentence, []) if place.sentence else []
+            for item in _formula_items(node, names, notation, sentence, place.condition):
                 if isinstance(item, Statement) and item.kind == "define" and not _uses_later(item, names):
                     ordered.append(item)
                 else:
@@ -154,7 +160,10 @@ def _check_item(item: Statement | CheckError, names: _Names) -> Statement | Chec
     return item
 
 
-def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, str]) -> Iterator[Item]:
+def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, str],
+                   sentence: list[ast.expr], condition: bool) -> Iterator[Item]:
+    """The formula's statements. `sentence` holds the conditions stated so far in its sentence (a
+    condition formula adds to it; the other formulas of the sentence are claims decided under them)."""
     line = node.span.line
     if node.claim == "exempt":
         yield FormulaNote("exempt", node.tex, line, node.reason)
@@ -167,6 +176,24 @@ def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, 
         return
     wrong = node.claim == "wrong"
     for statement in statements:
+        body = statement.body
+        if ((condition and _free(body, names)) or resets(sentence, body)) and not wrong \
+                and isinstance(body, ast.Compare):
+            sentence[:] = [c for c in sentence if not resets([c], body)] + [body]
+            yield FormulaNote("setting", node.tex, line, "a condition for the rest of its sentence",
+                              text=statement.text)
+            continue
+        if sentence and body is not None:
+            for claim in apply(sentence, body):
+                text = ast.unparse(claim)
+                try:
+                    validate(ast.Expression(body=claim), text, line)  # the same limits as any claim
+                except CheckError as error:
+                    yield FormulaNote("unread", node.tex, line, error.message, text=text)
+                    continue
+                yield FormulaStatement("claim", text, line, body=claim, tex=node.tex, wrong=wrong,
+                                       reason=node.reason)
+            continue
         if not wrong:
             definition = definition_of(statement, frozenset(names.defined | names.by_checks))
             if definition is not None and definition.name in names.assumed and not _is_setting(definition):
@@ -180,6 +207,14 @@ def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, 
                 names.add(definition)
                 statement = definition
         yield FormulaStatement(**_fields(statement), tex=node.tex, wrong=wrong, reason=node.reason)
+
+
+def _free(body: ast.expr | None, names: _Names) -> bool:
+    """A prose condition is one when it names something the card has not defined: `$k=2$ 时` where a
+    check defines `k := 2` is a claim about k (verified against the definition), not a condition."""
+    taken = names.defined | names.by_checks | set(CONSTANTS) | set(FUNCTIONS)
+    return body is not None and any(isinstance(node, ast.Name) and node.id not in taken
+                                    for node in ast.walk(body))
 
 
 def _fields(statement: Statement) -> dict[str, Any]:
