@@ -184,7 +184,12 @@ def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, 
                               text=statement.text)
             continue
         if sentence and body is not None:
-            for claim in apply(sentence, body):
+            try:
+                claims = apply(sentence, body)
+            except CheckError as error:
+                yield FormulaNote("unread", node.tex, line, error.message)
+                continue
+            for claim in claims:
                 text = ast.unparse(claim)
                 try:
                     validate(ast.Expression(body=claim), text, line)  # the same limits as any claim
