@@ -177,8 +177,9 @@ def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, 
     wrong = node.claim == "wrong"
     for statement in statements:
         body = statement.body
-        if ((condition and _free(body, names)) or resets(sentence, body)) and not wrong \
-                and isinstance(body, ast.Compare):
+        as_condition = (condition and _free(body, names)) or resets(sentence, body) \
+            or bool(sentence and _example(statement, names))
+        if as_condition and not wrong and isinstance(body, ast.Compare):
             sentence[:] = [c for c in sentence if not resets([c], body)] + [body]
             yield FormulaNote("setting", node.tex, line, "a condition for the rest of its sentence",
                               text=statement.text)
@@ -212,6 +213,13 @@ def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, 
                 names.add(definition)
                 statement = definition
         yield FormulaStatement(**_fields(statement), tex=node.tex, wrong=wrong, reason=node.reason)
+
+
+def _example(statement: Statement, names: _Names) -> bool:
+    """`$a=\\tfrac12$` after a condition in its sentence: a value for the example, so one more condition
+    (not a claim decided under the others)."""
+    definition = definition_of(statement, frozenset(names.defined | names.by_checks | names.assumed))
+    return definition is not None and _is_setting(definition)
 
 
 def _free(body: ast.expr | None, names: _Names) -> bool:
