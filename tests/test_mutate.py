@@ -27,10 +27,12 @@ $\\mathbb{E}[x] = 2$
 
 
 def test_mutants_change_one_number_or_operator() -> None:
-    mutants = set(mutate.text_mutants("x^2 \\le 3.5 + y_1", operators=True))
+    mutants = set(mutate.text_mutants("x^2 \\le 3.5 + y_1"))
     assert {"x^3 \\le 3.5 + y_1", "x^2 \\le 3.6 + y_1", "x^2 \\ge 3.5 + y_1", "x^2 \\le 3.5 - y_1",
             "x^2 \\le 3.5 + y_2"} == mutants
-    assert set(mutate.text_mutants("{{c1::2}}", operators=True)) == {"{{c1::3}}"}
+    assert set(mutate.text_mutants("{{c1::2}}")) == {"{{c1::3}}"}
+    # digits glued to \frac and \sqrt are numbers too; a flipped `=` never glues to the next letter
+    assert set(mutate.text_mutants("\\tfrac19=x")) == {"\\tfrac29=x", "\\tfrac1{10}=x", "\\tfrac19\\neq x"}
 
 
 def test_mutate_catches_a_changed_coefficient_and_reports_a_survivor(tmp_path: Path,
@@ -59,3 +61,42 @@ def test_a_formula_without_a_relation_is_never_equivalent(tmp_path: Path) -> Non
     outcomes = mutate.run(collection, mutate.mutations(collection), timeout=60.0)
     verdicts = {(o.mutation.mutant, o.verdict) for o in outcomes}
     assert verdicts == {("(1,1)", "survived"), ("(0,2)", "survived")}
+
+
+def _outcomes(tmp_path: Path, text: str, strict: bool = False) -> dict[str, str]:
+    folder = tmp_path / "content"
+    folder.mkdir(exist_ok=True)
+    (folder / "a.md").write_text("---\ndeck: 测试\n---\n\n" + text, encoding="utf-8")
+    collection = read_collection(folder)
+    return {o.mutation.mutant: o.verdict
+            for o in mutate.run(collection, mutate.mutations(collection), timeout=60.0, strict=strict)}
+
+
+def test_a_changed_definition_that_costs_a_later_formula_its_mark_is_caught(tmp_path: Path) -> None:
+    # g(x) = x^3 is still a definition (no ✓ to lose, no problem): only the later formula notices
+    outcomes = _outcomes(tmp_path, "## 偶函数？ {#even}\n\n$g(x) = x^2$，所以 $g(-x) = g(x)$。\n")
+    assert outcomes["g(x) = x^3"] == "caught"
+
+
+def test_strict_mode_counts_a_formula_that_is_no_longer_read_as_a_problem(tmp_path: Path) -> None:
+    card = "## 定义？ {#define}\n\n$h(x) = \\frac{1}{1+e^{-x}}$\n"
+    flipped = "h(x) \\neq \\frac{1}{1+e^{-x}}"  # no longer a definition: a claim that fails for some x
+    assert _outcomes(tmp_path, card)[flipped] == "survived"
+    assert _outcomes(tmp_path, card, strict=True)[flipped] == "caught"
+
+
+def test_a_change_the_reader_skips_is_equivalent(tmp_path: Path) -> None:
+    # a signature is notation: the reader skips it, so the formula states the same claims
+    outcomes = _outcomes(tmp_path, "## 值域？ {#range}\n\n"
+                                   "$\\sigma:\\mathbb{R}\\to(0,1),\\ \\sigma(0)=0.5$\n\n"
+                                   "```check\nsigma(x) := 1/(1+exp(-x))\n```\n")
+    assert outcomes["\\sigma:\\mathbb{R}\\to(0,2),\\ \\sigma(0)=0.5"] == "equivalent"
+    assert outcomes["\\sigma:\\mathbb{R}\\to(0,1),\\ \\sigma(0)=0.6"] == "caught"
+
+
+def test_computed_numbers_are_not_mutated(tmp_path: Path) -> None:
+    folder = tmp_path / "content"
+    folder.mkdir()
+    (folder / "a.md").write_text("---\ndeck: 测试\n---\n\n## 多少？ {#count}\n\n共 `= 2 + 3` 个。\n",
+                                 encoding="utf-8")
+    assert mutate.mutations(read_collection(folder)) == []

@@ -228,3 +228,96 @@ def test_figures_see_formula_functions_but_not_abbreviations(tmp_path: Path) -> 
     [card] = read_collection(content(tmp_path, body)).cards
     scope = scope_for_card(card)
     assert {"sigma", "h"} <= set(scope.definitions) and "a" not in scope.definitions
+
+
+# --------------------------------------------------------------------------- checks use shown definitions
+
+
+def test_a_check_line_below_a_shown_definition_calls_it_even_when_the_check_assumes_its_parameter(
+        tmp_path: Path) -> None:
+    folder = content(tmp_path, "## sigmoid？ {#sig}\n\n$\\sigma(x)=\\frac1{1+e^{-x}}$\n\n"
+                               "```check\nassume x: real\nt(x) := 2*sigma(2*x) - 1\nt(x) == tanh(x)\n"
+                               "sigma(0) == 1/3\n```\n")
+    report = verify(folder)
+    [definition] = by_line(report, 7)
+    assert definition.status == "definition" and definition.text == "sigma(x) := 1 / (1 + exp(-x))"
+    assert [r.status for r in by_line(report, 12)] == ["symbolic"]
+    [problem] = report.diagnostics  # the shown definition is the one the check uses: σ(0) is ½
+    assert problem.line == 13 and "1/3" in problem.message
+
+
+def test_a_shown_definition_waiting_for_a_check_is_callable_by_the_check_lines_after_it(
+        tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 正则？ {#reg}\n\n$J(w) = L(w) + w^2$\n\n"
+                               "```check\nL(w) := w**2\nJ(w) == 2*w**2\nJ(1) == 3\n```\n")
+    report = verify(folder)
+    assert [r.status for r in by_line(report, 7)] == ["definition"]
+    assert [r.status for r in by_line(report, 11)] == ["symbolic"]
+    [problem] = report.diagnostics
+    assert problem.line == 12 and "J(1) == 3" in problem.message
+
+
+def test_a_shown_definition_takes_effect_in_reading_order(tmp_path: Path) -> None:
+    # the check above the formula cannot use it: `f` is unknown there
+    folder = content(tmp_path, "## 顺序？ {#order}\n\n```check\nf(2) == 5\n```\n\n$f(x) = x^2 + 1$\n")
+    [problem] = verify(folder).diagnostics
+    assert problem.line == 8 and "unknown function «f»" in problem.message
+
+
+# --------------------------------------------------------------------------- conditions in prose
+
+
+def test_a_condition_in_prose_holds_for_the_rest_of_its_sentence_only(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 步长？ {#lr}\n\n"
+                               "当 $\\eta = 2/L$ 时，$1 - \\eta L = -1$。\n\n"
+                               "$\\eta L = 2$\n\n"
+                               "$\\eta = 1/L$ 的时候 $\\eta L = 1$；if $x > 0$, $\\sqrt{x^2} = x$.\n")
+    report = verify(folder)
+    assert [(r.status, r.text) for r in by_line(report, 7)] == [
+        ("setting", "eta == 2 / L"), ("symbolic", "1 - 2 / L * L == -1")]
+    # not a definition for the card: the next paragraph is not decided under it
+    [elsewhere] = by_line(report, 9)
+    assert elsewhere.status == "unread" and "fails for some values of L, eta" in elsewhere.message
+    statuses = [(r.status, r.text.split(" ")[0]) for r in by_line(report, 11)]
+    assert statuses[:2] == [("setting", "eta"), ("symbolic", "1")]
+    assert statuses[2][0] == "setting" and statuses[3][0] in ("symbolic", "numeric")
+
+
+def test_a_claim_under_a_prose_condition_that_does_not_hold_fails(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 头数？ {#heads}\n\n$d_k=64$ 时，$\\sqrt{d_k}=9$。\n")
+    [problem] = verify(folder).diagnostics
+    assert problem.line == 7 and "\\sqrt{d_k}=9" in problem.message and "computed 8" in problem.message
+
+
+def test_a_function_condition_is_substituted_with_its_arguments(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 代入？ {#subs}\n\n若 $f(x, y) = x + 2y$，则 $f(y, 1) = y + 2$。\n\n"
+                               "$f(1, 1) = 3$\n")
+    report = verify(folder)
+    assert [r.status for r in by_line(report, 7)] == ["setting", "symbolic"]
+    # the condition defined nothing for the card: f is no function in the next paragraph
+    assert [r.status for r in by_line(report, 9)] != ["symbolic"]
+
+
+def test_a_second_value_in_one_sentence_is_the_next_case_not_a_claim(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## AUC？ {#auc}\n\n$A(t) = \\frac{1}{1+t}$。\n\n"
+                               "$t=\\frac12$ 时 $A(t)=\\frac23$，$t=1$（两类相同）时 $A(t) = \\frac12$，"
+                               "$t=3$ 时 $A(t) = \\frac15$。\n")
+    report = verify(folder)
+    assert [r.status for r in by_line(report, 9)] == ["setting", "symbolic", "setting", "symbolic",
+                                                      "setting", "failed"]
+    [problem] = report.diagnostics
+    assert "A(t) = \\frac15" in problem.message and "computed 1/4" in problem.message
+
+
+def test_a_prose_condition_on_a_defined_name_is_a_claim_about_it(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 多少？ {#defined}\n\n$k=3$ 时 $k^2=9$。\n\n```check\nk := 2\n```\n")
+    report = verify(folder)
+    # the check says k is 2: the shown value is wrong, not a case, and so is what follows from it
+    assert [(p.line, "k=3" in p.message) for p in report.diagnostics] == [(7, True), (7, False)]
+
+
+def test_an_example_value_after_a_condition_is_one_more_condition(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 软阈值？ {#soft}\n\n当 $|a|\\le\\lambda$ 时，例如 $a=\\tfrac12,\\lambda=1$，"
+                               "$\\lambda - a = \\tfrac12$。\n")
+    report = verify(folder)
+    assert [r.status for r in by_line(report, 7)] == ["setting", "setting", "setting", "symbolic"]

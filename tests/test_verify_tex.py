@@ -147,6 +147,24 @@ CONSTRUCTS = [
     ("chinese comma", r"f(1) = 1 \text{，} f(0) = 0", r"f(1) = 2 \text{，} f(0) = 0", "computed 1"),
     ("aligned", "\\begin{aligned} (x+1)^2 &= (x+1)(x+1) \\\\ &= x^2 + 2x + 1 \\end{aligned}",
      "\\begin{aligned} (x+1)^2 &= (x+1)(x+1) \\\\ &= x^2 + 1 \\end{aligned}", "at x="),
+    ("continued row", "\\begin{aligned}&2f(x)= x^3 + 3\\\\&\\quad-\\frac{1}{2}(6 - 2x^3)\\end{aligned}",
+     "\\begin{aligned}&2f(x)= x^3 + 3\\\\&\\quad+\\frac{1}{2}(6 - 2x^3)\\end{aligned}", "at x="),
+    ("continued product row", "\\begin{aligned}f(x)&=x\\\\&\\quad\\cdot x^2 \\\\&= x^3\\end{aligned}",
+     "\\begin{aligned}f(x)&=x\\\\&\\quad\\cdot x^2 \\\\&= x^2\\end{aligned}", "at x="),
+    ("continued plus row", "\\begin{align*}f(2) &= 4 \\\\ &+ 4 \\end{align*}",
+     "\\begin{align*}f(2) &= 4 \\\\ &- 4 \\end{align*}", "computed 8"),
+    ("matrix transpose", r"\begin{pmatrix}1&2\\3&4\end{pmatrix}^\top = \begin{bmatrix}1&3\\2&4\end{bmatrix}",
+     r"\begin{pmatrix}1&2\\3&4\end{pmatrix}^T = \begin{bmatrix}1&2\\3&4\end{bmatrix}", "entry [0, 1]"),
+    ("matrix product",
+     r"\begin{pmatrix}1&2\\3&4\end{pmatrix}\begin{pmatrix}x\\1\end{pmatrix}"
+     r" = \begin{pmatrix}x+2\\3x+4\end{pmatrix}",
+     r"\begin{pmatrix}1&2\\3&4\end{pmatrix} \cdot \begin{pmatrix}x\\1\end{pmatrix}"
+     r" = \begin{pmatrix}x+2\\3x\end{pmatrix}",
+     "entry [1, 0]"),
+    ("matrix inverse and det",
+     r"\det\begin{pmatrix}2&1\\1&1\end{pmatrix} = 1 \quad "
+     r"\begin{pmatrix}2&1\\1&1\end{pmatrix}^{-1} = \begin{pmatrix}1&-1\\-1&2\end{pmatrix}",
+     r"\det\begin{pmatrix}2&1\\1&x\end{pmatrix} = 2x", "computed 2*x - 1"),
     ("align rows", "\\begin{align*} f(1) &= 1 \\\\ f(2) &= 8 \\end{align*}",
      "\\begin{align*} f(1) &= 1 \\\\ f(2) &= 6 \\end{align*}", "computed 8"),
     ("cases", r"\operatorname{ReLU}(x) = \begin{cases} x & x > 0 \\ 0 & \text{otherwise} \end{cases}",
@@ -309,7 +327,9 @@ def test_strip_cloze_reveals_the_answer():
         (r"a = ", "ends too early"),
         (r"\frac{\partial}{x} = 1", r"\partial"),
         (r"y' = 1", "prime"),
-        (r"\begin{pmatrix} 1 \end{pmatrix} = 1", "pmatrix"),
+        (r"\begin{vmatrix} 1 \end{vmatrix} = 1", "vmatrix"),
+        (r"\hat\mu \leftarrow (1-m)\hat\mu + m\mu_B", "an update rule («\\leftarrow») is not a relation"),
+        (r"w \gets w - \eta g", "give the new value its own name"),
     ],
 )
 def test_unreadable_formulas_name_what_and_how_to_declare(tex: str, message: str):

@@ -82,3 +82,21 @@ def test_a_long_harmless_formula_is_read_quickly():
     (statement,) = read_formula(tex, 1)
     assert time.perf_counter() - started < SECONDS
     assert check_claim(statement, Scope()).status == "symbolic"
+
+
+def test_conditions_that_double_a_claim_each_are_refused_in_bounded_time(tmp_path) -> None:
+    import time
+
+    from dldeck.source import read_collection
+    from dldeck.verify.shown import FormulaNote, card_statements
+
+    chain = "，".join(f"$a_{{{i}}} = a_{{{i + 1}}} + a_{{{i + 1}}}$ 时" for i in range(40))
+    folder = tmp_path / "content"
+    folder.mkdir()
+    (folder / "a.md").write_text(f"---\ndeck: 测试\n---\n\n## 炸弹？ {{#bomb}}\n\n{chain}，$a_{{0}} > 0$。\n",
+                                 encoding="utf-8")
+    started = time.monotonic()
+    items = list(card_statements(read_collection(folder).cards[0]))
+    assert time.monotonic() - started < 5
+    [refused] = [item for item in items if isinstance(item, FormulaNote) and item.status == "unread"]
+    assert "grows over 20,000 symbols" in refused.message

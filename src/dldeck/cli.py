@@ -204,12 +204,18 @@ def _claim_lines(card) -> int:
 @click.option("--file", "files", multiple=True, help="Only cards of this Markdown file (repeatable).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Which mutations are sampled.")
 @click.option("-n", "count", type=int, default=300, show_default=True, help="How many mutations to try.")
-def mutate(content_dir: Path, timeout: float, files: tuple[str, ...], seed: int, count: int) -> None:
+@click.option("--strict", is_flag=True,
+              help="Judge mutants as a strict build: an unread formula is a problem "
+                   "[default: the config's strict].")
+def mutate(content_dir: Path, timeout: float, files: tuple[str, ...], seed: int, count: int,
+           strict: bool) -> None:
     """Change one shown number or operator at a time and report the changes verification misses."""
     from dldeck import mutate as mutation
+    from dldeck.config import load_config
     from dldeck.source import read_collection
 
     try:
+        strict = strict or load_config(content_dir.parent).strict
         collection = read_collection(content_dir)
     except BuildError as error:
         _report(error)
@@ -219,13 +225,14 @@ def mutate(content_dir: Path, timeout: float, files: tuple[str, ...], seed: int,
     found = mutation.mutations(collection, files)
     chosen = mutation.sample(found, count, seed)
     with err.status("mutating…") as status:
-        outcomes = mutation.run(collection, chosen, timeout=timeout,
+        outcomes = mutation.run(collection, chosen, timeout=timeout, strict=strict,
                                 progress=lambda done, total: status.update(f"[cyan]mutation {done}/{total}…"))
     for verdict in ("survived", "equivalent"):
         for outcome in outcomes:
             if outcome.verdict == verdict:
                 m = outcome.mutation
-                out.print(f"{m.where}: {_one_line(m.original)} → {_one_line(m.mutant)} {verdict}",
+                note = " (no relation)" if verdict == "survived" and not outcome.relational else ""
+                out.print(f"{m.where}: {_one_line(m.original)} → {_one_line(m.mutant)} {verdict}{note}",
                           markup=False)
     out.print(f"{mutation.summary(outcomes)} (of {len(found)} possible, seed {seed})", markup=False)
 

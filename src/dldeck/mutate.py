@@ -1,16 +1,19 @@
 """Mutation testing of what the learner reads: does verification notice when a shown number or
 operator changes?
 
-One mutation at a time: a number in a formula or in a computed number's expression goes up by one
-unit of its last digit (`2` → `3`, `0.5` → `0.6`), or an operator of a formula flips (`+` ↔ `-`,
-`=` → `\\neq`, `\\neq` → `=`, `\\le` ↔ `\\ge`, `<` ↔ `>`). Only the mutated card is verified again, with
-the same runner and time limits as a build. A mutant is *caught* when verification reports a problem,
-*equivalent* when it reads as the same claims (a formula that states something) or prints the same
-text (a computed number), and *survives* otherwise (a formula that states no relation, such as an
-interval, survives every mutation: nothing checks it). A verified formula whose mutant is no longer
-verified counts as caught: it loses its ✓, and strict mode refuses it. Numbers typed in prose are not
-mutated: nothing verifies them, which is what `dldeck check` counts as "literal". Formulas marked
-`% exempt:` are skipped for the same reason.
+One mutation at a time: a number in a formula goes up by one unit of its last digit (`2` → `3`,
+`0.5` → `0.6`), or an operator of a formula flips (`+` ↔ `-`, `=` → `\\neq`, `\\neq` → `=`, `\\le` ↔
+`\\ge`, `<` ↔ `>`). Only the mutated card is verified again, with the same runner and time limits as a
+build, and judged as a build would judge it (`judge`): a mutant is *caught* when the card has a problem
+the original had not — a failed claim, an error or a timeout anywhere in the card, and in strict mode
+any formula no longer read as verified, a definition or an example value (unread, failing for some
+values, undecidable) — or when a formula of the card that carried the ✓ lost it; *equivalent* when
+the mutated formula reads as the same statements with the same outcomes; and *survives* otherwise (a
+formula that states no relation, such as an interval, survives every mutation: nothing checks it).
+
+Not mutated: numbers typed in prose (nothing verifies them; `dldeck check` counts them as "literal"),
+formulas marked `% exempt:`, and the expressions of computed numbers — the learner reads the computed
+value, which cannot drift from its expression, not the expression itself.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dldeck.model import Card, Collection, Computed, DisplayMath, Math
+from dldeck.model import Card, Collection, DisplayMath, Math
 from dldeck.source.reader import shown_nodes
 
 PROBLEMS = ("failed", "error", "timeout")
@@ -39,14 +42,16 @@ _TEX_OPERATORS = (
     (re.compile(r"(?<![\\{])\+"), "-"),
     (re.compile(r"(?<![\\{])-(?![>-])"), "+"),
 )
+# The one-digit arguments of `\frac12`, `\tfrac14`, `\sqrt2` (glued to the command, so not a _NUMBER).
+_DIGIT_ARGUMENTS = re.compile(r"\\(?:[dt]?frac(\d)(\d)?|sqrt(\d))")
 _CLOZE_MARK = re.compile(r"\{\{c\d+::|\}\}")
 
 
 @dataclass(frozen=True)
 class Mutation:
     card_index: int
-    node: Math | DisplayMath | Computed
-    original: str  # the formula's TeX, or the computed number's expression
+    node: Math | DisplayMath
+    original: str  # the formula's TeX
     mutant: str
 
     @property
@@ -58,6 +63,7 @@ class Mutation:
 class Outcome:
     mutation: Mutation
     verdict: str  # "caught" | "survived" | "equivalent"
+    relational: bool = False  # the formula states a relation (a survivor there is unguarded)
 
 
 def bump(number: str) -> str:
@@ -74,8 +80,8 @@ def _protected(text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in _CLOZE_MARK.finditer(text)]
 
 
-def text_mutants(text: str, operators: bool) -> Iterator[str]:
-    """Every single-change mutant of a formula (numbers and operators) or expression (numbers)."""
+def text_mutants(text: str) -> Iterator[str]:
+    """Every single-change mutant of a formula: each number bumped, each operator flipped."""
     protected = _protected(text)
 
     def free(start: int, end: int) -> bool:
@@ -84,27 +90,30 @@ def text_mutants(text: str, operators: bool) -> Iterator[str]:
     for match in _NUMBER.finditer(text):
         if free(match.start(), match.end()):
             yield text[:match.start()] + bump(match.group()) + text[match.end():]
-    if not operators:
-        return
+    for match in _DIGIT_ARGUMENTS.finditer(text):
+        for group in range(1, 4):
+            start, end = match.span(group)
+            if start >= 0 and free(start, end):
+                number = bump(match.group(group))
+                yield text[:start] + (number if len(number) == 1 else f"{{{number}}}") + text[end:]
     for pattern, replacement in _TEX_OPERATORS:
         for match in pattern.finditer(text):
             if free(match.start(), match.end()):
-                yield text[:match.start()] + replacement + text[match.end():]
+                # `=x` → `\neq x`, not the unknown command `\neqx`
+                glued = replacement[-1].isalpha() and text[match.end():match.end() + 1].isalpha()
+                yield text[:match.start()] + replacement + " " * glued + text[match.end():]
 
 
 def mutations(collection: Collection, files: Sequence[str] = ()) -> list[Mutation]:
-    """Every mutation of every shown formula (not exempt) and computed number, in reading order."""
+    """Every mutation of every shown formula that is not exempt, in reading order."""
     found: list[Mutation] = []
     for card_index, card in enumerate(collection.cards):
         if files and not any(_same_file(card.span.path, f) for f in files):
             continue
         for node in shown_nodes(card):
-            if isinstance(node, Computed):
-                found += [Mutation(card_index, node, node.expression, m)
-                          for m in text_mutants(node.expression, operators=False)]
-            elif isinstance(node, Math | DisplayMath) and node.claim != "exempt":
+            if isinstance(node, Math | DisplayMath) and node.claim != "exempt":
                 found += [Mutation(card_index, node, node.tex, m)
-                          for m in text_mutants(node.tex, operators=True)]
+                          for m in text_mutants(node.tex)]
     return found
 
 
@@ -141,33 +150,84 @@ def swap(value: Any, target: object, new: object) -> Any:
 
 
 def mutant_card(card: Card, mutation: Mutation) -> Card:
-    node = mutation.node
-    if isinstance(node, Computed):
-        return swap(card, node, dataclasses.replace(node, expression=mutation.mutant))
-    return swap(card, node, dataclasses.replace(node, tex=mutation.mutant))
+    return swap(card, mutation.node, dataclasses.replace(mutation.node, tex=mutation.mutant))
 
 
-def _signature(results: Sequence[Any], node: Math | DisplayMath | Computed, text: str) -> tuple:
-    """What the (mutated) text means to the verifier: its statements, or the computed number's text."""
-    if isinstance(node, Computed):
-        return tuple(r.value for r in results if r.source == "computed" and r.index == node.index)
-    return tuple((r.text, r.status == "unread") for r in results
+def _formula_index(card: Card) -> dict[tuple[int, str], int]:
+    """Each shown formula of a card by (line, TeX) → its position among the card's formulas: a mutant
+    changes one formula's TeX but not its position, so the original and the mutant compare by it."""
+    index: dict[tuple[int, str], int] = {}
+    formulas = [node for node in shown_nodes(card) if isinstance(node, Math | DisplayMath)]
+    for position, node in enumerate(formulas):
+        index.setdefault((node.span.line, node.tex), position)
+    return index
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """What a build would say about one card: its problems, and which of its formulas carry the ✓."""
+
+    problems: frozenset[tuple[Any, ...]]
+    verified: frozenset[int]
+    relational: frozenset[int]  # formulas that state a relation (they have results)
+
+
+def _judge(card: Card, results: Sequence[Any], strict: bool) -> _Judged:
+    """A build's verdict on one card. Problems: failed claims, errors and timeouts anywhere in the card,
+    and, in strict mode, every formula that is not read as verified, a definition, an example value,
+    exempt or proved wrong. Formulas are named by position, check lines by line and message."""
+    from dldeck.pipeline.coverage import formula_verdicts
+
+    position = _formula_index(card)
+    problems: set[tuple[Any, ...]] = set()
+    verified: set[int] = set()
+    relational: set[int] = set()
+    for verdict in formula_verdicts(results):
+        where = position[(verdict.line, verdict.tex)]
+        relational.add(where)
+        if verdict.verdict == "failed" or (strict and verdict.verdict == "unread"):
+            problems.add(("formula", where))
+        elif verdict.verdict == "verified":
+            verified.add(where)
+    for result in results:
+        if result.source == "check" and result.status in PROBLEMS:
+            problems.add(("check", result.line, result.message))
+        elif result.source == "computed" and result.status in PROBLEMS:
+            problems.add(("computed", result.index))
+    return _Judged(frozenset(problems), frozenset(verified), frozenset(relational))
+
+
+def _statements(results: Sequence[Any], node: Math | DisplayMath, text: str) -> tuple:
+    """What the (mutated) formula states to the verifier: its statements as read, and how each ended."""
+    return tuple((r.text, r.status) for r in results
                  if r.source == "formula" and r.line == node.span.line and r.formula == text)
 
 
-def _problems(results: Sequence[Any]) -> set[tuple[int, str]]:
-    return {(r.line, r.message) for r in results if r.status in PROBLEMS}
+def judge(card: Card, mutant: Card, mutation: Mutation, original: Sequence[Any], results: Sequence[Any],
+          strict: bool = False) -> str:
+    """caught, equivalent or survived, as a build of the mutant card would decide it.
+
+    Caught: the mutant card has a problem the original had not (see `_judge`; any formula of the card,
+    not only the mutated one: a changed definition that breaks a later formula is caught), or a formula
+    that carried the ✓ lost it. Equivalent: the mutated formula reads as the same statements with the
+    same outcomes. Survived: anything else."""
+    before, after = _judge(card, original, strict), _judge(mutant, results, strict)
+    if after.problems - before.problems or before.verified - after.verified:
+        return "caught"
+    statements = _statements(original, mutation.node, mutation.original)
+    if statements and _statements(results, mutation.node, mutation.mutant) == statements:
+        return "equivalent"
+    return "survived"
 
 
-def _verified(results: Sequence[Any], node: Math | DisplayMath | Computed, text: str) -> bool:
-    """The formula carried the ✓: every relation it states was verified."""
-    statuses = [r.status for r in results
-                if r.source == "formula" and r.line == node.span.line and r.formula == text]
-    return bool(statuses) and all(status in ("symbolic", "numeric", "definition") for status in statuses) \
-        and any(status != "definition" for status in statuses)
+def relational(card: Card, mutation: Mutation, results: Sequence[Any]) -> bool:
+    """The mutated formula states a relation in the original card (it has results): a survivor there
+    is a shown fact nothing guards, unlike one in an interval or a bare expression."""
+    return _formula_index(card)[(mutation.node.span.line, mutation.original)] in \
+        _judge(card, results, strict=False).relational
 
 
-def run(collection: Collection, chosen: Sequence[Mutation], *, timeout: float = 5.0,
+def run(collection: Collection, chosen: Sequence[Mutation], *, timeout: float = 5.0, strict: bool = False,
         progress: Callable[[int, int], None] | None = None) -> list[Outcome]:
     """Verify each mutant card on its own; compare with the unmutated card's own results."""
     from dldeck.verify import verify_collection
@@ -183,17 +243,8 @@ def run(collection: Collection, chosen: Sequence[Mutation], *, timeout: float = 
         results = verify_collection(dataclasses.replace(collection, cards=(mutant,)), timeout=timeout,
                                     jobs=1).results
         original = baseline[mutation.card_index]
-        lost_mark = (_verified(original, mutation.node, mutation.original)
-                     and not _verified(results, mutation.node, mutation.mutant))
-        if _problems(results) - _problems(original) or lost_mark:
-            verdict = "caught"
-        elif (_signature(original, mutation.node, mutation.original)
-              and _signature(results, mutation.node, mutation.mutant)
-              == _signature(original, mutation.node, mutation.original)):
-            verdict = "equivalent"
-        else:
-            verdict = "survived"
-        outcomes.append(Outcome(mutation, verdict))
+        verdict = judge(card, mutant, mutation, original, results, strict)
+        outcomes.append(Outcome(mutation, verdict, relational(card, mutation, original)))
         if progress is not None:
             progress(number + 1, len(chosen))
     return outcomes
@@ -203,6 +254,7 @@ def summary(outcomes: Sequence[Outcome]) -> str:
     caught = sum(o.verdict == "caught" for o in outcomes)
     equivalent = sum(o.verdict == "equivalent" for o in outcomes)
     judged = len(outcomes) - equivalent
+    unguarded = sum(o.verdict == "survived" and o.relational for o in outcomes)
     share = f"{100 * caught / judged:.0f}%" if judged else "–"
     return (f"{len(outcomes)} mutations, {caught} caught ({share} of {judged} non-equivalent), "
-            f"{equivalent} equivalent")
+            f"{equivalent} equivalent, {unguarded} survived in relational formulas")

@@ -1,7 +1,8 @@
 """Claims verified with a cache per card: an edit re-verifies only the cards it touched.
 
 A card's claims are its check lines, its shown formulas and its computed numbers. Its results are
-keyed by its check sources, its formulas' TeX and markers, its computed expressions and notation
+keyed by its check sources, its formulas' TeX and markers, which formulas share a sentence and which
+are prose conditions, its computed expressions and notation
 (positions relative to the card, so moving a card in its file keeps them), its file, the facts, the
 time limit and the verifier's code. Only verdicts are cached as a card's results: failures and
 errors are always re-checked, so their messages are fresh and a failed build never poisons the
@@ -114,11 +115,18 @@ def _shown(card: Card) -> tuple[list[Any], dict[int, Any]]:
 
 
 def shown_items(card: Card) -> Iterator[list[Any]]:
-    """What the learner reads that the verifier reads too: formulas with their markers, computed numbers
-    (where they sit is not part of it: cached results find their lines again, see `_anchor`)."""
+    """What the learner reads that the verifier reads too: formulas with their markers, which of them
+    share a sentence and which are prose conditions (`当 $x>0$ 时`), computed numbers (where they sit is
+    not part of it: cached results find their lines again, see `_anchor`)."""
+    from dldeck.verify.sentences import Place, places
+
     formulas, computed = _shown(card)
+    where = places(card)
+    sentences: dict[int, int] = {}  # numbered by first appearance: only which formulas share one counts
     for node in formulas:
-        yield [node.tex, node.claim, node.reason]
+        place = where.get(id(node), Place(0, False))
+        group = sentences.setdefault(place.sentence, len(sentences))
+        yield [node.tex, node.claim, node.reason, group, place.condition]
     for index in sorted(computed):
         yield [computed[index].expression, computed[index].format, index]
 

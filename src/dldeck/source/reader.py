@@ -683,18 +683,25 @@ def shown_nodes(card: Card) -> Iterator[CheckBlock | Math | DisplayMath | Comput
         yield from _shown_in_block(block)
 
 
-def _shown_in_block(block: Block) -> Iterator[CheckBlock | Math | DisplayMath | Computed]:
-    if isinstance(block, CheckBlock | DisplayMath):
-        yield block
-    elif isinstance(block, ListBlock):
+def leaf_blocks(block: Block) -> Iterator[Block]:
+    """The blocks inside lists and quotes, in reading order (a list or quote itself is not yielded)."""
+    if isinstance(block, ListBlock):
         for item in block.items:
             for child in item:
-                yield from _shown_in_block(child)
+                yield from leaf_blocks(child)
     elif isinstance(block, Quote):
         for child in block.children:
-            yield from _shown_in_block(child)
+            yield from leaf_blocks(child)
     else:
-        yield from _shown_inlines(block)
+        yield block
+
+
+def _shown_in_block(block: Block) -> Iterator[CheckBlock | Math | DisplayMath | Computed]:
+    for leaf in leaf_blocks(block):
+        if isinstance(leaf, CheckBlock | DisplayMath):
+            yield leaf
+        else:
+            yield from _shown_inlines(leaf)
 
 
 def _shown_inlines(node: object) -> Iterator[Math | Computed]:

@@ -119,7 +119,8 @@ class Evaluator:
         if isinstance(node, ast.Name):
             return self._name(node.id, env, defs)
         if isinstance(node, ast.BinOp):
-            return binary(node.op, self._eval(node.left, env, defs), self._eval(node.right, env, defs))
+            return binary(node.op, self._eval(node.left, env, defs), self._eval(node.right, env, defs),
+                          product=getattr(node, "dldeck_product", False))
         if isinstance(node, ast.UnaryOp):
             operand = self._eval(node.operand, env, defs)
             if isinstance(node.op, ast.Not):

@@ -30,12 +30,14 @@ from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.model import Card, CheckBlock, Computed, DisplayMath, Math
 from dldeck.source.reader import shown_nodes
 from dldeck.verify.claims import check_claim, one_line
+from dldeck.verify.conditions import apply, resets
 from dldeck.verify.evaluate import Evaluator, Scope
 from dldeck.verify.language import execute_definition, new_scope, statements_of_block
 from dldeck.verify.library import CONSTANTS, FUNCTIONS
 from dldeck.verify.numbers import FormatError, format_value
 from dldeck.verify.results import ClaimResult
-from dldeck.verify.syntax import CheckError, Statement, parse_expression
+from dldeck.verify.sentences import Place, places
+from dldeck.verify.syntax import CheckError, Statement, parse_expression, validate
 from dldeck.verify.tex import definition_of, read_formula, strip_cloze
 from dldeck.verify.values import describe
 
@@ -101,16 +103,30 @@ def card_statements(card: Card) -> Iterator[Item]:
     computed: list[Computed] = []
     relations: list[Item] = []
     ordered: list[Item] = []
+    waiting: list[Statement] = []  # formula definitions that use a name a check below defines
+    where = places(card)
+    conditions: dict[int, list[ast.expr]] = {}  # sentence → its conditions so far
     for node in shown_nodes(card):
         if isinstance(node, CheckBlock):
-            ordered.extend(_check_item(item, names) for item in statements_of_block(node))
+            for check in statements_of_block(node):
+                ordered.append(_check_item(check, names))
+                # a waiting definition takes effect as soon as the check lines it uses have run, so
+                # the check lines after them may call it
+                ready = [item for item in waiting if not _uses_later(item, names)]
+                ordered.extend(ready)
+                waiting = [item for item in waiting if all(item is not r for r in ready)]
+                relations = [item for item in relations if all(item is not r for r in ready)]
         elif isinstance(node, Computed):
             computed.append(node)
         else:
-            for item in _formula_items(node, names, notation):
+            place = where.get(id(node), Place(0, False))
+            sentence = conditions.setdefault(place.sentence, []) if place.sentence else []
+            for item in _formula_items(node, names, notation, sentence, place.condition):
                 if isinstance(item, Statement) and item.kind == "define" and not _uses_later(item, names):
                     ordered.append(item)
                 else:
+                    if isinstance(item, Statement) and item.kind == "define":
+                        waiting.append(item)
                     relations.append(item)
     if any(isinstance(item, FormulaStatement) for item in ordered):
         # A formula definition above a check block would make its symbols before the block assumes
@@ -144,7 +160,10 @@ def _check_item(item: Statement | CheckError, names: _Names) -> Statement | Chec
     return item
 
 
-def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, str]) -> Iterator[Item]:
+def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, str],
+                   sentence: list[ast.expr], condition: bool) -> Iterator[Item]:
+    """The formula's statements. `sentence` holds the conditions stated so far in its sentence (a
+    condition formula adds to it; the other formulas of the sentence are claims decided under them)."""
     line = node.span.line
     if node.claim == "exempt":
         yield FormulaNote("exempt", node.tex, line, node.reason)
@@ -157,14 +176,36 @@ def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, 
         return
     wrong = node.claim == "wrong"
     for statement in statements:
+        body = statement.body
+        as_condition = (condition and _free(body, names)) or resets(sentence, body) \
+            or bool(sentence and _example(statement, names))
+        if as_condition and not wrong and isinstance(body, ast.Compare):
+            sentence[:] = [c for c in sentence if not resets([c], body)] + [body]
+            yield FormulaNote("setting", node.tex, line, "a condition for the rest of its sentence",
+                              text=statement.text)
+            continue
+        if sentence and body is not None:
+            try:
+                claims = apply(sentence, body)
+            except CheckError as error:
+                yield FormulaNote("unread", node.tex, line, error.message)
+                continue
+            for claim in claims:
+                text = ast.unparse(claim)
+                try:
+                    validate(ast.Expression(body=claim), text, line)  # the same limits as any claim
+                except CheckError as error:
+                    yield FormulaNote("unread", node.tex, line, error.message, text=text)
+                    continue
+                yield FormulaStatement("claim", text, line, body=claim, tex=node.tex, wrong=wrong,
+                                       reason=node.reason)
+            continue
         if not wrong:
-            taken = names.defined | names.by_checks
-            definition = definition_of(statement, frozenset(taken | names.assumed))
-            if definition is None:
-                # `$G=1$` where a check assumes G: a case of the checks' symbol, not a claim about it
-                definition = definition_of(statement, frozenset(taken))
-                if definition is not None and not _is_setting(definition):
-                    definition = None
+            definition = definition_of(statement, frozenset(names.defined | names.by_checks))
+            if definition is not None and definition.name in names.assumed and not _is_setting(definition):
+                # a name a check assumes is the checks' symbol: `$G=1$` is a case of it, anything else a
+                # claim about it (an assumed parameter, `$\sigma(x)=…$` under `assume x: real`, is fine)
+                definition = None
             if definition is not None:
                 if _is_setting(definition):
                     yield FormulaNote("setting", node.tex, line, text=statement.text)
@@ -172,6 +213,21 @@ def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, 
                 names.add(definition)
                 statement = definition
         yield FormulaStatement(**_fields(statement), tex=node.tex, wrong=wrong, reason=node.reason)
+
+
+def _example(statement: Statement, names: _Names) -> bool:
+    """`$a=\\tfrac12$` after a condition in its sentence: a value for the example, so one more condition
+    (not a claim decided under the others)."""
+    definition = definition_of(statement, frozenset(names.defined | names.by_checks | names.assumed))
+    return definition is not None and _is_setting(definition)
+
+
+def _free(body: ast.expr | None, names: _Names) -> bool:
+    """A prose condition is one when it names something the card has not defined: `$k=2$ 时` where a
+    check defines `k := 2` is a claim about k (verified against the definition), not a condition."""
+    taken = names.defined | names.by_checks | set(CONSTANTS) | set(FUNCTIONS)
+    return body is not None and any(isinstance(node, ast.Name) and node.id not in taken
+                                    for node in ast.walk(body))
 
 
 def _fields(statement: Statement) -> dict[str, Any]:

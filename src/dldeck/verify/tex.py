@@ -252,6 +252,18 @@ class _Build(Transformer_NonRecursive):
         pieces = [ast.Tuple(elts=list(row), ctx=ast.Load()) for row in self.nodes(children)]
         return make_call("Piecewise", *pieces)
 
+    def matrix(self, children: list[Any]) -> ast.expr:
+        rows = [ast.List(elts=list(row), ctx=ast.Load()) for row in self.nodes(children)]
+        if len({len(row.elts) for row in rows}) != 1:
+            raise self.error("the rows of a matrix must have the same number of entries")
+        return make_call("Matrix", ast.List(elts=rows, ctx=ast.Load()))
+
+    def matrix_row(self, children: list[Any]) -> list[ast.expr]:
+        return self.nodes(children)
+
+    def transpose(self, children: list[Any]) -> ast.expr:
+        return make_call("transpose", *self.nodes(children))
+
     def case_row(self, children: list[Any]) -> tuple[ast.expr, ast.expr]:
         if any(isinstance(c, Token) and c.type == "OTHERWISE" for c in children):
             (value,) = self.nodes(children)
@@ -278,7 +290,10 @@ class _Build(Transformer_NonRecursive):
             derivative = self.derivative(left, right)
             if derivative is not None:
                 return derivative
-        return make_binop(left, BINARY_OPS[operator.type](), right)
+        node = make_binop(left, BINARY_OPS[operator.type](), right)
+        if operator.type == "TIMES":
+            node.dldeck_product = True  # type: ignore[attr-defined]  # `A \cdot B` of two matrices: A @ B
+        return node
 
     def neg(self, children: list[Any]) -> ast.expr:
         (operand,) = self.nodes(children)
@@ -323,6 +338,7 @@ class _Build(Transformer_NonRecursive):
         node = factors[0]
         for factor in factors[1:]:
             node = make_binop(node, ast.Mult(), factor)
+            node.dldeck_product = True  # type: ignore[attr-defined]  # of two matrices: their product
         if len(factors) > 1:
             node.dldeck_factors = factors  # type: ignore[attr-defined]
         return node

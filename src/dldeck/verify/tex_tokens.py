@@ -46,7 +46,7 @@ GREEK = {
 FUNCTION_COMMANDS = {
     "sin": "sin", "cos": "cos", "tan": "tan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh",
     "exp": "exp", "ln": "log", "log": "log", "arctan": "atan", "sgn": "sign",
-    "max": "Max", "min": "Min",
+    "max": "Max", "min": "Min", "det": "det",
 }  # fmt: skip
 
 DECORATIONS = {"hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "tilde": "tilde"}
@@ -62,18 +62,27 @@ SIZES = {
     "left", "right", "middle", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr",
     "biggl", "biggr", "Biggl", "Biggr",
 }  # fmt: skip
+ROW_OPERATORS = ("+", "-", "\\cdot", "\\times")  # a row starting with one continues the row above
 ROW_ENVIRONMENTS = {"aligned", "align", "align*", "split", "gathered", "gather", "gather*",
                     "equation", "equation*", "alignedat"}  # fmt: skip
 CASE_ENVIRONMENTS = {"cases", "dcases"}
+MATRIX_ENVIRONMENTS = {"pmatrix", "bmatrix", "matrix"}  # entries by `&`, rows by `\\`: Matrix([[…], …])
+# `A^\top`, `A^T`, `A^{\mathsf T}`: a transpose, never a power (T is not read as an exponent after ^)
+TRANSPOSES = (["\\top"], ["{", "\\top", "}"], ["\\intercal"], ["{", "\\intercal", "}"], ["T"],
+              ["{", "T", "}"], ["\\mathsf", "{", "T", "}"], ["{", "\\mathsf", "{", "T", "}", "}"],
+              ["\\mathsf", "T"])
 MACROS = {
     "def", "gdef", "edef", "xdef", "let", "newcommand", "renewcommand", "providecommand",
     "DeclareMathOperator", "catcode", "csname", "endcsname", "expandafter", "input", "include",
     "write", "immediate", "openout", "read", "makeatletter", "usepackage", "begingroup", "endgroup",
     "futurelet", "afterassignment", "uppercase", "lowercase", "newenvironment", "href", "url",
 }  # fmt: skip
+# `w \leftarrow w - \eta g`: an assignment in an algorithm, not a relation (the same letter names two
+# values); refused with a message saying how to state it.
+UPDATES = {"leftarrow", "gets", "longleftarrow", "Leftarrow"}
 OTHER_RELATIONS = {
     "in", "ll", "gg", "lesssim", "gtrsim", "equiv", "sim", "simeq", "propto", "not", "subset",
-    "subseteq", "supset", "notin", "cong", "doteq", "triangleq", "ni",
+    "subseteq", "supset", "notin", "cong", "doteq", "triangleq", "ni", *UPDATES,
 }  # fmt: skip
 _TWO_ARGUMENTS = {"frac", "dfrac", "tfrac", "cfrac", "binom", "dbinom", "tbinom"}
 ELLIPSES = {"cdots", "ldots", "dots", "vdots", "ddots", "dotsb", "dotsc", "dotsm"}
@@ -294,7 +303,7 @@ class Tokenizer:
             self.emit("SEP", text, pos)
         elif text == "~":
             return
-        elif text == "^" and self.direction(pos):
+        elif text == "^" and (self.direction(pos) or self.transpose(pos)):
             return
         elif text == "∞":
             self.name("oo", pos)
@@ -321,6 +330,12 @@ class Tokenizer:
     def command(self, name: str, pos: int) -> None:
         if name in MACROS:
             raise self.error(f"TeX macro commands are not read in formulas: {quote(chr(92) + name)}")
+        if name in UPDATES:
+            raise self.error(
+                f"an update rule ({quote(chr(92) + name)}) is not a relation: the same name stands for the "
+                "old and the new value; give the new value its own name (`\\hat\\mu_{\\text{new}} = …`), "
+                "state what the update implies, or end the formula with `% exempt: <reason>`"
+            )
         if name in SPACING:
             return
         if name in SIZES:
@@ -371,6 +386,16 @@ class Tokenizer:
                     self.index += used
                     self.emit("DIR", pattern[1] if used == 3 else pattern[0], pos)
                     return True
+        return False
+
+    def transpose(self, pos: int) -> bool:
+        """`^\\top`, `^T`, `^{\\mathsf T}`: the transpose of what precedes."""
+        ahead = [x.text for x in self.lex[self.index : self.index + 6]]
+        for pattern in TRANSPOSES:
+            if ahead[: len(pattern)] == pattern:
+                self.index += len(pattern)
+                self.emit("TRANSPOSE", "^T", pos)
+                return True
         return False
 
     def real_half_line(self) -> str:
@@ -446,12 +471,17 @@ class Tokenizer:
             self.emit("ABS_OPEN", "|", pos)
 
     def ampersand(self, pos: int) -> None:
-        if self.environments and self.environments[-1] in CASE_ENVIRONMENTS:
+        if self.environments and self.environments[-1] in MATRIX_ENVIRONMENTS:
+            self.emit("MATRIX_AMP", "&", pos)
+        elif self.environments and self.environments[-1] in CASE_ENVIRONMENTS:
             self.emit("CASE_AMP", "&", pos)
         elif not self.environments:
             raise self.error("`&` outside an aligned or cases environment")
 
     def row_break(self, pos: int) -> None:
+        if self.environments and self.environments[-1] in MATRIX_ENVIRONMENTS:
+            self.emit("MATRIX_ROW", "\\\\", pos)
+            return
         if self.environments and self.environments[-1] in CASE_ENVIRONMENTS:
             self.emit("CASE_ROW", "\\\\", pos)
             return
@@ -462,8 +492,18 @@ class Tokenizer:
         continues = nxt is not None and (
             nxt.text in RELATIONS or (nxt.kind == "command" and nxt.text[1:] in RELATIONS)
         )
-        if not continues:  # a row that starts with a relation continues the chain above it
-            self.emit("SEP", "\\\\", pos)
+        if continues:  # a row that starts with a relation continues the chain above it
+            return
+        # a row that starts with an operator (`&\quad-\frac1m…`, `&+ b`, `&\quad\cdot b`) continues the
+        # expression above it: its `&` and indentation are layout, not a separator
+        while following < len(self.lex) and (self.lex[following].text in ("&", "\\quad", "\\qquad")
+                                             or self.lex[following].text[1:] in SPACING):
+            following += 1
+        nxt = self.lex[following] if following < len(self.lex) else None
+        if nxt is not None and nxt.text in ROW_OPERATORS:
+            self.index = following
+            return
+        self.emit("SEP", "\\\\", pos)
 
     def group_text(self, pos: int) -> str:
         """The text of a `{...}` argument, as written (nested braces kept)."""
@@ -541,7 +581,7 @@ class Tokenizer:
 
     def environment(self, command: str, pos: int) -> None:
         name = self.group_text(pos).strip()
-        if name not in ROW_ENVIRONMENTS and name not in CASE_ENVIRONMENTS:
+        if name not in ROW_ENVIRONMENTS and name not in CASE_ENVIRONMENTS and name not in MATRIX_ENVIRONMENTS:
             raise self.error(f"the environment {quote(name)} cannot be verified")
         if command == "begin":
             if name in ("alignedat",):
@@ -549,12 +589,16 @@ class Tokenizer:
             self.environments.append(name)
             if name in CASE_ENVIRONMENTS:
                 self.emit("CASES_BEGIN", name, pos)
+            elif name in MATRIX_ENVIRONMENTS:
+                self.emit("MATRIX_BEGIN", name, pos)
         else:
             if not self.environments or self.environments[-1] != name:
                 raise self.error(f"\\end{{{name}}} does not close the open environment")
             self.environments.pop()
             if name in CASE_ENVIRONMENTS:
                 self.emit("CASES_END", name, pos)
+            elif name in MATRIX_ENVIRONMENTS:
+                self.emit("MATRIX_END", name, pos)
 
     def function(self, name: str, pos: int) -> None:
         primes = self.primes()

@@ -99,8 +99,12 @@ _SYMBOLS = {
 }
 
 
-def binary(op: ast.operator, left: Any, right: Any) -> Any:
+def binary(op: ast.operator, left: Any, right: Any, product: bool = False) -> Any:
+    """`product`: a `*` written as a product in TeX (`AB`, `A \\cdot B`), which of two matrices is their
+    matrix product; a check line's `*` of two matrices is refused (write `@`)."""
     symbol = _SYMBOLS[type(op)]
+    if product and isinstance(op, ast.Mult) and is_matrix(left) and is_matrix(right):
+        op, symbol = ast.MatMult(), "@"
     if is_matrix(left) or is_matrix(right) or isinstance(op, ast.MatMult):
         return checked_matrix(_matrix_binary(op, symbol, left, right))
     a = expect_expr(left, f"left operand of {symbol}")
