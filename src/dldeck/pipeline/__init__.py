@@ -7,7 +7,8 @@ Authors rebuild after every edit, so a build redoes only what the edit touched:
 - claim results are cached per card, keyed by the card's check sources, its file, the facts, the
   time limit and the verifier's code, so an edit re-verifies only the cards it touched (`claims`);
 - figures are cached per card the same way, and their files by content hash, in figures/ (`figures`);
-- formula conversions (KaTeX MathML, TeX → Typst) are cached per formula (`formulas`).
+- formula conversions (KaTeX MathML, TeX → Typst) are cached per formula (`formulas`);
+- each of these goes through one `Executor` (`executor`): inputs hashed → result cached → reused.
 
 Caches live in `build/cache/` (see `dldeck.buildcache`); only successes are cached, so a failed
 build never poisons them. Heavy libraries (sympy, matplotlib, typst) are imported inside the pass

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dldeck import buildcache
 from dldeck.model import Collection
 from dldeck.pipeline.child import ForkedChild
+from dldeck.pipeline.executor import Executor
 from dldeck.pipeline.outcome import Work
 
 
@@ -66,30 +66,28 @@ class FormulaMemo:
 
     def __init__(self, build_dir: Path) -> None:
         self.build_dir = build_dir
-        self.caches: tuple[buildcache.JsonCache, buildcache.JsonCache] | None = None
+        self.executors: tuple[Executor, Executor] | None = None
 
-    def _open(self) -> tuple[buildcache.JsonCache, buildcache.JsonCache]:
-        if self.caches is None:
+    def _open(self, work: Work | None = None) -> tuple[Executor, Executor]:
+        if self.executors is None:
             from dldeck.mathengines.formulas import engine_versions
 
-            tool = buildcache.tool_hash("mathengines") + "|" + engine_versions()
-            self.caches = (buildcache.JsonCache(self.build_dir, "mathml", tool),
-                           buildcache.JsonCache(self.build_dir, "typst-math", tool))
-        return self.caches
+            version = engine_versions()
+            self.executors = tuple(Executor(self.build_dir, name, code=("mathengines",), version=version,
+                                            work=work) for name in ("mathml", "typst-math"))
+        return self.executors
 
     def load(self, collection: Collection, work: Work) -> None:
         from dldeck.mathengines import engines
         from dldeck.mathengines.formulas import collection_formulas
 
-        mathml, typst_math = self._open()
-        work.cache_status["mathml"] = mathml.status
-        work.cache_status["typst-math"] = typst_math.status
+        mathml, typst_math = self._open(work)
         for use in collection_formulas(collection):
-            converted = mathml.get(f"{int(use.display)}{use.tex}")
-            if isinstance(converted, str):
+            converted = mathml.get(mathml.key([use.tex, use.display]), _text)
+            if converted is not None:
                 engines.MATHML_MEMO[(use.tex, use.display)] = converted
-            converted = typst_math.get(use.tex)
-            if isinstance(converted, str):
+            converted = typst_math.get(typst_math.key(use.tex), _text)
+            if converted is not None:
                 engines.TYPST_MEMO[use.tex] = converted
 
     def save(self, collection: Collection) -> None:
@@ -101,9 +99,13 @@ class FormulaMemo:
         for use in collection_formulas(collection):
             converted = engines.MATHML_MEMO.get((use.tex, use.display))
             if converted is not None:
-                mathml.put(f"{int(use.display)}{use.tex}", converted)
+                mathml.put(mathml.key([use.tex, use.display]), converted)
             converted = engines.TYPST_MEMO.get(use.tex)
             if converted is not None:
-                typst_math.put(use.tex, converted)
+                typst_math.put(typst_math.key(use.tex), converted)
         mathml.save()
         typst_math.save()
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
