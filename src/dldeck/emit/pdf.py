@@ -1,4 +1,5 @@
-"""The printable cheat sheet: the model → Typst source → PDF, compiled in-process by Typst.
+"""The printable cheat sheet: the model → Typst source → PDF, typeset by Typst in a short-lived child
+process (dldeck.emit.typeset), so the memory Typst holds is returned when the sheet is done.
 
 Typst compiles in a private temporary root holding only the generated source, the style file and
 copies of the figures, so a document cannot read anything else. Every Typst warning is an error:
@@ -16,12 +17,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import typst
-
 from dldeck.atomicfile import write_atomically
 from dldeck.config import SheetConfig, deck_titles, group_sections
 from dldeck.contain import load_image
 from dldeck.emit.markup import LEGEND, computed_value
+from dldeck.emit.typeset import Problem, TypesetError, typeset
 from dldeck.emit.typst_markup import PlacedFigure, TypstWriter, font_coverage, typst_string
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.fonts import find_cjk_font
@@ -215,23 +215,26 @@ def compile_sheet(source: str, copies: Mapping[str, Path | bytes], line_cards: S
         main = root / MAIN_FILE
         main.write_text(source, encoding="utf-8")
         try:
-            pdf, warnings = typst.compile_with_warnings(
-                str(main), root=str(root), font_paths=list(typst_font_paths()), ignore_system_fonts=True
-            )
-        except typst.TypstError as exc:
-            diagnostic = _typst_diagnostic(exc, "error", line_cards)
+            warnings = typeset(main, root, list(typst_font_paths()), root / "out.pdf")
+        except TypesetError as error:
+            if error.problem is None:
+                failed = Diagnostic("<cheat sheet>", 0, f"cannot typeset the PDF: {error.why}")
+                raise BuildError([failed]) from None
+            diagnostic = _typst_diagnostic(error.problem, "error", line_cards)
             if diagnostic.line == 0 and image_users:
-                raise BuildError(_failing_images(root, image_users) or [diagnostic]) from exc
-            raise BuildError([diagnostic]) from exc
+                raise BuildError(_failing_images(root, image_users) or [diagnostic]) from None
+            raise BuildError([diagnostic]) from None
         if warnings:
             raise BuildError([_typst_diagnostic(w, "warning", line_cards) for w in warnings])
-    return bytes(pdf)
+        return (root / "out.pdf").read_bytes()
 
 
 def _failing_images(root: Path,
                     image_users: Mapping[str, Sequence[tuple[SourceSpan, Card]]]) -> list[Diagnostic]:
     """Typst reports an image it cannot decode at the style file that placed it, not at the card: on
     such an error each content image is typeset alone, and the ones that fail are named at their cards."""
+    import typst  # only on this error path, for small probes: the sheet itself is typeset in a child
+
     diagnostics: list[Diagnostic] = []
     probe = root / "probe.typ"
     for name, users in sorted(image_users.items()):
@@ -246,7 +249,7 @@ def _failing_images(root: Path,
     return sorted(set(diagnostics))
 
 
-def _typst_diagnostic(problem: BaseException, kind: str,
+def _typst_diagnostic(problem: BaseException | Problem, kind: str,
                       line_cards: Sequence[tuple[int, Card]]) -> Diagnostic:
     """Point a Typst problem in the generated file at the card it came from."""
     message = " ".join(str(getattr(problem, "message", "") or problem).split())

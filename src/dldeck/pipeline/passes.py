@@ -202,7 +202,8 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
     with ThreadPoolExecutor(max_workers=1) as typesetter:
         outputs: list[str] = []
         pdfs: list[Future] = []
-        # Typst typesets without the interpreter lock: the PDFs compile while the deck and pages are written.
+        # Typst typesets in a child process (dldeck.emit.typeset): the PDFs compile while the deck and pages
+        # are written.
         if "pdf" in only:
             from dldeck.emit.pdf import write_pdf
 
