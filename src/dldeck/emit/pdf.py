@@ -25,7 +25,7 @@ from dldeck.emit.typeset import Problem, TypesetError, typeset
 from dldeck.emit.typst_markup import PlacedFigure, TypstWriter, font_coverage, typst_string
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.fonts import find_cjk_font
-from dldeck.mathengines.engines import typst_font_paths
+from dldeck.mathengines.engines import typst_font_paths, typst_version
 from dldeck.model import (
     Card,
     Collection,
@@ -195,11 +195,38 @@ def _card_markup(card: Card, writer: TypstWriter, include_extra: bool) -> str:
 def write_pdf(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
               title: str, out_path: Path, build_date: str, verified: Verified | None = None) -> None:
     """Compile the sheet's cards to a PDF at out_path (atomically); BuildError names what went wrong."""
+    write_atomically(out_path, typeset_document(sheet_document(collection, figures, sheet, title, build_date,
+                                                               verified)))
+
+
+def sheet_document(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
+                   title: str, build_date: str, verified: Verified | None = None) -> TypstDocument:
+    """The sheet's Typst document, ready to typeset; BuildError lists every problem found writing it."""
     document = typst_source(collection, figures, sheet, title, build_date, verified)
     if document.diagnostics:
         raise BuildError(document.diagnostics)
-    pdf = compile_sheet(document.source, document.copies, document.line_cards, document.image_users)
-    write_atomically(out_path, pdf)
+    return document
+
+
+def typeset_document(document: TypstDocument) -> bytes:
+    return compile_sheet(document.source, document.copies, document.line_cards, document.image_users)
+
+
+def document_inputs(document: TypstDocument) -> dict[str, object]:
+    """Everything the typeset PDF depends on — the source, every file it uses, the style, the font and
+    Typst itself — so a PDF whose inputs are unchanged can be reused instead of typeset again."""
+    copies = {name: hashlib.sha256(file if isinstance(file, bytes) else Path(file).read_bytes()).hexdigest()
+              for name, file in sorted(document.copies.items())}
+    font = find_cjk_font().path
+    return {"source": document.source, "copies": copies, "typst": typst_version(),
+            "style": hashlib.sha256((TEMPLATE_DIR / STYLE_FILE).read_bytes()).hexdigest(),
+            "fonts": [list(typst_font_paths()), str(font), _file_stamp(Path(font))]}
+
+
+def _file_stamp(path: Path) -> list[int]:
+    """Size and modification time: a replaced font file shows, without hashing megabytes each build."""
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
 
 
 def compile_sheet(source: str, copies: Mapping[str, Path | bytes], line_cards: Sequence[tuple[int, Card]],
