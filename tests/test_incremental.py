@@ -351,3 +351,16 @@ def test_a_process_that_already_ran_typst_can_still_build(tmp_path: Path) -> Non
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['relu-range', 'sigmoid-max', 'tanh-sigmoid']"
+
+
+def test_a_build_without_the_pdf_does_not_convert_formulas_to_typst(tmp_path: Path) -> None:
+    # Typst cannot typeset \xrightarrow: only a build that writes the PDF needs it to.
+    arrow = "\n## 映射记号？ {#arrow-map}\n\n$$a \\xrightarrow{f} b$$\n"
+    content, build_dir = make_project(tmp_path, CONTENT + arrow)
+    deck = build(content, build_dir, only=("anki",))
+    assert [p.name for p in deck.outputs] == ["dldeck.apkg"]
+    assert build(content, build_dir, only=("anki", "html")).outputs
+    with pytest.raises(BuildError, match=r"a\.md:\d+: formula does not compile in Typst: .*xrightarrow"):
+        build(content, build_dir)
+    with pytest.raises(BuildError, match="xrightarrow"):
+        pipeline.check(content, build_dir)  # `dldeck check` checks every engine, whatever was built

@@ -19,9 +19,10 @@ from dldeck.pipeline.outcome import Work
 class FormulaJob:
     """Every formula through KaTeX and Typst: in a forked child while claims are verified, else here."""
 
-    def __init__(self, collection: Collection, build_dir: Path | None) -> None:
+    def __init__(self, collection: Collection, build_dir: Path | None, *, typst: bool = True) -> None:
         self.collection = collection
         self.build_dir = build_dir
+        self.typst = typst  # False: no output needs Typst, so formulas are neither converted nor typeset
         self._child: ForkedChild | None = None
 
     def start_in_background(self) -> None:
@@ -31,7 +32,7 @@ class FormulaJob:
             return  # Typst has compiled in this process: its thread pool does not survive a fork (hangs)
         # Not a daemon: each formula converts in a time-limited child of this child (timelimit.each_in_child).
         self._child = ForkedChild.start(_compile_with_conversions, self.collection, self.build_dir,
-                                        daemon=False)
+                                        self.typst, daemon=False)
 
     def finish(self) -> Any:
         from dldeck.mathengines import compile_formulas, engines
@@ -45,7 +46,7 @@ class FormulaJob:
                 engines.TYPST_MEMO.update(typst_math)
                 return report
         # no child, or it died without a word: compile here, where any error surfaces as itself
-        return compile_formulas(self.collection, cache_dir=self.build_dir)
+        return compile_formulas(self.collection, cache_dir=self.build_dir, typst=self.typst)
 
     def close(self) -> None:
         if self._child is not None:
@@ -53,11 +54,12 @@ class FormulaJob:
             self._child = None
 
 
-def _compile_with_conversions(collection: Collection, build_dir: Path | None) -> tuple[Any, Any, Any]:
+def _compile_with_conversions(collection: Collection, build_dir: Path | None, typst: bool
+                              ) -> tuple[Any, Any, Any]:
     """Child entry point: the report, and the conversions made, for the parent's memos."""
     from dldeck.mathengines import compile_formulas, engines
 
-    report = compile_formulas(collection, cache_dir=build_dir)
+    report = compile_formulas(collection, cache_dir=build_dir, typst=typst)
     return report, engines.MATHML_MEMO, engines.TYPST_MEMO
 
 

@@ -80,10 +80,11 @@ def _read(content_dir: Path, progress: Progress) -> Collection:
 
 
 def _check_collection(collection: Collection, build_dir: Path | None, *, timeout: float, progress: Progress,
-                      memo: FormulaMemo | None, work: Work, strict: bool) -> CheckSummary:
+                      memo: FormulaMemo | None, work: Work, strict: bool, typst: bool = True) -> CheckSummary:
+    """`typst`: whether an output needs formulas in Typst (the PDF); `dldeck check` checks them all."""
     if memo is not None:
         memo.load(collection, work)  # before the formula job forks, so it reuses earlier conversions
-    formulas = FormulaJob(collection, build_dir)
+    formulas = FormulaJob(collection, build_dir, typst=typst)
     try:
         # While worker processes verify claims this process only waits: the formulas compile meanwhile.
         results, claim_diagnostics = verify_claims(collection, build_dir, timeout, progress, work,
@@ -170,7 +171,7 @@ def _build(content_dir: Path, build_dir: Path, *, only: Sequence[str], timeout: 
         diagnostics: list[Diagnostic] = []
         try:
             summary = _check_collection(collection, build_dir, timeout=timeout, progress=progress, memo=memo,
-                                        work=work, strict=config.strict)
+                                        work=work, strict=config.strict, typst="pdf" in only)
         except BuildError as error:
             diagnostics.extend(error.diagnostics)
         try:
