@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -146,6 +148,30 @@ def test_typst_warnings_are_build_errors() -> None:
     # Typst only warns about an unknown font (and prints boxes); the sheet must fail instead.
     with pytest.raises(BuildError, match="unknown font family"):
         compile_sheet('#set text(font: "No Such Font")\n中文\n', {}, [])
+
+
+def test_the_sheet_is_typeset_outside_the_build_process() -> None:
+    # Typst keeps what it laid out for the life of its process: the build's own process does not grow.
+    program = """import resource
+from dldeck.emit.pdf import compile_sheet
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+cards = [f"== 第 {i} 题\\n中文 $x^{i} + sum_(k=1)^n k$\\n\\n" for i in range(600)]
+source = "#set page(columns: 3)\\n" + "".join(cards)
+pdf = compile_sheet(source, {}, [])
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(pdf[:5].decode(), grown, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    magic, grown, child = done.stdout.split()
+    assert magic == "%PDF-"
+    assert int(grown) * 4 < int(child), (grown, child)  # KiB
+
+
+def test_a_typesetting_process_that_dies_is_a_diagnostic(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    with pytest.raises(BuildError, match=r"<cheat sheet>:0: cannot typeset the PDF: the typesetting process "
+                                         r"failed: exit 1"):
+        compile_sheet("中文\n", {}, [])
 
 
 def test_figure_block_renders_as_an_image(built: tuple[Path, PdfReader]) -> None:

@@ -178,6 +178,33 @@ def test_cached_and_uncached_builds_are_byte_identical(tmp_path: Path) -> None:
     assert (warm_content / manifest).read_bytes() == (cold_content / manifest).read_bytes()
 
 
+def test_a_pdf_whose_document_is_unchanged_is_reused_not_typeset(tmp_path: Path) -> None:
+    warm_content, warm_build = make_project(tmp_path / "warm")
+    first = build(warm_content, warm_build)
+    assert first.work.typeset == ["cheatsheet.pdf"]
+    # a new check line changes the deck's claims but not one character of the printed sheet
+    claim = "diff(tanh(x), x) == 1 - tanh(x)**2"
+    edit(warm_content, claim, f"{claim}\ntanh(0) == 0")
+    warm = build(warm_content, warm_build)
+    assert warm.work.verified == ["tanh-sigmoid"] and warm.work.typeset == []
+    text = (warm_content / "a.md").read_text(encoding="utf-8")
+    cold_content, cold_build = make_project(tmp_path / "cold", text)
+    cold = build(cold_content, cold_build)
+    assert cold.work.typeset == ["cheatsheet.pdf"]
+    assert outputs(warm_build) == outputs(cold_build)
+    # a prose edit changes the sheet: it is typeset again
+    edit(warm_content, PROSE, f"（修订）{PROSE}")
+    assert build(warm_content, warm_build).work.typeset == ["cheatsheet.pdf"]
+    # a PDF that is no longer the one the cache recorded is never passed on
+    edit(warm_content, f"（修订）{PROSE}", PROSE)
+    build(warm_content, warm_build)
+    (warm_build / "current" / "cheatsheet.pdf").write_bytes(b"%PDF- not the sheet")
+    edit(warm_content, "tanh(0) == 0", "tanh(0) == 0\ntanh(0) == 0")
+    again = build(warm_content, warm_build)
+    assert again.work.typeset == ["cheatsheet.pdf"]
+    assert (warm_build / "cheatsheet.pdf").read_bytes() != b"%PDF- not the sheet"
+
+
 def _corrupt_by_truncating(path: Path) -> None:
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
 
@@ -324,3 +351,16 @@ def test_a_process_that_already_ran_typst_can_still_build(tmp_path: Path) -> Non
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['relu-range', 'sigmoid-max', 'tanh-sigmoid']"
+
+
+def test_a_build_without_the_pdf_does_not_convert_formulas_to_typst(tmp_path: Path) -> None:
+    # Typst cannot typeset \xrightarrow: only a build that writes the PDF needs it to.
+    arrow = "\n## 映射记号？ {#arrow-map}\n\n$$a \\xrightarrow{f} b$$\n"
+    content, build_dir = make_project(tmp_path, CONTENT + arrow)
+    deck = build(content, build_dir, only=("anki",))
+    assert [p.name for p in deck.outputs] == ["dldeck.apkg"]
+    assert build(content, build_dir, only=("anki", "html")).outputs
+    with pytest.raises(BuildError, match=r"a\.md:\d+: formula does not compile in Typst: .*xrightarrow"):
+        build(content, build_dir)
+    with pytest.raises(BuildError, match="xrightarrow"):
+        pipeline.check(content, build_dir)  # `dldeck check` checks every engine, whatever was built

@@ -187,15 +187,15 @@ def _entries(path: Path, lines: list[str], raw: object, table: str) -> dict[str,
         raise _problem(path, _line_of(lines, table), f"{table!r} must be an object of entries; {START_OVER}")
     entries: dict[str, ManifestEntry] = {}
     for key, value in raw.items():
-        where = _line_of(lines, key)
+        # the line is looked up only for an entry in error: a scan per entry is quadratic in the deck size
         if not isinstance(value, dict) or not isinstance(value.get("hash"), str):
-            raise _problem(path, where,
+            raise _problem(path, _line_of(lines, key),
                            f"entry {key!r} needs a text 'hash' and an integer 'mtime'; {START_OVER}")
         mtime = value.get("mtime")
         if isinstance(mtime, bool) or not isinstance(mtime, int) or not 0 <= mtime <= MAX_MTIME:
-            raise _problem(path, where, f"entry {key!r} has mtime {str(mtime)[:40]!r}: it must be a whole "
-                                        f"number of seconds from 0 to {MAX_MTIME} (the year 9999); "
-                                        f"{START_OVER}")
+            raise _problem(path, _line_of(lines, key),
+                           f"entry {key!r} has mtime {str(mtime)[:40]!r}: it must be a whole number of "
+                           f"seconds from 0 to {MAX_MTIME} (the year 9999); {START_OVER}")
         entries[str(key)] = ManifestEntry(value["hash"], mtime)
     return entries
 

@@ -1,4 +1,5 @@
-"""The printable cheat sheet: the model → Typst source → PDF, compiled in-process by Typst.
+"""The printable cheat sheet: the model → Typst source → PDF, typeset by Typst in a short-lived child
+process (dldeck.emit.typeset), so the memory Typst holds is returned when the sheet is done.
 
 Typst compiles in a private temporary root holding only the generated source, the style file and
 copies of the figures, so a document cannot read anything else. Every Typst warning is an error:
@@ -16,16 +17,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import typst
-
 from dldeck.atomicfile import write_atomically
 from dldeck.config import SheetConfig, deck_titles, group_sections
 from dldeck.contain import load_image
 from dldeck.emit.markup import LEGEND, computed_value
+from dldeck.emit.typeset import Problem, TypesetError, typeset
 from dldeck.emit.typst_markup import PlacedFigure, TypstWriter, font_coverage, typst_string
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.fonts import find_cjk_font
-from dldeck.mathengines.engines import typst_font_paths
+from dldeck.mathengines.engines import typst_font_paths, typst_version
 from dldeck.model import (
     Card,
     Collection,
@@ -195,11 +195,38 @@ def _card_markup(card: Card, writer: TypstWriter, include_extra: bool) -> str:
 def write_pdf(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
               title: str, out_path: Path, build_date: str, verified: Verified | None = None) -> None:
     """Compile the sheet's cards to a PDF at out_path (atomically); BuildError names what went wrong."""
+    write_atomically(out_path, typeset_document(sheet_document(collection, figures, sheet, title, build_date,
+                                                               verified)))
+
+
+def sheet_document(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
+                   title: str, build_date: str, verified: Verified | None = None) -> TypstDocument:
+    """The sheet's Typst document, ready to typeset; BuildError lists every problem found writing it."""
     document = typst_source(collection, figures, sheet, title, build_date, verified)
     if document.diagnostics:
         raise BuildError(document.diagnostics)
-    pdf = compile_sheet(document.source, document.copies, document.line_cards, document.image_users)
-    write_atomically(out_path, pdf)
+    return document
+
+
+def typeset_document(document: TypstDocument) -> bytes:
+    return compile_sheet(document.source, document.copies, document.line_cards, document.image_users)
+
+
+def document_inputs(document: TypstDocument) -> dict[str, object]:
+    """Everything the typeset PDF depends on — the source, every file it uses, the style, the font and
+    Typst itself — so a PDF whose inputs are unchanged can be reused instead of typeset again."""
+    copies = {name: hashlib.sha256(file if isinstance(file, bytes) else Path(file).read_bytes()).hexdigest()
+              for name, file in sorted(document.copies.items())}
+    font = find_cjk_font().path
+    return {"source": document.source, "copies": copies, "typst": typst_version(),
+            "style": hashlib.sha256((TEMPLATE_DIR / STYLE_FILE).read_bytes()).hexdigest(),
+            "fonts": [list(typst_font_paths()), str(font), _file_stamp(Path(font))]}
+
+
+def _file_stamp(path: Path) -> list[int]:
+    """Size and modification time: a replaced font file shows, without hashing megabytes each build."""
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
 
 
 def compile_sheet(source: str, copies: Mapping[str, Path | bytes], line_cards: Sequence[tuple[int, Card]],
@@ -215,23 +242,26 @@ def compile_sheet(source: str, copies: Mapping[str, Path | bytes], line_cards: S
         main = root / MAIN_FILE
         main.write_text(source, encoding="utf-8")
         try:
-            pdf, warnings = typst.compile_with_warnings(
-                str(main), root=str(root), font_paths=list(typst_font_paths()), ignore_system_fonts=True
-            )
-        except typst.TypstError as exc:
-            diagnostic = _typst_diagnostic(exc, "error", line_cards)
+            warnings = typeset(main, root, list(typst_font_paths()), root / "out.pdf")
+        except TypesetError as error:
+            if error.problem is None:
+                failed = Diagnostic("<cheat sheet>", 0, f"cannot typeset the PDF: {error.why}")
+                raise BuildError([failed]) from None
+            diagnostic = _typst_diagnostic(error.problem, "error", line_cards)
             if diagnostic.line == 0 and image_users:
-                raise BuildError(_failing_images(root, image_users) or [diagnostic]) from exc
-            raise BuildError([diagnostic]) from exc
+                raise BuildError(_failing_images(root, image_users) or [diagnostic]) from None
+            raise BuildError([diagnostic]) from None
         if warnings:
             raise BuildError([_typst_diagnostic(w, "warning", line_cards) for w in warnings])
-    return bytes(pdf)
+        return (root / "out.pdf").read_bytes()
 
 
 def _failing_images(root: Path,
                     image_users: Mapping[str, Sequence[tuple[SourceSpan, Card]]]) -> list[Diagnostic]:
     """Typst reports an image it cannot decode at the style file that placed it, not at the card: on
     such an error each content image is typeset alone, and the ones that fail are named at their cards."""
+    import typst  # only on this error path, for small probes: the sheet itself is typeset in a child
+
     diagnostics: list[Diagnostic] = []
     probe = root / "probe.typ"
     for name, users in sorted(image_users.items()):
@@ -246,7 +276,7 @@ def _failing_images(root: Path,
     return sorted(set(diagnostics))
 
 
-def _typst_diagnostic(problem: BaseException, kind: str,
+def _typst_diagnostic(problem: BaseException | Problem, kind: str,
                       line_cards: Sequence[tuple[int, Card]]) -> Diagnostic:
     """Point a Typst problem in the generated file at the card it came from."""
     message = " ".join(str(getattr(problem, "message", "") or problem).split())

@@ -81,6 +81,9 @@ def engine_versions() -> str:
     return f"{KATEX_VERSION}|{tex2typst_version()}|{typst_version()}|{mathjax_version_tag()}"
 
 
+_WITHOUT_TYPST = "without-typst:"  # prefix of the cache keys of formulas checked for a build without the PDF
+
+
 def formula_key(tex: str, display: bool) -> str:
     payload = f"{engine_versions()}\0{'display' if display else 'inline'}\0{tex}"
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
@@ -138,10 +141,12 @@ def collection_formulas(collection: Collection) -> list[FormulaUse]:
 # --------------------------------------------------------------------------- checking
 
 
-def compile_formulas(collection: Collection, cache_dir: Path | None = None) -> FormulaReport:
+def compile_formulas(collection: Collection, cache_dir: Path | None = None, *,
+                     typst: bool = True) -> FormulaReport:
     """The allow-list, KaTeX, Anki's MathJax, then TeX→Typst and a Typst compile, for every formula;
     failures name card, file and line. The allow-list runs on every build (it is cheap and not cached);
-    the engines run on formulas not yet cached, each conversion under a time limit in a child process."""
+    the engines run on formulas not yet cached, each conversion under a time limit in a child process.
+    `typst=False` (a build without the PDF): no conversion to Typst and no Typst compile."""
     uses = collection_formulas(collection)
     cache = _load_cache(cache_dir)
     failures: dict[tuple[str, bool], str] = {}
@@ -156,17 +161,22 @@ def compile_formulas(collection: Collection, cache_dir: Path | None = None) -> F
             failures[formula] = f"formula refused: {refused}: {quote(use.tex)}"
             continue
         unique[formula] = formula_key(use.tex, use.display)
+    if not typst:  # a formula that passed every engine, or these, needs no check for a build without the PDF
+        unique = {formula: _WITHOUT_TYPST + key for formula, key in unique.items()
+                  if key not in cache and _WITHOUT_TYPST + key not in cache}
     pending = [formula for formula, key in unique.items() if key not in cache]
 
     converted: list[tuple[tuple[str, bool], str]] = []
     katex_passed: list[tuple[str, bool]] = []
-    outcomes = each_in_child(_convert, pending, FORMULA_TIME_LIMIT, stop_after=MAX_FORMULA_TIMEOUTS)
+    outcomes = each_in_child(_convert if typst else _convert_without_typst, pending, FORMULA_TIME_LIMIT,
+                             stop_after=MAX_FORMULA_TIMEOUTS)
     for formula, (status, value) in zip(pending, outcomes, strict=True):
         if status == "ok" and value[0] == "converted":
             _, mathml, typst_source = value
             MATHML_MEMO[formula] = mathml  # the writers reuse the child's conversions
-            TYPST_MEMO[formula[0]] = typst_source
-            converted.append((formula, typst_source))
+            if typst_source is not None:
+                TYPST_MEMO[formula[0]] = typst_source
+                converted.append((formula, typst_source))
             katex_passed.append(formula)
         elif status == "ok":
             failures[formula] = value[1]
@@ -209,18 +219,24 @@ def _check_in_anki_mathjax(formulas: list[tuple[str, bool]], failures: dict[tupl
     return ()
 
 
-def _convert(formula: tuple[str, bool]) -> tuple[str, str, str] | tuple[str, str]:
-    """("converted", MathML, Typst) or ("failed", message): run in the time-limited child."""
+def _convert(formula: tuple[str, bool], typst: bool = True) -> tuple[str, str, str | None] | tuple[str, str]:
+    """("converted", MathML, Typst or None) or ("failed", message): run in the time-limited child."""
     tex, display = formula
     try:
         mathml = tex_to_mathml(tex, display)
     except MathEngineError as exc:
         return ("failed", f"formula does not compile in KaTeX: {quote(tex)} — {exc.engine_message}")
+    if not typst:
+        return ("converted", mathml, None)
     try:
         return ("converted", mathml, tex_to_typst(tex))
     except MathEngineError as exc:
         return ("failed",
                 f"formula does not convert to Typst (tex2typst): {quote(tex)} — {exc.engine_message}")
+
+
+def _convert_without_typst(formula: tuple[str, bool]) -> tuple[str, str, str | None] | tuple[str, str]:
+    return _convert(formula, typst=False)
 
 
 def _overrun_message(tex: str, status: str, why: object) -> str:

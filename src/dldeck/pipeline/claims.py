@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from dldeck import buildcache
 from dldeck.errors import Diagnostic
 from dldeck.model import Card, Collection
+from dldeck.pipeline.executor import Executor
 from dldeck.pipeline.inputs import facts_hash
 from dldeck.pipeline.outcome import Progress, Work
 
@@ -38,29 +38,16 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
                   ) -> tuple[list[Any], list[Diagnostic]]:
     """Claims of cards whose checks changed are verified; the others come from the cache."""
     checked = [card for card in collection.cards if has_claims(card)]
-    keys: dict[str, str] = {}
-    cached: dict[str, list[Any]] = {}
+    executor = Executor(build_dir if checked else None, "checks", code=CHECK_CODE, work=work)
+    facts = facts_hash(collection) if executor.cache is not None else ""
+    split = executor.split(checked, lambda card: _check_inputs(card, facts, timeout), _restore_results)
+    cached = {card.slug: restored for _, card, restored in split.reused}
     known: dict[tuple[str, int], Any] = {}  # (slug, line) → a remembered timeout
-    cache = None
-    if build_dir is not None and checked:
-        cache = buildcache.JsonCache(build_dir, "checks", buildcache.tool_hash(*CHECK_CODE))
-        work.cache_status["checks"] = cache.status
-        facts = facts_hash(collection)
-        for card in checked:
-            keys[card.slug] = key = _check_key(card, facts, timeout)
-            restored = _restore_results(card, cache.get(key))
-            if restored is None:
-                cache.forget(key)  # absent, or of the wrong shape: never trusted
-            else:
-                cached[card.slug] = restored
-                continue
-            timed_out = _restore_results(card, cache.get(_TIMEOUTS + key), "timeout")
-            if timed_out is None:
-                cache.forget(_TIMEOUTS + key)
-            for result in timed_out or ():
-                remembered = dataclasses.replace(result, message=result.message + REMEMBERED)
-                known[(card.slug, result.line)] = remembered
-    pending = [card for card in checked if card.slug not in cached]
+    for key, card in split.pending:
+        for result in executor.get(_TIMEOUTS + key, lambda entry, card=card: _restore_results(
+                card, entry, "timeout")) or ():
+            known[(card.slug, result.line)] = dataclasses.replace(result, message=result.message + REMEMBERED)
+    pending = split.pending_items
     fresh: dict[str, list[Any]] = {}
     diagnostics: list[Diagnostic] = []
     if pending:
@@ -75,24 +62,17 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
             fresh.setdefault(result.slug, []).append(result)
         diagnostics.extend(report.diagnostics)
         work.verified.extend(card.slug for card in pending)
-    results: list[Any] = []
-    for card in checked:
-        if card.slug in cached:
-            results.extend(cached[card.slug])
-            continue
+    for key, card in split.pending:
         card_results = fresh.get(card.slug, [])
-        results.extend(card_results)
-        if cache is None:
-            continue
+        cached[card.slug] = card_results
         if all(r.status in CACHED_STATUSES for r in card_results):
-            cache.put(keys[card.slug], _entries(card, card_results))
+            executor.put(key, _entries(card, card_results))
         timed_out = [dataclasses.replace(r, message=r.message.removesuffix(REMEMBERED))
                      for r in card_results if r.status == "timeout"]
         if timed_out:
-            cache.put(_TIMEOUTS + keys[card.slug], _entries(card, timed_out))
-    if cache is not None:
-        cache.save()
-    return results, diagnostics
+            executor.put(_TIMEOUTS + key, _entries(card, timed_out))
+    executor.save()
+    return [result for card in checked for result in cached[card.slug]], diagnostics
 
 
 def has_claims(card: Card) -> bool:
@@ -135,13 +115,13 @@ def _check_base(card: Card) -> int:
     return card.checks[0].span.line if card.checks else card.span.line
 
 
-def _check_key(card: Card, facts: str, timeout: float) -> str:
+def _check_inputs(card: Card, facts: str, timeout: float) -> dict[str, Any]:
     """Everything a card's claim results depend on, except where in its file the card sits and how much
     prose lies between its formulas: a prose edit re-verifies nothing."""
     base = _check_base(card)
-    return buildcache.hash_json({"path": card.span.path, "facts": facts, "timeout": float(timeout),
-                                 "blocks": [[b.source, b.span.line - base] for b in card.checks],
-                                 "shown": list(shown_items(card)), "notation": list(card.notation)})
+    return {"path": card.span.path, "facts": facts, "timeout": float(timeout),
+            "blocks": [[b.source, b.span.line - base] for b in card.checks],
+            "shown": list(shown_items(card)), "notation": list(card.notation)}
 
 
 def _anchor(card: Card, result: Any, formulas: list[Any]) -> int:

@@ -12,12 +12,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from dldeck import buildcache
 from dldeck.errors import BuildError, Diagnostic
 from dldeck.figures.files import is_complete
 from dldeck.model import Card, Collection, FigureKey, RenderedFigure
 from dldeck.pipeline.child import ForkedChild
 from dldeck.pipeline.claims import shown_items
+from dldeck.pipeline.executor import Executor
 from dldeck.pipeline.inputs import facts_hash
 from dldeck.pipeline.outcome import Progress, Work
 
@@ -35,24 +35,15 @@ class FigurePass:
         self.work = work
         self.cards = [card for card in collection.cards if card.figures]
         self.results: dict[FigureKey, RenderedFigure] = {}
-        self.pending: list[Card] = []
-        self.keys: dict[str, str] = {}
         self._child: ForkedChild | None = None
-        self.cache = None
-        if not self.cards:
-            return
-        self.cache = buildcache.JsonCache(build_dir, "figures", buildcache.tool_hash(*FIGURE_CODE))
-        work.cache_status["figures"] = self.cache.status
-        facts = facts_hash(collection)
+        self.executor = Executor(build_dir if self.cards else None, "figures", code=FIGURE_CODE, work=work)
+        facts = facts_hash(collection) if self.cards else ""
         out_dir = Path(build_dir) / "figures"
-        for card in self.cards:
-            self.keys[card.slug] = key = _figure_key(card, facts)
-            restored = _restore_figures(card, self.cache.get(key), out_dir)
-            if restored is None:
-                self.cache.forget(key)
-                self.pending.append(card)
-            else:
-                self.results.update(restored)
+        self.split = self.executor.split(self.cards, lambda card: _figure_inputs(card, facts),
+                                         lambda card, entry: _restore_figures(card, entry, out_dir))
+        self.pending = self.split.pending_items
+        for _, _, restored in self.split.reused:
+            self.results.update(restored)
 
     def _pending_collection(self) -> Collection:
         return dataclasses.replace(self.collection, cards=tuple(self.pending))
@@ -67,21 +58,21 @@ class FigurePass:
 
     def finish(self) -> dict[FigureKey, RenderedFigure]:
         """All figures of the collection; BuildError lists every figure problem."""
-        if self.cache is None:
+        if not self.cards:
             return {}
         if self.pending:
             fresh = self._collect()
             self.work.figured.extend(card.slug for card in self.pending)
             self.results.update(fresh)
-            for card in self.pending:
+            for key, card in self.split.pending:
                 entry = [_figure_entry(self.results[FigureKey(card.slug, b.index)]) for b in card.figures]
-                self.cache.put(self.keys[card.slug], entry)
+                self.executor.put(key, entry)
         ids = [figure.figure_id for figure in self.results.values() if figure.figure_id]
         if len(ids) != len(set(ids)):
             # a figure id clashes across cached and fresh cards: the whole pass reports it with both lines
             _render(self.collection, self.build_dir, Path(self.collection.root))
             raise BuildError([Diagnostic(self.collection.root, 0, "figure ids are not unique")])
-        self.cache.save()
+        self.executor.save()
         return {FigureKey(card.slug, b.index): self.results[FigureKey(card.slug, b.index)]
                 for card in self.cards for b in card.figures}
 
@@ -109,13 +100,11 @@ def _render(collection: Collection, build_dir: Path, facts_root: Path) -> dict[F
     return render_figures(collection, build_dir, facts_root=facts_root)
 
 
-def _figure_key(card: Card, facts: str) -> str:
+def _figure_inputs(card: Card, facts: str) -> dict[str, Any]:
     """Figures see the card's definitions, from its checks and from its shown formulas."""
-    return buildcache.hash_json({"slug": card.slug, "facts": facts,
-                                 "checks": [b.source for b in card.checks],
-                                 "shown": list(shown_items(card)),
-                                 "notation": list(card.notation),
-                                 "figures": [[b.index, b.source] for b in card.figures]})
+    return {"slug": card.slug, "facts": facts, "checks": [b.source for b in card.checks],
+            "shown": list(shown_items(card)), "notation": list(card.notation),
+            "figures": [[b.index, b.source] for b in card.figures]}
 
 
 def _figure_entry(figure: RenderedFigure) -> dict[str, Any]:

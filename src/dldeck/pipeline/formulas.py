@@ -10,18 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dldeck import buildcache
 from dldeck.model import Collection
 from dldeck.pipeline.child import ForkedChild
+from dldeck.pipeline.executor import Executor
 from dldeck.pipeline.outcome import Work
 
 
 class FormulaJob:
     """Every formula through KaTeX and Typst: in a forked child while claims are verified, else here."""
 
-    def __init__(self, collection: Collection, build_dir: Path | None) -> None:
+    def __init__(self, collection: Collection, build_dir: Path | None, *, typst: bool = True) -> None:
         self.collection = collection
         self.build_dir = build_dir
+        self.typst = typst  # False: no output needs Typst, so formulas are neither converted nor typeset
         self._child: ForkedChild | None = None
 
     def start_in_background(self) -> None:
@@ -31,7 +32,7 @@ class FormulaJob:
             return  # Typst has compiled in this process: its thread pool does not survive a fork (hangs)
         # Not a daemon: each formula converts in a time-limited child of this child (timelimit.each_in_child).
         self._child = ForkedChild.start(_compile_with_conversions, self.collection, self.build_dir,
-                                        daemon=False)
+                                        self.typst, daemon=False)
 
     def finish(self) -> Any:
         from dldeck.mathengines import compile_formulas, engines
@@ -45,7 +46,7 @@ class FormulaJob:
                 engines.TYPST_MEMO.update(typst_math)
                 return report
         # no child, or it died without a word: compile here, where any error surfaces as itself
-        return compile_formulas(self.collection, cache_dir=self.build_dir)
+        return compile_formulas(self.collection, cache_dir=self.build_dir, typst=self.typst)
 
     def close(self) -> None:
         if self._child is not None:
@@ -53,11 +54,12 @@ class FormulaJob:
             self._child = None
 
 
-def _compile_with_conversions(collection: Collection, build_dir: Path | None) -> tuple[Any, Any, Any]:
+def _compile_with_conversions(collection: Collection, build_dir: Path | None, typst: bool
+                              ) -> tuple[Any, Any, Any]:
     """Child entry point: the report, and the conversions made, for the parent's memos."""
     from dldeck.mathengines import compile_formulas, engines
 
-    report = compile_formulas(collection, cache_dir=build_dir)
+    report = compile_formulas(collection, cache_dir=build_dir, typst=typst)
     return report, engines.MATHML_MEMO, engines.TYPST_MEMO
 
 
@@ -66,30 +68,28 @@ class FormulaMemo:
 
     def __init__(self, build_dir: Path) -> None:
         self.build_dir = build_dir
-        self.caches: tuple[buildcache.JsonCache, buildcache.JsonCache] | None = None
+        self.executors: tuple[Executor, Executor] | None = None
 
-    def _open(self) -> tuple[buildcache.JsonCache, buildcache.JsonCache]:
-        if self.caches is None:
+    def _open(self, work: Work | None = None) -> tuple[Executor, Executor]:
+        if self.executors is None:
             from dldeck.mathengines.formulas import engine_versions
 
-            tool = buildcache.tool_hash("mathengines") + "|" + engine_versions()
-            self.caches = (buildcache.JsonCache(self.build_dir, "mathml", tool),
-                           buildcache.JsonCache(self.build_dir, "typst-math", tool))
-        return self.caches
+            version = engine_versions()
+            self.executors = tuple(Executor(self.build_dir, name, code=("mathengines",), version=version,
+                                            work=work) for name in ("mathml", "typst-math"))
+        return self.executors
 
     def load(self, collection: Collection, work: Work) -> None:
         from dldeck.mathengines import engines
         from dldeck.mathengines.formulas import collection_formulas
 
-        mathml, typst_math = self._open()
-        work.cache_status["mathml"] = mathml.status
-        work.cache_status["typst-math"] = typst_math.status
+        mathml, typst_math = self._open(work)
         for use in collection_formulas(collection):
-            converted = mathml.get(f"{int(use.display)}{use.tex}")
-            if isinstance(converted, str):
+            converted = mathml.get(mathml.key([use.tex, use.display]), _text)
+            if converted is not None:
                 engines.MATHML_MEMO[(use.tex, use.display)] = converted
-            converted = typst_math.get(use.tex)
-            if isinstance(converted, str):
+            converted = typst_math.get(typst_math.key(use.tex), _text)
+            if converted is not None:
                 engines.TYPST_MEMO[use.tex] = converted
 
     def save(self, collection: Collection) -> None:
@@ -101,9 +101,13 @@ class FormulaMemo:
         for use in collection_formulas(collection):
             converted = engines.MATHML_MEMO.get((use.tex, use.display))
             if converted is not None:
-                mathml.put(f"{int(use.display)}{use.tex}", converted)
+                mathml.put(mathml.key([use.tex, use.display]), converted)
             converted = engines.TYPST_MEMO.get(use.tex)
             if converted is not None:
-                typst_math.put(use.tex, converted)
+                typst_math.put(typst_math.key(use.tex), converted)
         mathml.save()
         typst_math.save()
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import dldeck.pipeline.publish as publish
 from dldeck import buildcache
-from dldeck.atomicfile import leftover_pattern
+from dldeck.atomicfile import leftover_pattern, write_atomically
 from dldeck.errors import BuildError, Diagnostic, OutputError
 from dldeck.model import Collection, Verified
 from dldeck.pipeline.claims import CLAIM_STATUSES, verify_claims
 from dldeck.pipeline.coverage import coverage, unread_diagnostics, verified
+from dldeck.pipeline.executor import Executor
 from dldeck.pipeline.figures import FigurePass
 from dldeck.pipeline.formulas import FormulaJob, FormulaMemo
 from dldeck.pipeline.inputs import MANIFEST_NAME, build_date, build_inputs
@@ -79,10 +80,11 @@ def _read(content_dir: Path, progress: Progress) -> Collection:
 
 
 def _check_collection(collection: Collection, build_dir: Path | None, *, timeout: float, progress: Progress,
-                      memo: FormulaMemo | None, work: Work, strict: bool) -> CheckSummary:
+                      memo: FormulaMemo | None, work: Work, strict: bool, typst: bool = True) -> CheckSummary:
+    """`typst`: whether an output needs formulas in Typst (the PDF); `dldeck check` checks them all."""
     if memo is not None:
         memo.load(collection, work)  # before the formula job forks, so it reuses earlier conversions
-    formulas = FormulaJob(collection, build_dir)
+    formulas = FormulaJob(collection, build_dir, typst=typst)
     try:
         # While worker processes verify claims this process only waits: the formulas compile meanwhile.
         results, claim_diagnostics = verify_claims(collection, build_dir, timeout, progress, work,
@@ -169,7 +171,7 @@ def _build(content_dir: Path, build_dir: Path, *, only: Sequence[str], timeout: 
         diagnostics: list[Diagnostic] = []
         try:
             summary = _check_collection(collection, build_dir, timeout=timeout, progress=progress, memo=memo,
-                                        work=work, strict=config.strict)
+                                        work=work, strict=config.strict, typst="pdf" in only)
         except BuildError as error:
             diagnostics.extend(error.diagnostics)
         try:
@@ -184,7 +186,7 @@ def _build(content_dir: Path, build_dir: Path, *, only: Sequence[str], timeout: 
     stage = publish.new_output_folder(build_dir)
     try:
         outputs, manifest = _emit(collection, figures, summary.verified, config, content_dir, stage,
-                                  only=only, date=date, progress=progress)
+                                  only=only, date=date, progress=progress, work=work)
         _publish(build_dir, stage, manifest)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
@@ -195,21 +197,22 @@ def _build(content_dir: Path, build_dir: Path, *, only: Sequence[str], timeout: 
 
 
 def _emit(collection: Collection, figures: Any, verified: Verified, config: Any, content_dir: Path,
-          stage: Path, *,
-          only: Sequence[str], date: str, progress: Progress) -> tuple[list[str], Manifest | None]:
+          stage: Path, *, only: Sequence[str], date: str, progress: Progress,
+          work: Work) -> tuple[list[str], Manifest | None]:
     """Write every requested output into `stage`; BuildError lists every problem of every output.
     Returns the outputs' names and, when the deck was written, the manifest that goes with it."""
     with ThreadPoolExecutor(max_workers=1) as typesetter:
         outputs: list[str] = []
         pdfs: list[Future] = []
-        # Typst typesets without the interpreter lock: the PDFs compile while the deck and pages are written.
+        # Typst typesets in a child process (dldeck.emit.typeset): the PDFs compile while the deck and pages
+        # are written.
+        typeset = Executor(stage.parent if "pdf" in only else None, "typeset", code=("emit/typeset.py",),
+                           work=work)
         if "pdf" in only:
-            from dldeck.emit.pdf import write_pdf
-
             for sheet in config.sheets:
                 progress(f"writing {sheet.name}.pdf")
-                pdfs.append(typesetter.submit(write_pdf, collection, figures, sheet, config.title,
-                                              stage / f"{sheet.name}.pdf", date, verified))
+                pdfs.append(typesetter.submit(_write_pdf, typeset, collection, figures, sheet, config.title,
+                                              stage, date, verified, work))
         diagnostics: list[Diagnostic] = []
         manifest = None
         try:
@@ -240,8 +243,35 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
                 diagnostics.extend(error.diagnostics)
     if diagnostics:
         raise BuildError(diagnostics)
+    typeset.save()
     outputs.sort(key=_output_order(config))
     return outputs, manifest
+
+
+def _write_pdf(typeset: Executor, collection: Collection, figures: Any, sheet: Any, title: str, stage: Path,
+               date: str, verified: Verified, work: Work) -> None:
+    """A sheet's PDF: reused from the current output set when its Typst document and everything the
+    document uses are unchanged (typesetting is the slowest step of a build), else typeset."""
+    from dldeck.emit.pdf import document_inputs, sheet_document, typeset_document
+
+    name = f"{sheet.name}.pdf"
+    document = sheet_document(collection, figures, sheet, title, date, verified)
+    key = typeset.key([name, document_inputs(document)])
+    previous = publish.current_folder(stage.parent)
+    pdf = typeset.get(key, lambda digest: _same_file(previous / name if previous else None, digest))
+    if pdf is None:
+        pdf = typeset_document(document)
+        work.typeset.append(name)
+    typeset.put(key, buildcache.sha256_bytes(pdf))
+    write_atomically(stage / name, pdf)
+
+
+def _same_file(path: Path | None, digest: Any) -> bytes | None:
+    """The bytes of a previous output, if it still is the file the cache recorded."""
+    if path is None or not isinstance(digest, str) or not path.is_file():
+        return None
+    data = path.read_bytes()
+    return data if buildcache.sha256_bytes(data) == digest else None
 
 
 def _publish(build_dir: Path, stage: Path, manifest: Manifest | None) -> None:

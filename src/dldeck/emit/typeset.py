@@ -1,0 +1,93 @@
+"""Typst typesetting in a short-lived child process, so its memory is returned when the sheet is done.
+
+Typst keeps what it laid out memoised for the life of the process: typesetting a 5,000-card sheet
+in the build's own process held well over a gigabyte until the build ended, on top of everything
+else the build holds. A fresh `python -m dldeck.emit.typeset` imports nothing but Typst (not the
+build's parsed collection, not a copy-on-write image of it, as a fork would), typesets one prepared
+root folder and exits. The parent prepares the root, reads the PDF back and turns every Typst
+problem into a card's `path:line` diagnostic (see dldeck.emit.pdf).
+
+Protocol: one JSON job on stdin ({"main", "root", "fonts", "out"}); one JSON answer on stdout:
+{"ok": true}, {"warnings": [problem, ...]} or {"error": problem}, a problem being its message,
+hints and diagnostic text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A Typst error or warning as the child reported it."""
+
+    message: str
+    hints: tuple[str, ...] = ()
+    diagnostic: str = ""
+
+
+class TypesetError(Exception):
+    """Typst refused the document (`problem`), or the child failed without an answer (`problem` None)."""
+
+    def __init__(self, problem: Problem | None, why: str = "") -> None:
+        super().__init__(problem.message if problem else why)
+        self.problem = problem
+        self.why = why
+
+
+def typeset(main: Path, root: Path, fonts: list[str], out: Path) -> list[Problem]:
+    """Typeset `main` (inside `root`) to the PDF file `out` in a child process; returns its warnings.
+    TypesetError when Typst reports an error or the child dies."""
+    job = json.dumps({"main": str(main), "root": str(root), "fonts": fonts, "out": str(out)})
+    package_parent = str(Path(__file__).resolve().parent.parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
+    done = subprocess.run([sys.executable, "-m", "dldeck.emit.typeset"], input=job.encode("utf-8"),
+                          capture_output=True, env=env, check=False)
+    try:
+        answer = json.loads(done.stdout.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = lines[-1:] or [f"exit {done.returncode}"]
+        raise TypesetError(None, f"the typesetting process failed: {detail[0]}") from None
+    if "error" in answer:
+        raise TypesetError(_problem(answer["error"]))
+    return [_problem(item) for item in answer.get("warnings", [])]
+
+
+def _problem(data: dict[str, Any]) -> Problem:
+    return Problem(str(data.get("message", "")), tuple(str(h) for h in data.get("hints") or ()),
+                   str(data.get("diagnostic", "")))
+
+
+def _describe(problem: BaseException | Any) -> dict[str, Any]:
+    return {"message": str(getattr(problem, "message", "") or problem),
+            "hints": [str(h) for h in getattr(problem, "hints", None) or []],
+            "diagnostic": str(getattr(problem, "diagnostic", ""))}
+
+
+def main() -> None:
+    """Child entry point: one job from stdin, one answer to stdout."""
+    import typst
+
+    job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    try:
+        pdf, warnings = typst.compile_with_warnings(job["main"], root=job["root"], font_paths=job["fonts"],
+                                                    ignore_system_fonts=True)
+    except typst.TypstError as error:
+        answer: dict[str, Any] = {"error": _describe(error)}
+    else:
+        Path(job["out"]).write_bytes(bytes(pdf))
+        answer = {"warnings": [_describe(w) for w in warnings]} if warnings else {"ok": True}
+    sys.stdout.write(json.dumps(answer))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""The one mechanism every pass and output uses to reuse work: inputs hashed → result cached → reused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dldeck import buildcache
+from dldeck.pipeline.executor import Executor
+from dldeck.pipeline.outcome import Work
+
+
+def _double_all(build_dir: Path | None, numbers: list[int], *,
+                version: str = "1") -> tuple[list[int], list[int]]:
+    """A pass that doubles numbers through an executor; returns (results, numbers computed afresh)."""
+    executor = Executor(build_dir, "doubles", code=("model.py",), version=version)
+    split = executor.split(numbers, lambda n: {"n": n},
+                           lambda n, value: value if isinstance(value, int) and value == 2 * n else None)
+    results = {n: value for _, n, value in split.reused}
+    computed = split.pending_items
+    for key, n in split.pending:
+        results[n] = 2 * n
+        executor.put(key, 2 * n)
+    executor.save()
+    return [results[n] for n in numbers], computed
+
+
+def test_same_inputs_are_reused_and_new_ones_computed(tmp_path: Path) -> None:
+    assert _double_all(tmp_path, [1, 2, 3]) == ([2, 4, 6], [1, 2, 3])
+    assert _double_all(tmp_path, [1, 2, 3]) == ([2, 4, 6], [])
+    assert _double_all(tmp_path, [3, 4]) == ([6, 8], [4])
+
+
+def test_entries_a_build_did_not_use_are_dropped(tmp_path: Path) -> None:
+    _double_all(tmp_path, [1, 2])
+    _double_all(tmp_path, [2])
+    assert _double_all(tmp_path, [1, 2]) == ([2, 4], [1])
+
+
+def test_a_version_change_invalidates_everything(tmp_path: Path) -> None:
+    _double_all(tmp_path, [1, 2])
+    assert _double_all(tmp_path, [1, 2], version="2") == ([2, 4], [1, 2])
+
+
+def test_an_entry_that_does_not_restore_is_dropped_and_recomputed(tmp_path: Path) -> None:
+    _double_all(tmp_path, [5])
+    executor = Executor(tmp_path, "doubles", code=("model.py",), version="1")
+    key = executor.key({"n": 5})
+    executor.put(key, 11)  # a wrong result, as a hand-edited or corrupted cache could hold
+    executor.save()
+    assert _double_all(tmp_path, [5]) == ([10], [5])
+    assert _double_all(tmp_path, [5]) == ([10], [])
+
+
+def test_without_a_build_folder_nothing_is_kept(tmp_path: Path) -> None:
+    assert _double_all(None, [1]) == ([2], [1])
+    assert _double_all(None, [1]) == ([2], [1])
+    assert not (tmp_path / buildcache.CACHE_DIR_NAME).exists()
+
+
+def test_the_cache_state_is_reported(tmp_path: Path) -> None:
+    work = Work()
+    Executor(tmp_path, "doubles", work=work)
+    assert work.cache_status == {"doubles": "missing"}
+    (tmp_path / buildcache.CACHE_DIR_NAME).mkdir()
+    (tmp_path / buildcache.CACHE_DIR_NAME / "doubles.json").write_text("{", encoding="utf-8")
+    Executor(tmp_path, "doubles", work=work)
+    assert work.cache_status == {"doubles": "corrupt (not JSON)"}
+
+
+def test_keys_do_not_depend_on_dict_order() -> None:
+    assert Executor.key({"a": 1, "b": [1, 2]}) == Executor.key({"b": [1, 2], "a": 1})
+    assert Executor.key({"a": 1}) != Executor.key({"a": 2})
