@@ -317,7 +317,7 @@ def test_a_prose_condition_on_a_defined_name_is_a_claim_about_it(tmp_path: Path)
 
 
 def test_an_example_value_after_a_condition_is_one_more_condition(tmp_path: Path) -> None:
-    folder = content(tmp_path, "## 软阈值？ {#soft}\n\n当 $|a|\\le\\lambda$ 时，例如 $a=\\tfrac12,\\lambda=1$，"
-                               "$\\lambda - a = \\tfrac12$。\n")
+    folder = content(tmp_path, "## 软阈值？ {#soft}\n\n当 $|a|\\le\\lambda$ 时，"
+                               "例如 $a=\\tfrac12,\\lambda=1$，$\\lambda - a = \\tfrac12$。\n")
     report = verify(folder)
     assert [r.status for r in by_line(report, 7)] == ["setting", "setting", "setting", "symbolic"]
