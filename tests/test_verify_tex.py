@@ -65,6 +65,7 @@ CONSTRUCTS = [
     ("division", r"x^3 / x = x^2", r"x^3 / x = x^3", "at x="),
     ("implicit product", r"2x \, y = x(2y)", r"2x y = x y", "at x="),
     ("implicit call", r"2\sigma(x) = \sigma(x) + \sigma(x)", r"2\sigma(x) = \sigma(2x)", "at x="),
+    ("power of a bracket after a name", r"a(1-a)^2 = a - 2a^2 + a^3", r"a(1-a)^2 = (a - a^2)^2", "at a="),
     ("frac", r"\frac{x}{2} + \dfrac{x}{2} = x", r"\frac{x}{2} + \frac{x}{3} = x", "at x="),
     ("tfrac digits", r"\tfrac14 + \tfrac34 = 1", r"\tfrac14 + \tfrac14 = 1", "computed 1/2"),
     ("sqrt", r"\sqrt{9} = 3", r"\sqrt{9} = 4", "computed 3"),

@@ -311,6 +311,9 @@ class _Build(Transformer_NonRecursive):
         base, exponent = self.nodes(children)
         if isinstance(base, ast.Name) and base.id == "E":
             return make_call("exp", exponent)
+        if getattr(base, "dldeck_call", None) is not None:
+            # `a(1-a)^2` with `a` not a function is a·(1−a)², as it reads: the power binds to the bracket
+            return make_binop(base.left, ast.Mult(), make_binop(base.right, ast.Pow(), exponent))
         return make_binop(base, ast.Pow(), exponent)
 
     def factorial(self, children: list[Any]) -> ast.expr:
