@@ -222,11 +222,13 @@ def _search_counterexample(
 
 
 def not_equal(left: Any, right: Any, rng: random.Random) -> str:
-    if not (isinstance(left, sympy.Expr) and isinstance(right, sympy.Expr)):
+    if is_matrix(left) or is_matrix(right) or not (isinstance(left, sympy.Expr) and isinstance(right, sympy.Expr)):
         try:
             equal(left, right, rng)
         except _Failed:
             return "symbolic"
+        raise _Failed(f"both sides are {show(left)}")
+    if left == right:  # before subtracting: −∞ − (−∞) is nan, which is not 0
         raise _Failed(f"both sides are {show(left)}")
     difference = sympy.simplify(left - right)
     if difference == 0:
