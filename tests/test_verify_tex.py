@@ -355,3 +355,9 @@ def test_an_edit_of_the_grammar_invalidates_cached_claim_results(tmp_path):
 def test_a_not_equal_claim_with_equal_infinite_or_matrix_sides_fails(claim: str) -> None:
     statement = parse_statement(claim, 1, BUILTIN_NAMES)
     assert check_claim(statement, scope_with()).status == "failed"
+
+
+def test_an_equality_condition_inside_a_formula_is_substituted_not_sampled() -> None:
+    # random points never land on eta = 1: restricted there, the wrong claim used to pass
+    assert_wrong(r"\text{当 }\eta=1\text{ 时}, 1-2\eta=1", "computed -1")
+    assert_true(r"\text{当 }\eta=1\text{ 时}, 1-2\eta=-1")

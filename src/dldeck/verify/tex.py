@@ -25,6 +25,7 @@ from lark.exceptions import LarkError, UnexpectedInput, UnexpectedToken, VisitEr
 from lark.lexer import Lexer
 
 from dldeck.errors import quote
+from dldeck.verify import conditions
 from dldeck.verify.layers import LAYER_FUNCTIONS
 from dldeck.verify.library import BUILTIN_NAMES, FUNCTIONS
 from dldeck.verify.syntax import MAX_INT_DIGITS, CheckError, Statement, definition_head, validate
@@ -43,7 +44,6 @@ from dldeck.verify.tex_idioms import (
     make_int,
     make_name,
     series,
-    under,
     walk,
 )
 from dldeck.verify.tex_tokens import DECLARE_HINT, Tokenizer
@@ -458,7 +458,9 @@ class _Build(Transformer_NonRecursive):
             raise self.error("a condition after `if`/`for`/`when` must be one comparison, as in x > 0")
         if len(parts) == 1 or not isinstance(parts[0], list):
             return []  # `\\text{when } x > 0`: a condition stated alone claims nothing
-        return [link for claim in parts[0] for link in under(claim, condition[0])]
+        # `\text{当 } \eta=1 \text{ 时}` substitutes, as a prose condition does: random points never
+        # land on η = 1, so restricting the claim there would pass whatever it says
+        return [link for claim in parts[0] for link in conditions.apply(condition, claim)]
 
     def start(self, children: list[Any]) -> list[ast.expr]:
         claims: list[ast.expr] = []
