@@ -107,9 +107,11 @@ def verified(results: Sequence, formulas: Sequence[FormulaVerdict]) -> Verified:
 def unread_diagnostics(formulas: Sequence[FormulaVerdict]) -> list[Diagnostic]:
     """Strict mode: a relation the reader cannot read, and nobody exempted, is an error."""
     return [
-        Diagnostic(f.path, f.line,
-                   f"formula {quote(f.tex, 80)} is not read as a claim: {f.message} — declare its notation "
-                   "(`notation:` in the front matter or a ```notation block), define the name, or end the "
-                   "formula with `% exempt: <reason>`")
+        Diagnostic(f.path, f.line, f"formula {quote(f.tex, 80)} is not read as a claim: {f.message}"
+                   + ("" if "% exempt:" in f.message else HOW_TO_DECLARE))
         for f in formulas if f.verdict == "unread"
     ]
+
+
+HOW_TO_DECLARE = (" — declare its notation (`notation:` in the front matter or a ```notation block), "
+                  "define the name, or end the formula with `% exempt: <reason>`")
