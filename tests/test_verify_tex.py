@@ -155,7 +155,7 @@ CONSTRUCTS = [
     ("continued plus row", "\\begin{align*}f(2) &= 4 \\\\ &+ 4 \\end{align*}",
      "\\begin{align*}f(2) &= 4 \\\\ &- 4 \\end{align*}", "computed 8"),
     ("matrix transpose", r"\begin{pmatrix}1&2\\3&4\end{pmatrix}^\top = \begin{bmatrix}1&3\\2&4\end{bmatrix}",
-     r"\begin{pmatrix}1&2\\3&4\end{pmatrix}^T = \begin{bmatrix}1&2\\3&4\end{bmatrix}", "entry [0, 1]"),
+     r"\begin{pmatrix}1&2\\3&4\end{pmatrix}^\top = \begin{bmatrix}1&2\\3&4\end{bmatrix}", "entry [0, 1]"),
     ("matrix product",
      r"\begin{pmatrix}1&2\\3&4\end{pmatrix}\begin{pmatrix}x\\1\end{pmatrix}"
      r" = \begin{pmatrix}x+2\\3x+4\end{pmatrix}",
@@ -363,3 +363,10 @@ def test_an_equality_condition_inside_a_formula_is_substituted_not_sampled() -> 
     # random points never land on eta = 1: restricted there, the wrong claim used to pass
     assert_wrong(r"\text{当 }\eta=1\text{ 时}, 1-2\eta=1", "computed -1")
     assert_true(r"\text{当 }\eta=1\text{ 时}, 1-2\eta=-1")
+
+
+def test_caret_t_is_a_power_not_a_transpose() -> None:
+    # `w^T` over T steps: a transpose is written ^\top
+    assert_true(r"\text{当 } |w|<1 \text{ 时}, \lim_{T\to\infty}w^T=0")
+    (statement,) = read_formula("h_T=w^Th_0", 1)
+    assert statement.text == "h_T == w ** T * h_0"

@@ -67,10 +67,10 @@ ROW_ENVIRONMENTS = {"aligned", "align", "align*", "split", "gathered", "gather",
                     "equation", "equation*", "alignedat"}  # fmt: skip
 CASE_ENVIRONMENTS = {"cases", "dcases"}
 MATRIX_ENVIRONMENTS = {"pmatrix", "bmatrix", "matrix"}  # entries by `&`, rows by `\\`: Matrix([[…], …])
-# `A^\top`, `A^T`, `A^{\mathsf T}`: a transpose, never a power (T is not read as an exponent after ^)
-TRANSPOSES = (["\\top"], ["{", "\\top", "}"], ["\\intercal"], ["{", "\\intercal", "}"], ["T"],
-              ["{", "T", "}"], ["\\mathsf", "{", "T", "}"], ["{", "\\mathsf", "{", "T", "}", "}"],
-              ["\\mathsf", "T"])
+# `A^\top`, `A^{\mathsf T}`: a transpose. `^T` stays a power: `w^T` over T steps is as common as a
+# transpose, and a reader cannot tell them apart.
+TRANSPOSES = (["\\top"], ["{", "\\top", "}"], ["\\intercal"], ["{", "\\intercal", "}"],
+              ["\\mathsf", "{", "T", "}"], ["{", "\\mathsf", "{", "T", "}", "}"], ["\\mathsf", "T"])
 MACROS = {
     "def", "gdef", "edef", "xdef", "let", "newcommand", "renewcommand", "providecommand",
     "DeclareMathOperator", "catcode", "csname", "endcsname", "expandafter", "input", "include",
