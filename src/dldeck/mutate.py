@@ -203,15 +203,16 @@ def _statements(results: Sequence[Any], node: Math | DisplayMath, text: str) -> 
                  if r.source == "formula" and r.line == node.span.line and r.formula == text)
 
 
-def judge(card: Card, mutant: Card, mutation: Mutation, original: Sequence[Any], results: Sequence[Any],
-          strict: bool = False) -> str:
-    """caught, equivalent or survived, as a build of the mutant card would decide it.
+def judge(before: _Judged, mutant: Card, mutation: Mutation, original: Sequence[Any],
+          results: Sequence[Any], strict: bool = False) -> str:
+    """caught, equivalent or survived, as a build of the mutant card would decide it; `before` is
+    `_judge` of the unmutated card, whose results are `original`.
 
     Caught: the mutant card has a problem the original had not (see `_judge`; any formula of the card,
     not only the mutated one: a changed definition that breaks a later formula is caught), or a formula
     that carried the ✓ lost it. Equivalent: the mutated formula reads as the same statements with the
     same outcomes. Survived: anything else."""
-    before, after = _judge(card, original, strict), _judge(mutant, results, strict)
+    after = _judge(mutant, results, strict)
     if after.problems - before.problems or before.verified - after.verified:
         return "caught"
     statements = _statements(original, mutation.node, mutation.original)
@@ -220,31 +221,29 @@ def judge(card: Card, mutant: Card, mutation: Mutation, original: Sequence[Any],
     return "survived"
 
 
-def relational(card: Card, mutation: Mutation, results: Sequence[Any]) -> bool:
-    """The mutated formula states a relation in the original card (it has results): a survivor there
-    is a shown fact nothing guards, unlike one in an interval or a bare expression."""
-    return _formula_index(card)[(mutation.node.span.line, mutation.original)] in \
-        _judge(card, results, strict=False).relational
-
-
 def run(collection: Collection, chosen: Sequence[Mutation], *, timeout: float = 5.0, strict: bool = False,
         progress: Callable[[int, int], None] | None = None) -> list[Outcome]:
     """Verify each mutant card on its own; compare with the unmutated card's own results."""
     from dldeck.verify import verify_collection
 
-    baseline: dict[int, tuple] = {}
+    # Per card, once: its own results and a build's verdict on them.
+    baseline: dict[int, tuple[tuple[Any, ...], _Judged]] = {}
     outcomes: list[Outcome] = []
     for number, mutation in enumerate(chosen):
         card = collection.cards[mutation.card_index]
         if mutation.card_index not in baseline:
             alone = dataclasses.replace(collection, cards=(card,))
-            baseline[mutation.card_index] = tuple(verify_collection(alone, timeout=timeout, jobs=1).results)
+            own = tuple(verify_collection(alone, timeout=timeout, jobs=1).results)
+            baseline[mutation.card_index] = own, _judge(card, own, strict)
+        original, before = baseline[mutation.card_index]
         mutant = mutant_card(card, mutation)
         results = verify_collection(dataclasses.replace(collection, cards=(mutant,)), timeout=timeout,
                                     jobs=1).results
-        original = baseline[mutation.card_index]
-        verdict = judge(card, mutant, mutation, original, results, strict)
-        outcomes.append(Outcome(mutation, verdict, relational(card, mutation, original)))
+        verdict = judge(before, mutant, mutation, original, results, strict)
+        # A survivor in a formula that states a relation (it has results) is a shown fact nothing guards,
+        # unlike one in an interval or a bare expression.
+        where = _formula_index(card)[(mutation.node.span.line, mutation.original)]
+        outcomes.append(Outcome(mutation, verdict, where in before.relational))
         if progress is not None:
             progress(number + 1, len(chosen))
     return outcomes
