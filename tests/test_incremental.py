@@ -7,6 +7,7 @@ no-op short-circuit (`up_to_date`), never through timing.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -203,6 +204,14 @@ def test_a_pdf_whose_document_is_unchanged_is_reused_not_typeset(tmp_path: Path)
     again = build(warm_content, warm_build)
     assert again.work.typeset == ["cheatsheet.pdf"]
     assert (warm_build / "cheatsheet.pdf").read_bytes() != b"%PDF- not the sheet"
+    # a FIFO planted where the previous PDF was is refused, never opened blocking: the sheet is typeset
+    edit(warm_content, "tanh(0) == 0\ntanh(0) == 0", "tanh(0) == 0")
+    build(warm_content, warm_build)
+    planted = (warm_build / "current" / "cheatsheet.pdf").resolve()
+    planted.unlink()
+    os.mkfifo(planted)
+    edit(warm_content, "tanh(0) == 0", "tanh(0) == 0\ntanh(0) == 0")
+    assert build(warm_content, warm_build).work.typeset == ["cheatsheet.pdf"]
 
 
 def _corrupt_by_truncating(path: Path) -> None:

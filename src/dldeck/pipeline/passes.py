@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import dldeck.pipeline.publish as publish
 from dldeck import buildcache
 from dldeck.atomicfile import leftover_pattern, write_atomically
+from dldeck.contain import Refused, open_regular
 from dldeck.errors import BuildError, Diagnostic, OutputError
 from dldeck.model import Collection, Verified
 from dldeck.pipeline.claims import CLAIM_STATUSES, verify_claims
@@ -267,10 +268,15 @@ def _write_pdf(typeset: Executor, collection: Collection, figures: Any, sheet: A
 
 
 def _same_file(path: Path | None, digest: Any) -> bytes | None:
-    """The bytes of a previous output, if it still is the file the cache recorded."""
-    if path is None or not isinstance(digest, str) or not path.is_file():
+    """The bytes of a previous output, if it still is the file the cache recorded (read as every file
+    in build/ is: a FIFO planted there is refused, never opened blocking)."""
+    if path is None or not isinstance(digest, str):
         return None
-    data = path.read_bytes()
+    try:
+        with open_regular(path) as handle:
+            data = handle.read()
+    except Refused:
+        return None
     return data if buildcache.sha256_bytes(data) == digest else None
 
 
