@@ -19,6 +19,7 @@ from typing import Any
 import sympy
 
 from dldeck.verify.evaluate import Evaluator, Scope
+from dldeck.verify.floats import Screen
 from dldeck.verify.syntax import CheckError, Statement
 from dldeck.verify.values import describe, dims, expect_expr, is_matrix, short
 
@@ -198,8 +199,9 @@ def _search_counterexample(
     left: sympy.Expr, right: sympy.Expr, symbols: list[sympy.Symbol], rng: random.Random
 ) -> None:
     valid = 0
+    left_at, right_at = Screen(left, symbols, numeric), Screen(right, symbols, numeric)
     for point in sample_points(symbols, rng, IDENTITY_POINTS):
-        a, b = numeric(left, point), numeric(right, point)
+        a, b = left_at(point), right_at(point)
         if a is None or b is None:
             continue
         valid += 1
@@ -320,8 +322,9 @@ def _dense_search(
     rng: random.Random,
 ) -> None:
     valid = 0
+    gap_at = Screen(gap, symbols, numeric)
     for point in inequality_points(symbols, rng):
-        value = numeric(gap, point)
+        value = gap_at(point)
         if value is None or isinstance(value, complex):
             continue
         valid += 1
