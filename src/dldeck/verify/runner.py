@@ -109,11 +109,13 @@ def _limit_memory() -> None:
         pass
 
 
-def _worker(connection: Connection, cards: tuple[Card, ...], facts_root: Path | None, timeout: float,
-            skip: frozenset[tuple[int, int]] = frozenset()) -> None:
+def _worker(connection: Connection, cards: tuple[Card, ...], statements: Mapping[int, list[Any]],
+            facts_root: Path | None, timeout: float, skip: frozenset[tuple[int, int]] = frozenset()) -> None:
     """Receive (card index, first statement to report), send ("start", i) / ("result", i, r) / ("done",).
 
-    Claims in `skip` (results known from earlier builds) are not run."""
+    `statements` are the cards' statements as the parent read them (a forked worker inherits them
+    rather than parsing every formula again). Claims in `skip` (results known from earlier builds)
+    are not run."""
     _limit_memory()
     signal.signal(signal.SIGPROF, _cpu_limit_reached)
     while True:
@@ -123,7 +125,7 @@ def _worker(connection: Connection, cards: tuple[Card, ...], facts_root: Path | 
         card_index, resume_from = task
         card = cards[card_index]
         scope = new_scope(card, facts_root)
-        for index, item in enumerate(card_statements(card)):
+        for index, item in enumerate(statements[card_index]):
             if isinstance(item, CheckError | FormulaNote) or (card_index, index) in skip:
                 continue  # the parent reports parse errors, unread formulas and known results itself
             if index < resume_from:
@@ -248,8 +250,8 @@ def _run_tasks(
 
     def start_worker() -> _Slot:
         parent_end, child_end = context.Pipe()
-        process = context.Process(target=_worker, args=(child_end, cards, facts_root, timeout, skip),
-                                  daemon=True)
+        process = context.Process(target=_worker, daemon=True,
+                                  args=(child_end, cards, statements, facts_root, timeout, skip))
         process.start()
         child_end.close()
         return _Slot(process, parent_end)
