@@ -79,3 +79,26 @@ def test_a_timed_out_claim_is_remembered_until_its_inputs_change(tmp_path: Path)
     (content / "a.md").write_text(CARD.format(slow=SLOW, slow2="1 + 1 == 2"), encoding="utf-8")
     _, edited = _check(content, build_dir, timeout=2.0)
     assert edited == [messages[0]]
+
+
+def test_a_card_too_slow_to_read_times_out_at_its_line_and_the_others_are_checked(monkeypatch) -> None:
+    """Workers read their cards (in parallel): reading is under the same CPU limit as checking."""
+    import dldeck.verify.runner as runner
+
+    real = runner.card_statements
+
+    def statements(card):
+        while card.slug == "unreadable":  # a reader stuck on this card: the worker's CPU limit ends it
+            pass
+        return real(card)
+
+    monkeypatch.setattr(runner, "card_statements", statements)  # inherited by the forked workers
+    cards = (make_card("before", "1 == 1\n"), make_card("unreadable", "1 == 1\n", order=1),
+             make_card("after", "2 == 3\n", order=2))
+    report = verify_collection(Collection(cards, ""), timeout=0.5, jobs=2)
+    stuck = [r for r in report.results if r.slug == "unreadable"]
+    assert [(r.status, r.line) for r in stuck] == [("timeout", cards[1].span.line)]
+    assert stuck[0].message == "timed out after 0.5 s reading the card's checks and formulas"
+    assert [r.status for r in report.results if r.slug == "before"] == ["symbolic"]
+    assert [r.status for r in report.results if r.slug == "after"] == ["failed"]
+    assert not report.not_run

@@ -35,6 +35,7 @@ from dldeck.verify.syntax import CheckError, Statement
 MEMORY_HEADROOM = 4 * 1024**3  # per worker, on top of what the parent already uses
 CPU_LIMIT_EXIT = 86  # exit status of a worker whose statement used up its CPU time
 WALL_FACTOR, WALL_GRACE = 3.0, 10.0  # wall-clock backstop: 3 × the limit + 10 s
+READING = -1  # the statement index of a worker still reading its card
 MAX_TIMEOUTS = 3  # after this many timed-out statements the remaining cards are reported, not checked
 
 
@@ -109,13 +110,29 @@ def _limit_memory() -> None:
         pass
 
 
-def _worker(connection: Connection, cards: tuple[Card, ...], statements: Mapping[int, list[Any]],
-            facts_root: Path | None, timeout: float, skip: frozenset[tuple[int, int]] = frozenset()) -> None:
-    """Receive (card index, first statement to report), send ("start", i) / ("result", i, r) / ("done",).
+@dataclass(frozen=True)
+class _Outline:
+    """What the parent needs of a statement the worker read: to blame it when the worker dies on it."""
 
-    `statements` are the cards' statements as the parent read them (a forked worker inherits them
-    rather than parsing every formula again). Claims in `skip` (results known from earlier builds)
-    are not run."""
+    kind: str  # a Statement's kind ("claim", "assume", "define", "computed"), or "problem"
+    line: int
+    text: str
+    where: dict[str, Any]
+
+
+def _outline(item: Statement | CheckError | FormulaNote) -> _Outline:
+    if isinstance(item, Statement):
+        return _Outline(item.kind, item.line, one_line(item.text), origin(item))
+    return _Outline("problem", item.line or 0, "", {})
+
+
+def _worker(connection: Connection, cards: tuple[Card, ...], facts_root: Path | None, timeout: float,
+            known: Mapping[tuple[str, int], ClaimResult]) -> None:
+    """Receive (card index, first statement to report); send ("items", outlines) when a card starts,
+    ("start", i) / ("result", i, r) per statement, ("done",) at its end.
+
+    The worker reads the card's checks and formulas itself, so reading runs in parallel like the
+    checking. Claims in `known` (results remembered from earlier builds) are reported, not run."""
     _limit_memory()
     signal.signal(signal.SIGPROF, _cpu_limit_reached)
     while True:
@@ -124,19 +141,30 @@ def _worker(connection: Connection, cards: tuple[Card, ...], statements: Mapping
             return
         card_index, resume_from = task
         card = cards[card_index]
+        with _cpu_limit(timeout):
+            items = list(card_statements(card))
+        if resume_from == 0:
+            connection.send(("items", [_outline(item) for item in items]))
         scope = new_scope(card, facts_root)
-        for index, item in enumerate(statements[card_index]):
-            if isinstance(item, CheckError | FormulaNote) or (card_index, index) in skip:
-                continue  # the parent reports parse errors, unread formulas and known results itself
+        for index, item in enumerate(items):
+            remembered = (isinstance(item, Statement) and item.kind == "claim"
+                          and (card.slug, item.line) in known)
             if index < resume_from:
-                if item.kind in ("assume", "define"):
+                if isinstance(item, Statement) and item.kind in ("assume", "define"):
                     with _cpu_limit(timeout):
                         run_statement(item, scope, card)  # rebuild the scope; errors were already reported
                 continue
-            connection.send(("start", index))
-            with _cpu_limit(timeout):
-                result = run_statement(item, scope, card)
-            connection.send(("result", index, result))
+            if isinstance(item, CheckError):
+                connection.send(("result", index, _parse_error_result(card, item)))
+            elif isinstance(item, FormulaNote):
+                connection.send(("result", index, note_result(item, card)))
+            elif remembered:
+                connection.send(("result", index, known[(card.slug, item.line)]))
+            else:
+                connection.send(("start", index))
+                with _cpu_limit(timeout):
+                    result = run_statement(item, scope, card)
+                connection.send(("result", index, result))
         connection.send(("done",))
 
 
@@ -183,31 +211,14 @@ def verify_collection(
     known = known or {}
     cards = collection.cards
     results: dict[tuple[int, int], ClaimResult] = {}
-    statements: dict[int, list[Statement | CheckError | FormulaNote]] = {}
-    queue: deque[tuple[int, int]] = deque()
-    skip: set[tuple[int, int]] = set()
-    for card_index, card in enumerate(cards):
-        items = list(card_statements(card))
-        if not items:
-            continue
-        statements[card_index] = items
-        for index, item in enumerate(items):
-            if isinstance(item, CheckError):
-                results[(card_index, index)] = _parse_error_result(card, item)
-            elif isinstance(item, FormulaNote):
-                results[(card_index, index)] = note_result(item, card)
-            elif item.kind == "claim" and (card.slug, item.line) in known:
-                results[(card_index, index)] = known[(card.slug, item.line)]
-                skip.add((card_index, index))
-        if any(isinstance(item, Statement) for item in items):
-            queue.append((card_index, 0))
-
-    completed = {index for index in statements if (index, 0) not in queue}
+    outlines: dict[int, list[_Outline]] = {}  # per card, from its worker
+    queue: deque[tuple[int, int]] = deque((card_index, 0) for card_index in range(len(cards)))
+    completed: set[int] = set()
     if queue:
         _warm_up()
         workers = max(1, min(jobs or os.cpu_count() or 1, len(queue)))
-        _run_tasks(cards, facts_root, statements, queue, results, workers, timeout, completed, max_timeouts,
-                   frozenset(skip))
+        _run_tasks(cards, facts_root, outlines, queue, results, workers, timeout, completed, max_timeouts,
+                   known)
 
     ordered = tuple(results[key] for key in sorted(results))
     diagnostics = [
@@ -215,20 +226,28 @@ def verify_collection(
         for result in ordered
         if result.status in ("failed", "timeout", "error")
     ]
-    not_run = sorted(set(statements) - completed)
+    not_run = [index for index in range(len(cards)) if index not in completed
+               and any(o.kind != "problem" for o in _outlines_of(cards, outlines, index))]
     if not_run:
-        diagnostics.append(_not_run_diagnostic(cards, statements, results, not_run, max_timeouts))
+        diagnostics.append(_not_run_diagnostic(cards, outlines, results, not_run, max_timeouts))
     return VerifyReport(ordered, tuple(diagnostics), tuple(cards[index].slug for index in not_run))
 
 
-def _not_run_diagnostic(cards: tuple[Card, ...], statements: dict[int, list[Any]],
+def _outlines_of(cards: tuple[Card, ...], outlines: dict[int, list[_Outline]], index: int) -> list[_Outline]:
+    """A card's outline; read here only for a card no worker reached (verification stopped early)."""
+    if index not in outlines:
+        outlines[index] = [_outline(item) for item in card_statements(cards[index])]
+    return outlines[index]
+
+
+def _not_run_diagnostic(cards: tuple[Card, ...], outlines: dict[int, list[_Outline]],
                         results: dict[tuple[int, int], ClaimResult], not_run: list[int],
                         max_timeouts: int) -> Diagnostic:
     """One message, at the first claim not checked, for everything verification did not reach."""
     left = [(cards[card_index].span.path, item.line)
             for card_index in not_run
-            for index, item in enumerate(statements[card_index])
-            if isinstance(item, Statement) and item.kind == "claim" and (card_index, index) not in results]
+            for index, item in enumerate(outlines[card_index])
+            if item.kind == "claim" and (card_index, index) not in results]
     path, line = min(left) if left else (cards[not_run[0]].span.path, cards[not_run[0]].span.line)
     return Diagnostic(path, line, f"{len(left)} claims of {len(not_run)} cards not checked: {max_timeouts} "
                                   "statements timed out, so verification stopped; fix those first")
@@ -237,36 +256,40 @@ def _not_run_diagnostic(cards: tuple[Card, ...], statements: dict[int, list[Any]
 def _run_tasks(
     cards: tuple[Card, ...],
     facts_root: Path | None,
-    statements: dict[int, list[Any]],
+    outlines: dict[int, list[_Outline]],
     queue: deque[tuple[int, int]],
     results: dict[tuple[int, int], ClaimResult],
     workers: int,
     timeout: float,
     completed: set[int],
     max_timeouts: int,
-    skip: frozenset[tuple[int, int]],
+    known: Mapping[tuple[str, int], ClaimResult],
 ) -> None:
     context = _context()
 
     def start_worker() -> _Slot:
         parent_end, child_end = context.Pipe()
         process = context.Process(target=_worker, daemon=True,
-                                  args=(child_end, cards, statements, facts_root, timeout, skip))
+                                  args=(child_end, cards, facts_root, timeout, known))
         process.start()
         child_end.close()
         return _Slot(process, parent_end)
 
-    def give_up() -> bool:
-        timeouts = sum(1 for key, result in results.items() if result.status == "timeout" and key not in skip)
-        return bool(max_timeouts) and timeouts >= max_timeouts
+    timeouts = 0
+
+    def overran(slot: _Slot, why: str) -> int:
+        """Record the overrun; the number of timed-out statements so far."""
+        recorded = _record_overrun(slot, cards, outlines, results, queue, timeout, why, completed)
+        return timeouts + (recorded is not None and recorded.status == "timeout")
 
     slots = [start_worker() for _ in range(workers)]
     try:
-        while (queue or any(slot.task for slot in slots)) and not give_up():
+        while (queue or any(slot.task for slot in slots)) and not (max_timeouts and timeouts >= max_timeouts):
             for slot in slots:
                 if slot.task is None and queue:
                     slot.task = queue.popleft()
-                    slot.statement = None
+                    # a card's first task starts by reading it: that too is under the wall-clock backstop
+                    slot.statement = READING if slot.task[1] == 0 else None
                     slot.started = time.monotonic()
                     slot.connection.send(slot.task)
             busy = [slot for slot in slots if slot.task is not None]
@@ -277,19 +300,19 @@ def _run_tasks(
             ready = wait([slot.connection for slot in busy], timeout=wait_for)
             for slot in busy:
                 if slot.connection in ready:
-                    _receive(slot, cards, statements, results, queue, completed)
+                    _receive(slot, outlines, results, completed)
             now = time.monotonic()
             for position, slot in enumerate(slots):
                 if slot.task is not None and slot.statement is not None and now - slot.started > backstop:
-                    _record_overrun(slot, cards, statements, results, queue, timeout, "timeout", completed)
+                    timeouts = overran(slot, "timeout")
                     _stop(slot)
                     slots[position] = start_worker()
                 elif slot.task is not None and (
                     slot.ended or (not slot.process.is_alive() and not slot.connection.poll())
                 ):
                     slot.process.join(timeout=5)
-                    why = "timeout" if slot.process.exitcode == CPU_LIMIT_EXIT else "crash"
-                    _record_overrun(slot, cards, statements, results, queue, timeout, why, completed)
+                    cpu_limit = slot.process.exitcode == CPU_LIMIT_EXIT
+                    timeouts = overran(slot, "timeout" if cpu_limit else "crash")
                     _stop(slot)
                     slots[position] = start_worker()
     finally:
@@ -305,10 +328,8 @@ def _run_tasks(
 
 def _receive(
     slot: _Slot,
-    cards: tuple[Card, ...],
-    statements: dict[int, list[Any]],
+    outlines: dict[int, list[_Outline]],
     results: dict[tuple[int, int], ClaimResult],
-    queue: deque,
     completed: set[int],
 ) -> None:
     while slot.task is not None and slot.connection.poll():
@@ -317,7 +338,10 @@ def _receive(
         except (EOFError, OSError):
             slot.ended = True  # the worker is gone: its pipe stays "readable" at EOF, so remember it
             return
-        if message[0] == "start":
+        if message[0] == "items":
+            outlines[slot.task[0]] = message[1]
+            slot.statement = None
+        elif message[0] == "start":
             slot.statement = message[1]
             slot.started = time.monotonic()
         elif message[0] == "result":
@@ -334,61 +358,56 @@ def _receive(
 def _record_overrun(
     slot: _Slot,
     cards: tuple[Card, ...],
-    statements: dict[int, list[Any]],
+    outlines: dict[int, list[_Outline]],
     results: dict[tuple[int, int], ClaimResult],
     queue: deque,
     timeout: float,
     why: str,
     completed: set[int],
-) -> None:
+) -> ClaimResult | None:
     """Mark the running statement, then resume the card after it (or give up on a broken scope)."""
     assert slot.task is not None
     card_index = slot.task[0]
     card = cards[card_index]
     index = slot.statement
+    slot.task = None
+    if index == READING or card_index not in outlines:
+        what = f"timed out after {timeout:g} s" if why == "timeout" else "the checker crashed"
+        completed.add(card_index)
+        result = ClaimResult(card.slug, card.span.path, card.span.line, card.slug,
+                             "timeout" if why == "timeout" else "error",
+                             f"{what} reading the card's checks and formulas")
+        results[(card_index, READING)] = result
+        return result
+    outline = outlines[card_index]
     if index is None:  # died between statements (e.g. rebuilding the scope): nothing to blame
-        index = next(
-            (
-                i
-                for i, item in enumerate(statements[card_index])
-                if isinstance(item, Statement) and (card_index, i) not in results and i >= slot.task[1]
-            ),
-            None,
-        )
+        index = next((i for i, item in enumerate(outline)
+                      if item.kind != "problem" and (card_index, i) not in results), None)
         if index is None:
             completed.add(card_index)
-            slot.task = None
-            return
-    item = statements[card_index][index]
-    text = one_line(item.text)
+            return None
+    item = outline[index]
     if why == "timeout":
-        message = f"timed out after {timeout:g} s: {quote(text)}"
+        message = f"timed out after {timeout:g} s: {quote(item.text)}"
         # a shown formula that sympy cannot decide in time is not verified, like one it cannot read
-        status = "unread" if origin(item).get("source") == "formula" else "timeout"
+        status = "unread" if item.where.get("source") == "formula" else "timeout"
     else:
-        message = f"the checker crashed (out of memory?) on {quote(text)}"
+        message = f"the checker crashed (out of memory?) on {quote(item.text)}"
         status = "error"
-    results[(card_index, index)] = ClaimResult(card.slug, card.span.path, item.line, text, status, message,
-                                               **origin(item))
+    result = ClaimResult(card.slug, card.span.path, item.line, item.text, status, message, **item.where)
+    results[(card_index, index)] = result
     if item.kind not in ("assume", "define"):
         queue.appendleft((card_index, index + 1))
-    else:
-        # Later statements may use what this one defines; running them would give misleading errors.
-        for later in range(index + 1, len(statements[card_index])):
-            other = statements[card_index][later]
-            if (isinstance(other, Statement) and (card_index, later) not in results
-                    and other.kind not in ("assume", "define")):
-                results[(card_index, later)] = ClaimResult(
-                    card.slug,
-                    card.span.path,
-                    other.line,
-                    one_line(other.text),
-                    "error",
-                    f"not checked: the definition on line {item.line} did not finish",
-                    **origin(other),
-                )
-        completed.add(card_index)
-    slot.task = None
+        return result
+    # Later statements may use what this one defines; running them would give misleading errors.
+    for later in range(index + 1, len(outline)):
+        other = outline[later]
+        if other.kind not in ("problem", "assume", "define") and (card_index, later) not in results:
+            results[(card_index, later)] = ClaimResult(
+                card.slug, card.span.path, other.line, other.text, "error",
+                f"not checked: the definition on line {item.line} did not finish", **other.where)
+    completed.add(card_index)
+    return result
 
 
 def _stop(slot: _Slot) -> None:
