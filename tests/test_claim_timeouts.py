@@ -102,3 +102,29 @@ def test_a_card_too_slow_to_read_times_out_at_its_line_and_the_others_are_checke
     assert [r.status for r in report.results if r.slug == "before"] == ["symbolic"]
     assert [r.status for r in report.results if r.slug == "after"] == ["failed"]
     assert not report.not_run
+
+
+def test_the_wall_clock_backstop_spares_a_starved_worker_and_ends_a_stuck_one() -> None:
+    """Past the backstop a worker is killed only if it used its CPU time there (stuck in C code, where
+    the CPU timer's handler cannot run) or is far past it; one a busy machine starves is left alone."""
+    import os
+
+    from dldeck.verify.runner import STARVED_FACTOR, _cpu_seconds, _Slot, _stuck, wall_backstop
+
+    class Process:
+        pid = os.getpid()
+
+    timeout, now = 2.0, 1000.0
+    used = _cpu_seconds(os.getpid())
+    assert used is not None and used > 0
+    slot = _Slot(Process(), None, task=(0, 0), statement=3, started=now - wall_backstop(timeout) - 1,
+                 cpu_started=used)
+    assert not _stuck(slot, now, timeout)  # past the backstop, but it has had no CPU since: starved
+    slot.cpu_started = used - timeout - 1
+    assert _stuck(slot, now, timeout)  # it used more than its CPU time: stuck outside Python
+    slot.cpu_started = used
+    slot.started = now - wall_backstop(timeout) * STARVED_FACTOR - 1
+    assert _stuck(slot, now, timeout)  # far past the backstop: stuck without using CPU
+    slot.started = now - 1
+    slot.cpu_started = used - 100
+    assert not _stuck(slot, now, timeout)  # within the backstop the CPU timer decides

@@ -3,9 +3,12 @@
 Sympy is pure Python and some simplifications never return. Each card (its blocks share
 definitions, so a card is one task) runs in a forked worker that reports when it starts and
 finishes each statement. The limit counts the worker's CPU time (a profiling timer that ends the
-worker), so a busy machine does not turn slow-but-fine claims into timeouts; the parent kills a
-worker whose statement overruns a generous wall-clock backstop (work stuck outside Python). Either
-way the statement is recorded as timed out and the card resumes in a fresh worker after it.
+worker), so a busy machine does not turn slow-but-fine claims into timeouts. The parent kills a
+worker whose statement overruns a generous wall-clock backstop only if the worker has really used
+its CPU time there (work stuck outside Python, where the timer's handler cannot run), or if it is
+far past the backstop (stuck without using CPU); a worker merely starved by a busy machine is left
+to finish. Either way the statement is recorded as timed out and the card resumes in a fresh worker
+after it.
 """
 
 from __future__ import annotations
@@ -35,12 +38,36 @@ from dldeck.verify.syntax import CheckError, Statement
 MEMORY_HEADROOM = 4 * 1024**3  # per worker, on top of what the parent already uses
 CPU_LIMIT_EXIT = 86  # exit status of a worker whose statement used up its CPU time
 WALL_FACTOR, WALL_GRACE = 3.0, 10.0  # wall-clock backstop: 3 × the limit + 10 s
+RECHECK = 0.5
+STARVED_FACTOR = 10.0  # past this many backstops a statement is killed whatever CPU it used
 READING = -1  # the statement index of a worker still reading its card
 MAX_TIMEOUTS = 3  # after this many timed-out statements the remaining cards are reported, not checked
 
 
 def wall_backstop(timeout: float) -> float:
     return timeout * WALL_FACTOR + WALL_GRACE
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time a process has used (Linux /proc), or None where that cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _stuck(slot: _Slot, now: float, timeout: float) -> bool:
+    """Past the wall-clock backstop and either out of CPU time there or far past it."""
+    elapsed = now - slot.started
+    backstop = wall_backstop(timeout)
+    if slot.task is None or slot.statement is None or elapsed <= backstop:
+        return False
+    if elapsed > backstop * STARVED_FACTOR:
+        return True
+    used = _cpu_seconds(slot.process.pid)
+    return used is None or slot.cpu_started is None or used - slot.cpu_started > timeout
 
 
 def _cpu_limit_reached(_signum: int, _frame: object) -> None:
@@ -188,6 +215,7 @@ class _Slot:
     task: tuple[int, int] | None = None
     statement: int | None = None
     started: float = 0.0
+    cpu_started: float | None = None  # the worker's CPU seconds when its statement started
     ended: bool = False
 
 
@@ -291,11 +319,14 @@ def _run_tasks(
                     # a card's first task starts by reading it: that too is under the wall-clock backstop
                     slot.statement = READING if slot.task[1] == 0 else None
                     slot.started = time.monotonic()
+                    slot.cpu_started = _cpu_seconds(slot.process.pid)
                     slot.connection.send(slot.task)
             busy = [slot for slot in slots if slot.task is not None]
             now = time.monotonic()
             backstop = wall_backstop(timeout)
-            deadlines = [slot.started + backstop for slot in busy if slot.statement is not None]
+            # past its backstop a starved worker is looked at again every RECHECK seconds
+            deadlines = [max(slot.started + backstop, now + RECHECK) for slot in busy
+                         if slot.statement is not None]
             wait_for = max(0.0, min(deadlines) - now) if deadlines else timeout
             ready = wait([slot.connection for slot in busy], timeout=wait_for)
             for slot in busy:
@@ -303,7 +334,7 @@ def _run_tasks(
                     _receive(slot, outlines, results, completed)
             now = time.monotonic()
             for position, slot in enumerate(slots):
-                if slot.task is not None and slot.statement is not None and now - slot.started > backstop:
+                if _stuck(slot, now, timeout):
                     timeouts = overran(slot, "timeout")
                     _stop(slot)
                     slots[position] = start_worker()
@@ -344,6 +375,7 @@ def _receive(
         elif message[0] == "start":
             slot.statement = message[1]
             slot.started = time.monotonic()
+            slot.cpu_started = _cpu_seconds(slot.process.pid)
         elif message[0] == "result":
             card_index = slot.task[0]
             if message[2] is not None:
