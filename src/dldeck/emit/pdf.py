@@ -1,5 +1,6 @@
-"""The printable cheat sheet: the model → Typst source → PDF, typeset by Typst in a short-lived child
-process (dldeck.emit.typeset), so the memory Typst holds is returned when the sheet is done.
+"""The printable cheat sheet: the model → Typst source → PDF, typeset by Typst in short-lived child
+processes (dldeck.emit.typeset), so the memory Typst holds is returned when each compile is done.
+A large sheet is typeset in parts joined by one more Typst document (`sheet_source`, `join_source`).
 
 Typst compiles in a private temporary root holding only the generated source, the style file and
 copies of the figures, so a document cannot read anything else. Every Typst warning is an error:

@@ -1,8 +1,9 @@
-"""A sheet's PDF through the one Executor, in parts: each deck is typeset alone and cached under the
-hash of its Typst input, then the parts are joined into the sheet (dldeck.emit.pdf). An edit
-re-typesets the one deck it touched plus the join, instead of the whole sheet in a fresh Typst
-process (which forgets everything it laid out before). Cold and incremental builds go through the
-same parts and the same join, so their PDFs are byte-identical.
+"""A sheet's PDF through the one Executor, in parts: each part (whole sections, at least
+PART_CARDS cards) is typeset alone and cached under the hash of its Typst input, then the parts are
+joined into the sheet (dldeck.emit.pdf). An edit re-typesets the one part it touched plus the join,
+instead of the whole sheet in a fresh Typst process (which forgets everything it laid out before).
+Cold and incremental builds go through the same parts and the same join, so their PDFs are
+byte-identical.
 
 A typeset part's PDF is kept as a file `build/cache/typeset-parts/<sha256>.pdf`, its page count and
 heading positions in the `typeset-parts` cache; a file is trusted only if its bytes still hash to
