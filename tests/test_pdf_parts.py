@@ -79,10 +79,13 @@ def test_a_damaged_part_file_is_typeset_again_not_trusted(tmp_path: Path) -> Non
     build(content, build_dir)
     for stored in (build_dir / "cache" / "typeset-parts").iterdir():
         stored.write_bytes(b"%PDF- not the part")
+    killed = build_dir / "cache" / "typeset-parts" / ".0123abcd.pdf.x1.tmp"  # a killed build's half write
+    killed.write_bytes(b"%PDF- half")
     (content / "c.md").write_text(section("乙组", "第三节", ["epsilon", "zeta", "eta", "theta"]),
                                   encoding="utf-8")
     again = build(content, build_dir)
     assert len(again.work.typeset_parts) == 3
+    assert not killed.exists() and len(list((build_dir / "cache" / "typeset-parts").iterdir())) == 3
     reader = PdfReader(build_dir / "cheatsheet.pdf")
     assert "theta是什么" in squeeze("".join(p.extract_text() for p in reader.pages))
 

@@ -25,7 +25,7 @@ from dldeck.pipeline.figures import FigurePass
 from dldeck.pipeline.formulas import FormulaJob, FormulaMemo
 from dldeck.pipeline.inputs import MANIFEST_NAME, build_date, build_inputs
 from dldeck.pipeline.outcome import BuildResult, CheckSummary, Progress, Work, quiet
-from dldeck.pipeline.sheetpdf import PartStore, write_sheet_pdf
+from dldeck.pipeline.sheetpdf import PARTS_DIR, PartStore, write_sheet_pdf
 
 if TYPE_CHECKING:
     from dldeck.manifest import Manifest
@@ -128,7 +128,8 @@ def build(content_dir: Path, build_dir: Path, *, only: Sequence[str] = BACKENDS,
 def _clean_leftovers(build_dir: Path, content_dir: Path) -> None:
     """What killed builds left behind: output folders never switched to, half-written temporaries."""
     publish.clean_leftovers(build_dir)
-    for folder, name in ((content_dir, MANIFEST_NAME), (build_dir / buildcache.CACHE_DIR_NAME, "*"),
+    cache = build_dir / buildcache.CACHE_DIR_NAME
+    for folder, name in ((content_dir, MANIFEST_NAME), (cache, "*"), (cache / PARTS_DIR, "*"),
                          (build_dir / "figures", "*")):
         for leftover in folder.glob(leftover_pattern(name)) if folder.is_dir() else ():
             if leftover.is_file() and not leftover.is_symlink():
