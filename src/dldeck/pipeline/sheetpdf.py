@@ -15,11 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import dldeck.pipeline.publish as publish
 from dldeck import buildcache
 from dldeck.atomicfile import write_atomically
 from dldeck.contain import Refused, open_regular
 from dldeck.model import Collection, Verified
-from dldeck.pipeline import publish
 from dldeck.pipeline.executor import Executor
 from dldeck.pipeline.outcome import Work
 
