@@ -17,6 +17,7 @@ from anki.collection import Collection as AnkiCollection
 from anki.collection import ImportAnkiPackageOptions, ImportAnkiPackageRequest
 from pypdf import PdfReader
 
+import dldeck.emit.pdf as pdf
 from dldeck.config import SheetConfig
 from dldeck.emit.anki import BASIC_TEMPLATE, CLOZE_TEMPLATE, stylesheet, write_deck
 from dldeck.emit.html import render_html
@@ -390,11 +391,15 @@ class Run:
     fill: tuple[float, ...]
 
 
-@pytest.fixture(scope="module")
-def pdf_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Run]:
-    """Every text run of the compiled sample sheet with its printed size (pt) and fill colour."""
+@pytest.fixture(scope="module", params=["one document", "typeset in parts"])
+def pdf_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> list[Run]:
+    """Every text run of the compiled sample sheet with its printed size (pt) and fill colour: typeset
+    whole, and cut into parts of one card joined by a second Typst document (as a large sheet is)."""
     out = tmp_path_factory.mktemp("presentation-pdf") / "sheet.pdf"
-    write_pdf(sample_collection(), {}, SheetConfig(), "深度学习面试速查", out, "2025-03-04")
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "typeset in parts":
+            patch.setattr(pdf, "PART_CARDS", 1)
+        write_pdf(sample_collection(), {}, SheetConfig(), "深度学习面试速查", out, "2025-03-04")
     runs: list[Run] = []
     fill: list[tuple[float, ...]] = [(0.0, 0.0, 0.0)]
 

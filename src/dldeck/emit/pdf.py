@@ -1,5 +1,6 @@
-"""The printable cheat sheet: the model → Typst source → PDF, typeset by Typst in a short-lived child
-process (dldeck.emit.typeset), so the memory Typst holds is returned when the sheet is done.
+"""The printable cheat sheet: the model → Typst source → PDF, typeset by Typst in short-lived child
+processes (dldeck.emit.typeset), so the memory Typst holds is returned when each compile is done.
+A large sheet is typeset in parts joined by one more Typst document (`sheet_source`, `join_source`).
 
 Typst compiles in a private temporary root holding only the generated source, the style file and
 copies of the figures, so a document cannot read anything else. Every Typst warning is an error:
@@ -16,9 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from dldeck.atomicfile import write_atomically
-from dldeck.config import SheetConfig, deck_titles, group_sections
+from dldeck.config import SheetConfig, SheetSection, deck_titles, group_sections
 from dldeck.contain import load_image
 from dldeck.emit.markup import LEGEND, computed_value
 from dldeck.emit.typeset import Problem, TypesetError, typeset
@@ -44,10 +46,14 @@ MAIN_FILE = "main.typ"
 
 PAPER_MM = {"a4": (210.0, 297.0), "letter": (215.9, 279.4)}
 MARGIN_X_MM = 9.0
+MARGIN_TOP_MM = 12.0
 GUTTER_MM = 5.0
 # Below 7.5 pt CJK strokes fill in on an office printer (A4 landscape, 3 columns gave 7.47 pt).
 MIN_BODY_PT = 7.5
 MAX_BODY_PT = 9.0
+# Cards per typeset part: an edit re-typesets about this many cards (about 0.3 s in a fresh Typst
+# process) plus the join; each part starts on a new page, so smaller parts waste more paper.
+PART_CARDS = 120
 
 
 @dataclass
@@ -110,8 +116,8 @@ def _typst_date(build_date: str) -> str:
 
 @dataclass(frozen=True)
 class TypstDocument:
-    """The main Typst file, the files it needs, which card each line belongs to, where each content
-    image is used, and the problems found while writing it."""
+    """A Typst file, the files it needs, which card each line belongs to, where each content image is
+    used, and the problems found while writing it."""
 
     source: str
     copies: dict[str, Path | bytes]
@@ -120,9 +126,71 @@ class TypstDocument:
     diagnostics: list[Diagnostic]
 
 
-def typst_source(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
-                 title: str, build_date: str, verified: Verified | None = None) -> TypstDocument:
-    """The sheet as Typst source, with everything needed to compile it and to point errors at cards."""
+@dataclass(frozen=True)
+class SheetPart:
+    """Some sections of the sheet as a document of its own: typeset alone, so an edit re-typesets
+    only the part it is in. `headings` are its outline entries (level, text) in order."""
+
+    name: str
+    document: TypstDocument
+    headings: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A small sheet as one document (`whole`), or a large one as parts plus the front matter
+    (title, outline) that the joining document adds."""
+
+    front: str
+    parts: tuple[SheetPart, ...]
+    diagnostics: list[Diagnostic]
+    whole: TypstDocument | None = None
+
+
+@dataclass(frozen=True)
+class TypesetPart:
+    """A typeset part: its PDF, its page count and where each of its headings landed (page, x, y in pt)."""
+
+    pdf: bytes
+    pages: int
+    headings: tuple[tuple[int, float, float], ...]
+
+
+# Every part reports its page count and where its headings are, for the joining document's outline.
+LAYOUT_LABEL = "dldeck-layout"
+_LAYOUT_PROBE = ("#context [#metadata((pages: counter(page).final().first(), headings: query(heading).map("
+                 "h => { let p = h.location().position(); (p.page, p.x.pt(), p.y.pt()) })))"
+                 f" <{LAYOUT_LABEL}>]")
+
+
+def _preamble(sheet: SheetConfig, shown_title: str, build_date: str, *, furniture: bool) -> list[str]:
+    """The page, text and style settings every part and the joining document share: a part's pages
+    have the same size and body area, and only the joining document draws headers and page numbers."""
+    family = typst_string(find_cjk_font().family)
+    size = base_font_size(sheet)
+    return [
+        f'#import "{STYLE_FILE}": *',
+        f"#set document(title: {typst_string(shown_title)}, date: {_typst_date(build_date)})",
+        f'#set page(paper: "{"us-letter" if sheet.paper == "letter" else "a4"}", '
+        f"flipped: {'true' if sheet.orientation == 'landscape' else 'false'}, columns: {sheet.columns}, "
+        f"margin: (x: {MARGIN_X_MM}mm, top: {MARGIN_TOP_MM}mm, bottom: 11mm))",
+        f"#set columns(gutter: {GUTTER_MM}mm)",
+        f'#set text(font: ({family},), size: {size}pt, lang: "zh", region: "cn")',
+        f'#show math.equation: set text(font: ("New Computer Modern Math", {family}))',
+        f'#show raw: set text(font: ("DejaVu Sans Mono", {family}))',
+        f"#show: sheet-style.with({typst_string(shown_title)}, {typst_string(build_date)}, "
+        f"furniture: {'true' if furniture else 'false'})",
+    ]
+
+
+def sheet_source(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
+                 title: str, build_date: str, verified: Verified | None = None) -> Sheet:
+    """The sheet as Typst sources, with everything needed to compile them and to point errors at cards.
+
+    A sheet of up to PART_CARDS cards is one document (`whole`). A larger one is cut into parts of
+    whole sections, each of at least PART_CARDS cards (the last may be smaller), typeset alone so an
+    edit re-typesets only its part; each part starts on a new page, and the joining document
+    (`join_source`) writes the title and the outline on the first page and numbers the pages."""
     cards = sheet.select(collection)
     font = find_cjk_font()
     covered = font_coverage(font.path)
@@ -130,46 +198,48 @@ def typst_source(collection: Collection, figures: Mapping[FigureKey, RenderedFig
     writer = TypstWriter(assets.figure, assets.image, covered=lambda char: ord(char) in covered,
                          computed=assets.computed, verified=assets.verified.formula)
     shown_title = title if sheet.name == "cheatsheet" else f"{title} · {sheet.name}"
-    family = typst_string(font.family)
-    size = base_font_size(sheet)
-    lines: list[str] = [
-        f'#import "{STYLE_FILE}": *',
-        f"#set document(title: {typst_string(shown_title)}, date: {_typst_date(build_date)})",
-        f'#set page(paper: "{"us-letter" if sheet.paper == "letter" else "a4"}", '
-        f"flipped: {'true' if sheet.orientation == 'landscape' else 'false'}, columns: {sheet.columns}, "
-        f"margin: (x: {MARGIN_X_MM}mm, top: 12mm, bottom: 11mm))",
-        f"#set columns(gutter: {GUTTER_MM}mm)",
-        f'#set text(font: ({family},), size: {size}pt, lang: "zh", region: "cn")',
-        f'#show math.equation: set text(font: ("New Computer Modern Math", {family}))',
-        f'#show raw: set text(font: ("DejaVu Sans Mono", {family}))',
-        f"#show: sheet-style.with({typst_string(shown_title)}, {typst_string(build_date)})",
+    front = [
+        *_preamble(sheet, shown_title, build_date, furniture=True),
         f"#place(top, scope: \"parent\", float: true, "
         f"sheet-title({typst_string(shown_title)}, {typst_string(build_date)}, {len(cards)}, "
         f"legend: {typst_string(LEGEND)}))",
         '#outline(title: "目录", depth: 2)',
     ]
-    card_at: dict[int, Card] = {}  # index in `lines` → card, for pointing Typst errors at cards
     sections = group_sections(cards)
     titles = deck_titles(list(dict.fromkeys(s.deck for s in sections)))
-    previous_deck = None
-    for section in sections:
-        if section.deck != previous_deck:
-            lines.append(f"#heading(level: 1, {typst_string(titles[section.deck])})")
-            previous_deck = section.deck
-        if section.section:
-            lines.append(f"#heading(level: 2, {typst_string(section.section)})")
-        for card in section.cards:
-            assets.card = card
-            card_at[len(lines)] = card
-            lines.append(_card_markup(card, writer, sheet.include_extra))
-    if not cards:
-        lines.append('#text(fill: muted)["（这张速查表没有卡片）"]')
-    line_cards: list[tuple[int, Card]] = []
-    line_number = 1
-    for index, text in enumerate(lines):
-        if index in card_at:
-            line_cards.append((line_number, card_at[index]))
-        line_number += text.count("\n") + 1
+    groups = _part_sections(sections) if len(cards) > PART_CARDS else [list(sections)]
+    whole: TypstDocument | None = None
+    parts: list[SheetPart] = []
+    previous_deck: str | None = None
+    for group in groups:
+        assets.copies, assets.image_users = {}, {}
+        lines = front if len(groups) == 1 else _preamble(sheet, shown_title, build_date, furniture=False)
+        headings: list[tuple[int, str]] = []
+        card_at: dict[int, Card] = {}  # index in `lines` → card, for pointing Typst errors at cards
+        for section in group:
+            if section.deck != previous_deck:
+                lines.append(f"#heading(level: 1, {typst_string(titles[section.deck])})")
+                headings.append((1, titles[section.deck]))
+                previous_deck = section.deck
+            if section.section:
+                lines.append(f"#heading(level: 2, {typst_string(section.section)})")
+                headings.append((2, section.section))
+            for card in section.cards:
+                assets.card = card
+                card_at[len(lines)] = card
+                lines.append(_card_markup(card, writer, sheet.include_extra))
+        if not cards:
+            lines.append('#text(fill: muted)["（这张速查表没有卡片）"]')
+        if len(groups) > 1:
+            lines.append(_LAYOUT_PROBE)
+        document = TypstDocument("\n".join(lines) + "\n", dict(assets.copies), _line_cards(lines, card_at),
+                                 dict(assets.image_users), [])
+        if len(groups) == 1:
+            whole = document
+        else:
+            first = group[0]
+            name = f"{titles[first.deck]} › {first.section}" if first.section else titles[first.deck]
+            parts.append(SheetPart(name, document, tuple(headings)))
     diagnostics = list(assets.diagnostics)
     for missing in writer.missing:
         diagnostics.append(Diagnostic(
@@ -180,8 +250,32 @@ def typst_source(collection: Collection, figures: Mapping[FigureKey, RenderedFig
     for bad in writer.bad_formulas:
         diagnostics.append(Diagnostic(bad.span.path, bad.span.line,
                                       f"formula cannot go into the PDF: {quote(bad.tex)} — {bad.message}"))
-    return TypstDocument("\n".join(lines) + "\n", dict(assets.copies), line_cards, dict(assets.image_users),
-                         sorted(set(diagnostics)))
+    return Sheet("\n".join(front) + "\n", tuple(parts), sorted(set(diagnostics)), whole)
+
+
+def _part_sections(sections: Sequence[SheetSection]) -> list[list[SheetSection]]:
+    """Consecutive sections gathered until a part has PART_CARDS cards. Cut at section boundaries
+    only, so editing a card never moves a cut; adding or removing cards may move later cuts."""
+    groups: list[list[SheetSection]] = [[]]
+    count = 0
+    for section in sections:
+        if count >= PART_CARDS:
+            groups.append([])
+            count = 0
+        groups[-1].append(section)
+        count += len(section.cards)
+    return groups
+
+
+def _line_cards(lines: Sequence[str], card_at: Mapping[int, Card]) -> list[tuple[int, Card]]:
+    """The first line of the generated file each card's markup starts on."""
+    line_cards: list[tuple[int, Card]] = []
+    line_number = 1
+    for index, text in enumerate(lines):
+        if index in card_at:
+            line_cards.append((line_number, card_at[index]))
+        line_number += text.count("\n") + 1
+    return line_cards
 
 
 def _card_markup(card: Card, writer: TypstWriter, include_extra: bool) -> str:
@@ -192,20 +286,61 @@ def _card_markup(card: Card, writer: TypstWriter, include_extra: bool) -> str:
     return f"#card{extra_arg}[{question}][{answer}]"
 
 
+def _part_file(index: int) -> str:
+    return f"part-{index:03d}.pdf"
+
+
+def join_source(sheet: Sheet, typeset: Sequence[TypesetPart]) -> TypstDocument:
+    """The joining document: the front matter, then every page of every part drawn whole as the
+    page's background, under this document's header and page number. Each part heading is placed
+    again, hidden, where the part put it, so the outline and the PDF bookmarks point at it."""
+    lines = [sheet.front.rstrip("\n")]
+    copies: dict[str, Path | bytes] = {}
+    for index, (part, done) in enumerate(zip(sheet.parts, typeset, strict=True)):
+        copies[_part_file(index)] = done.pdf
+        placed: dict[int, list[str]] = {}
+        for (level, text), (page, x, y) in zip(part.headings, done.headings, strict=False):
+            placed.setdefault(page, []).append(
+                f"#place(top + left, dx: {x!r}pt - {MARGIN_X_MM}mm, dy: {y!r}pt - {MARGIN_TOP_MM}mm, "
+                f"hide(heading(level: {level}, {typst_string(text)})))")
+        for page in range(1, done.pages + 1):
+            background = f'image("{_part_file(index)}", page: {page}, width: 100%, height: 100%)'
+            lines.append(f"#page(columns: 1, background: {background})[{''.join(placed.get(page, []))}]")
+    return TypstDocument("\n".join(lines) + "\n", copies, [], {}, [])
+
+
 def write_pdf(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
               title: str, out_path: Path, build_date: str, verified: Verified | None = None) -> None:
     """Compile the sheet's cards to a PDF at out_path (atomically); BuildError names what went wrong."""
-    write_atomically(out_path, typeset_document(sheet_document(collection, figures, sheet, title, build_date,
-                                                               verified)))
+    parts = sheet_parts(collection, figures, sheet, title, build_date, verified)
+    if parts.whole is not None:
+        pdf = typeset_document(parts.whole)
+    else:
+        pdf = typeset_document(join_source(parts, [typeset_part(part) for part in parts.parts]))
+    write_atomically(out_path, pdf)
 
 
-def sheet_document(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
-                   title: str, build_date: str, verified: Verified | None = None) -> TypstDocument:
-    """The sheet's Typst document, ready to typeset; BuildError lists every problem found writing it."""
-    document = typst_source(collection, figures, sheet, title, build_date, verified)
-    if document.diagnostics:
-        raise BuildError(document.diagnostics)
-    return document
+def sheet_parts(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
+                title: str, build_date: str, verified: Verified | None = None) -> Sheet:
+    """The sheet's parts, ready to typeset; BuildError lists every problem found writing them."""
+    parts = sheet_source(collection, figures, sheet, title, build_date, verified)
+    if parts.diagnostics:
+        raise BuildError(parts.diagnostics)
+    return parts
+
+
+def typeset_part(part: SheetPart) -> TypesetPart:
+    """Typeset one part alone; a Typst problem in it is named at its card's path:line."""
+    document = part.document
+    pdf, layout = _compile(document.source, document.copies, document.line_cards, document.image_users,
+                           query=f"<{LAYOUT_LABEL}>")
+    try:
+        pages = int(layout["pages"])
+        headings = tuple((int(page), float(x), float(y)) for page, x, y in layout["headings"])
+    except (TypeError, KeyError, ValueError):
+        raise BuildError([Diagnostic("<cheat sheet>", 0, f"cannot typeset the PDF: part {part.name} "
+                                                         "reported no layout")]) from None
+    return TypesetPart(pdf, pages, headings)
 
 
 def typeset_document(document: TypstDocument) -> bytes:
@@ -213,8 +348,8 @@ def typeset_document(document: TypstDocument) -> bytes:
 
 
 def document_inputs(document: TypstDocument) -> dict[str, object]:
-    """Everything the typeset PDF depends on — the source, every file it uses, the style, the font and
-    Typst itself — so a PDF whose inputs are unchanged can be reused instead of typeset again."""
+    """Everything a typeset document depends on — the source, every file it uses, the style, the font
+    and Typst itself — so one whose inputs are unchanged can be reused instead of typeset again."""
     copies = {name: hashlib.sha256(file if isinstance(file, bytes) else Path(file).read_bytes()).hexdigest()
               for name, file in sorted(document.copies.items())}
     font = find_cjk_font().path
@@ -231,6 +366,13 @@ def _file_stamp(path: Path) -> list[int]:
 
 def compile_sheet(source: str, copies: Mapping[str, Path | bytes], line_cards: Sequence[tuple[int, Card]],
                   image_users: Mapping[str, Sequence[tuple[SourceSpan, Card]]] | None = None) -> bytes:
+    return _compile(source, copies, line_cards, image_users)[0]
+
+
+def _compile(source: str, copies: Mapping[str, Path | bytes], line_cards: Sequence[tuple[int, Card]],
+             image_users: Mapping[str, Sequence[tuple[SourceSpan, Card]]] | None = None,
+             query: str | None = None) -> tuple[bytes, Any]:
+    """The PDF, and the value `query` selects in the typeset document (None without one)."""
     with tempfile.TemporaryDirectory(prefix="dldeck-typst-") as temporary:
         root = Path(temporary)
         shutil.copyfile(TEMPLATE_DIR / STYLE_FILE, root / STYLE_FILE)
@@ -242,7 +384,7 @@ def compile_sheet(source: str, copies: Mapping[str, Path | bytes], line_cards: S
         main = root / MAIN_FILE
         main.write_text(source, encoding="utf-8")
         try:
-            warnings = typeset(main, root, list(typst_font_paths()), root / "out.pdf")
+            done = typeset(main, root, list(typst_font_paths()), root / "out.pdf", query=query)
         except TypesetError as error:
             if error.problem is None:
                 failed = Diagnostic("<cheat sheet>", 0, f"cannot typeset the PDF: {error.why}")
@@ -251,9 +393,9 @@ def compile_sheet(source: str, copies: Mapping[str, Path | bytes], line_cards: S
             if diagnostic.line == 0 and image_users:
                 raise BuildError(_failing_images(root, image_users) or [diagnostic]) from None
             raise BuildError([diagnostic]) from None
-        if warnings:
-            raise BuildError([_typst_diagnostic(w, "warning", line_cards) for w in warnings])
-        return (root / "out.pdf").read_bytes()
+        if done.warnings:
+            raise BuildError([_typst_diagnostic(w, "warning", line_cards) for w in done.warnings])
+        return (root / "out.pdf").read_bytes(), done.queried
 
 
 def _failing_images(root: Path,

@@ -7,9 +7,9 @@ build's parsed collection, not a copy-on-write image of it, as a fork would), ty
 root folder and exits. The parent prepares the root, reads the PDF back and turns every Typst
 problem into a card's `path:line` diagnostic (see dldeck.emit.pdf).
 
-Protocol: one JSON job on stdin ({"main", "root", "fonts", "out"}); one JSON answer on stdout:
-{"ok": true}, {"warnings": [problem, ...]} or {"error": problem}, a problem being its message,
-hints and diagnostic text.
+Protocol: one JSON job on stdin ({"main", "root", "fonts", "out", "query"}); one JSON answer on
+stdout: {"ok": true}, {"warnings": [problem, ...]} or {"error": problem}, a problem being its
+message, hints and diagnostic text; with a query, a clean answer also has {"queried": value}.
 """
 
 from __future__ import annotations
@@ -41,10 +41,19 @@ class TypesetError(Exception):
         self.why = why
 
 
-def typeset(main: Path, root: Path, fonts: list[str], out: Path) -> list[Problem]:
-    """Typeset `main` (inside `root`) to the PDF file `out` in a child process; returns its warnings.
-    TypesetError when Typst reports an error or the child dies."""
-    job = json.dumps({"main": str(main), "root": str(root), "fonts": fonts, "out": str(out)})
+@dataclass(frozen=True)
+class Typeset:
+    """What the child reported: Typst's warnings and the value the job's query selected (or None)."""
+
+    warnings: list[Problem]
+    queried: Any = None
+
+
+def typeset(main: Path, root: Path, fonts: list[str], out: Path, query: str | None = None) -> Typeset:
+    """Typeset `main` (inside `root`) to the PDF file `out` in a child process; with `query` (a Typst
+    selector of one metadata element) also return that element's value, read in the same process, so
+    the document is laid out once. TypesetError when Typst reports an error or the child dies."""
+    job = json.dumps({"main": str(main), "root": str(root), "fonts": fonts, "out": str(out), "query": query})
     package_parent = str(Path(__file__).resolve().parent.parent.parent)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
@@ -58,7 +67,7 @@ def typeset(main: Path, root: Path, fonts: list[str], out: Path) -> list[Problem
         raise TypesetError(None, f"the typesetting process failed: {detail[0]}") from None
     if "error" in answer:
         raise TypesetError(_problem(answer["error"]))
-    return [_problem(item) for item in answer.get("warnings", [])]
+    return Typeset([_problem(item) for item in answer.get("warnings", [])], answer.get("queried"))
 
 
 def _problem(data: dict[str, Any]) -> Problem:
@@ -85,6 +94,10 @@ def main() -> None:
     else:
         Path(job["out"]).write_bytes(bytes(pdf))
         answer = {"warnings": [_describe(w) for w in warnings]} if warnings else {"ok": True}
+        if job.get("query") and not warnings:
+            answer["queried"] = json.loads(typst.query(job["main"], job["query"], field="value", one=True,
+                                                       root=job["root"], font_paths=job["fonts"],
+                                                       ignore_system_fonts=True))
     sys.stdout.write(json.dumps(answer))
     sys.stdout.flush()
 

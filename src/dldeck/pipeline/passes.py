@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import dldeck.pipeline.publish as publish
 from dldeck import buildcache
-from dldeck.atomicfile import leftover_pattern, write_atomically
-from dldeck.contain import Refused, open_regular
+from dldeck.atomicfile import leftover_pattern
 from dldeck.errors import BuildError, Diagnostic, OutputError
 from dldeck.model import Collection, Verified
 from dldeck.pipeline.claims import CLAIM_STATUSES, verify_claims
@@ -26,6 +25,7 @@ from dldeck.pipeline.figures import FigurePass
 from dldeck.pipeline.formulas import FormulaJob, FormulaMemo
 from dldeck.pipeline.inputs import MANIFEST_NAME, build_date, build_inputs
 from dldeck.pipeline.outcome import BuildResult, CheckSummary, Progress, Work, quiet
+from dldeck.pipeline.sheetpdf import PARTS_DIR, PartStore, write_sheet_pdf
 
 if TYPE_CHECKING:
     from dldeck.manifest import Manifest
@@ -128,7 +128,8 @@ def build(content_dir: Path, build_dir: Path, *, only: Sequence[str] = BACKENDS,
 def _clean_leftovers(build_dir: Path, content_dir: Path) -> None:
     """What killed builds left behind: output folders never switched to, half-written temporaries."""
     publish.clean_leftovers(build_dir)
-    for folder, name in ((content_dir, MANIFEST_NAME), (build_dir / buildcache.CACHE_DIR_NAME, "*"),
+    cache = build_dir / buildcache.CACHE_DIR_NAME
+    for folder, name in ((content_dir, MANIFEST_NAME), (cache, "*"), (cache / PARTS_DIR, "*"),
                          (build_dir / "figures", "*")):
         for leftover in folder.glob(leftover_pattern(name)) if folder.is_dir() else ():
             if leftover.is_file() and not leftover.is_symlink():
@@ -209,11 +210,12 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
         # are written.
         typeset = Executor(stage.parent if "pdf" in only else None, "typeset", code=("emit/typeset.py",),
                            work=work)
-        if "pdf" in only:
+        parts = PartStore(stage.parent, work) if "pdf" in only else None
+        if parts is not None:
             for sheet in config.sheets:
                 progress(f"writing {sheet.name}.pdf")
-                pdfs.append(typesetter.submit(_write_pdf, typeset, collection, figures, sheet, config.title,
-                                              stage, date, verified, work))
+                pdfs.append(typesetter.submit(write_sheet_pdf, typeset, parts, collection, figures, sheet,
+                                              config.title, stage, date, verified, work))
         diagnostics: list[Diagnostic] = []
         manifest = None
         try:
@@ -245,39 +247,10 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
     if diagnostics:
         raise BuildError(diagnostics)
     typeset.save()
+    if parts is not None:
+        parts.save()
     outputs.sort(key=_output_order(config))
     return outputs, manifest
-
-
-def _write_pdf(typeset: Executor, collection: Collection, figures: Any, sheet: Any, title: str, stage: Path,
-               date: str, verified: Verified, work: Work) -> None:
-    """A sheet's PDF: reused from the current output set when its Typst document and everything the
-    document uses are unchanged (typesetting is the slowest step of a build), else typeset."""
-    from dldeck.emit.pdf import document_inputs, sheet_document, typeset_document
-
-    name = f"{sheet.name}.pdf"
-    document = sheet_document(collection, figures, sheet, title, date, verified)
-    key = typeset.key([name, document_inputs(document)])
-    previous = publish.current_folder(stage.parent)
-    pdf = typeset.get(key, lambda digest: _same_file(previous / name if previous else None, digest))
-    if pdf is None:
-        pdf = typeset_document(document)
-        work.typeset.append(name)
-    typeset.put(key, buildcache.sha256_bytes(pdf))
-    write_atomically(stage / name, pdf)
-
-
-def _same_file(path: Path | None, digest: Any) -> bytes | None:
-    """The bytes of a previous output, if it still is the file the cache recorded (read as every file
-    in build/ is: a FIFO planted there is refused, never opened blocking)."""
-    if path is None or not isinstance(digest, str):
-        return None
-    try:
-        with open_regular(path) as handle:
-            data = handle.read()
-    except Refused:
-        return None
-    return data if buildcache.sha256_bytes(data) == digest else None
 
 
 def _publish(build_dir: Path, stage: Path, manifest: Manifest | None) -> None:

@@ -1,0 +1,118 @@
+"""A sheet's PDF through the one Executor, in parts: each part (whole sections, at least
+PART_CARDS cards) is typeset alone and cached under the hash of its Typst input, then the parts are
+joined into the sheet (dldeck.emit.pdf). An edit re-typesets the one part it touched plus the join,
+instead of the whole sheet in a fresh Typst process (which forgets everything it laid out before).
+Cold and incremental builds go through the same parts and the same join, so their PDFs are
+byte-identical.
+
+A typeset part's PDF is kept as a file `build/cache/typeset-parts/<sha256>.pdf`, its page count and
+heading positions in the `typeset-parts` cache; a file is trusted only if its bytes still hash to
+the name the cache recorded, and files no cached entry names are removed after a build.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dldeck.pipeline.publish as publish
+from dldeck import buildcache
+from dldeck.atomicfile import write_atomically
+from dldeck.contain import Refused, open_regular
+from dldeck.model import Collection, Verified
+from dldeck.pipeline.executor import Executor
+from dldeck.pipeline.outcome import Work
+
+PARTS_DIR = "typeset-parts"
+
+
+class PartStore:
+    """Typeset parts kept between builds: the cache of their layouts and the folder of their PDFs."""
+
+    def __init__(self, build_dir: Path, work: Work) -> None:
+        self.executor = Executor(build_dir, PARTS_DIR, code=("emit/typeset.py",), work=work)
+        self.folder = build_dir / buildcache.CACHE_DIR_NAME / PARTS_DIR
+        self.used: set[str] = set()
+
+    def get(self, key: str) -> Any:
+        """The typeset part cached under `key` (a dldeck.emit.pdf.TypesetPart), or None."""
+        return self.executor.get(key, self._restore)
+
+    def put(self, key: str, part: Any) -> None:
+        digest = buildcache.sha256_bytes(part.pdf)
+        path = self.folder / f"{digest}.pdf"
+        if _read(path, digest) is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_atomically(path, part.pdf)
+        self.used.add(path.name)
+        self.executor.put(key, {"pdf": digest, "pages": part.pages,
+                                "headings": [list(heading) for heading in part.headings]})
+
+    def _restore(self, value: Any) -> Any:
+        from dldeck.emit.pdf import TypesetPart
+
+        try:
+            digest, pages = str(value["pdf"]), int(value["pages"])
+            headings = tuple((int(page), float(x), float(y)) for page, x, y in value["headings"])
+        except (TypeError, KeyError, ValueError):
+            return None
+        pdf = _read(self.folder / f"{digest}.pdf", digest)
+        if pdf is None:
+            return None
+        self.used.add(f"{digest}.pdf")
+        return TypesetPart(pdf, pages, headings)
+
+    def save(self) -> None:
+        """Keep the parts this build used; every other part file goes."""
+        self.executor.save()
+        if self.folder.is_dir():
+            for path in self.folder.iterdir():
+                if path.name not in self.used and path.is_file() and not path.is_symlink():
+                    path.unlink(missing_ok=True)
+
+
+def _read(path: Path, digest: str) -> bytes | None:
+    """A file's bytes if it is a regular file that still hashes to `digest` (a FIFO planted in build/
+    is refused, never opened blocking)."""
+    try:
+        with open_regular(path) as handle:
+            data = handle.read()
+    except Refused:
+        return None
+    return data if buildcache.sha256_bytes(data) == digest else None
+
+
+def write_sheet_pdf(typeset: Executor, parts: PartStore, collection: Collection, figures: Any, sheet: Any,
+                    title: str, stage: Path, date: str, verified: Verified, work: Work) -> None:
+    """A sheet's PDF into `stage`: parts reused or typeset, then joined (a small sheet is one
+    document); the final PDF itself is reused from the current output set when the inputs of its
+    last compile are unchanged."""
+    from dldeck.emit.pdf import document_inputs, join_source, sheet_parts, typeset_document, typeset_part
+
+    name = f"{sheet.name}.pdf"
+    document = sheet_parts(collection, figures, sheet, title, date, verified)
+    done = []
+    for part in () if document.whole is not None else document.parts:
+        key = parts.executor.key(document_inputs(part.document))
+        typeset_done = parts.get(key)
+        if typeset_done is None:
+            typeset_done = typeset_part(part)
+            work.typeset_parts.append(f"{name}: {part.name}")
+        parts.put(key, typeset_done)
+        done.append(typeset_done)
+    joined = document.whole if document.whole is not None else join_source(document, done)
+    key = typeset.key([name, document_inputs(joined)])
+    previous = publish.current_folder(stage.parent)
+    pdf = typeset.get(key, lambda digest: _previous(previous / name if previous else None, digest))
+    if pdf is None:
+        pdf = typeset_document(joined)
+        work.typeset.append(name)
+    typeset.put(key, buildcache.sha256_bytes(pdf))
+    write_atomically(stage / name, pdf)
+
+
+def _previous(path: Path | None, digest: Any) -> bytes | None:
+    """The bytes of a previous output, if it still is the file the cache recorded."""
+    if path is None or not isinstance(digest, str):
+        return None
+    return _read(path, digest)

@@ -1,0 +1,131 @@
+"""A large sheet is typeset in parts (each cached by the hash of its Typst input) and joined: an edit
+re-typesets only its part, the result is byte-identical to a cold build's, the joined PDF keeps
+its text, outline and page numbers, and a Typst error in a part still names the card.
+
+PART_CARDS is lowered so a few cards make several parts (the real threshold needs hundreds)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+import dldeck.emit.pdf as pdf
+from dldeck import pipeline
+from dldeck.config import SheetConfig
+from dldeck.errors import BuildError
+from dldeck.model import DisplayMath, Text
+from test_cheatsheet_samples import card, sample_collection, span, with_cards
+
+
+@pytest.fixture(autouse=True)
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    monkeypatch.setattr(pdf, "PART_CARDS", 2)
+
+
+def section(deck: str, name: str, slugs: list[str]) -> str:
+    cards = "".join(f"## {slug} 是什么？ {{#{slug}}}\n\n{slug} 的说明：第一段文字。\n\n" for slug in slugs)
+    return f"---\ndeck: 测试::{deck}\n---\n\n# {name}\n\n{cards}"
+
+
+def make_project(root: Path) -> tuple[Path, Path]:
+    content = root / "content"
+    content.mkdir(parents=True)
+    (content / "a.md").write_text(section("甲组", "第一节", ["alpha", "beta"]), encoding="utf-8")
+    (content / "b.md").write_text(section("甲组", "第二节", ["gamma", "delta"]), encoding="utf-8")
+    (content / "c.md").write_text(section("乙组", "第三节", ["epsilon", "zeta", "eta"]), encoding="utf-8")
+    return content, root / "build"
+
+
+def build(content: Path, build_dir: Path) -> pipeline.BuildResult:
+    return pipeline.build(content, build_dir, timeout=60)
+
+
+def squeeze(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def test_an_edit_retypesets_only_its_part_and_matches_a_cold_build(tmp_path: Path) -> None:
+    warm_content, warm_build = make_project(tmp_path / "warm")
+    first = build(warm_content, warm_build)
+    assert first.work.typeset_parts == ["cheatsheet.pdf: 甲组 › 第一节", "cheatsheet.pdf: 甲组 › 第二节",
+                                        "cheatsheet.pdf: 乙组 › 第三节"]
+    assert first.work.typeset == ["cheatsheet.pdf"]
+    stored = sorted(p.name for p in (warm_build / "cache" / "typeset-parts").iterdir())
+    assert len(stored) == 3
+    path = warm_content / "b.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("delta 的说明", "delta 的新说明"),
+                    encoding="utf-8")
+    warm = build(warm_content, warm_build)
+    assert warm.work.typeset_parts == ["cheatsheet.pdf: 甲组 › 第二节"]
+    assert warm.work.typeset == ["cheatsheet.pdf"]
+    # the replaced part's file is gone, the others are kept
+    after = sorted(p.name for p in (warm_build / "cache" / "typeset-parts").iterdir())
+    assert len(after) == 3 and len(set(after) & set(stored)) == 2
+    cold_content, cold_build = make_project(tmp_path / "cold")
+    (cold_content / "b.md").write_bytes(path.read_bytes())
+    cold = build(cold_content, cold_build)
+    assert len(cold.work.typeset_parts) == 3
+    assert (warm_build / "cheatsheet.pdf").read_bytes() == (cold_build / "cheatsheet.pdf").read_bytes()
+    text = "".join(page.extract_text() for page in PdfReader(warm_build / "cheatsheet.pdf").pages)
+    assert "delta的新说明" in squeeze(text)
+
+
+def test_a_damaged_part_file_is_typeset_again_not_trusted(tmp_path: Path) -> None:
+    content, build_dir = make_project(tmp_path)
+    build(content, build_dir)
+    for stored in (build_dir / "cache" / "typeset-parts").iterdir():
+        stored.write_bytes(b"%PDF- not the part")
+    killed = build_dir / "cache" / "typeset-parts" / ".0123abcd.pdf.x1.tmp"  # a killed build's half write
+    killed.write_bytes(b"%PDF- half")
+    (content / "c.md").write_text(section("乙组", "第三节", ["epsilon", "zeta", "eta", "theta"]),
+                                  encoding="utf-8")
+    again = build(content, build_dir)
+    assert len(again.work.typeset_parts) == 3
+    assert not killed.exists() and len(list((build_dir / "cache" / "typeset-parts").iterdir())) == 3
+    reader = PdfReader(build_dir / "cheatsheet.pdf")
+    assert "theta是什么" in squeeze("".join(p.extract_text() for p in reader.pages))
+
+
+def test_the_joined_sheet_keeps_text_outline_and_page_numbers(tmp_path: Path) -> None:
+    content, build_dir = make_project(tmp_path)
+    build(content, build_dir)
+    reader = PdfReader(build_dir / "cheatsheet.pdf")
+    pages = [squeeze(page.extract_text()) for page in reader.pages]
+    assert len(pages) == 4  # the title and outline, then each part on pages of its own
+    assert "目录" in pages[0] and "1/4" in pages[0]
+    for number, slugs in ((2, ["alpha", "beta"]), (3, ["gamma", "delta"]), (4, ["epsilon", "zeta", "eta"])):
+        assert all(f"{slug}是什么" in pages[number - 1] for slug in slugs)
+        assert f"{number}/4" in pages[number - 1]
+    # the outline on the first page and the PDF bookmarks point at the parts' headings
+    assert re.search(r"第三节\.*4", pages[0])
+    marks = {}
+    for item in reader.outline:
+        for entry in item if isinstance(item, list) else [item]:
+            marks[entry["/Title"]] = reader.get_destination_page_number(entry)
+    assert marks == {"甲组": 1, "第一节": 1, "第二节": 2, "乙组": 3, "第三节": 3}
+
+
+def test_a_typst_error_in_a_part_names_the_card(tmp_path: Path) -> None:
+    collection = sample_collection()
+    bad = card("arrow-card", (Text("箭头"),), (DisplayMath(r"a \xrightarrow{f} b", span(15)),), line=14,
+               deck="深度学习面试::输出层", section="箭头")
+    cards = with_cards(*collection.cards, bad)
+    parts = pdf.sheet_source(cards, {}, SheetConfig(), "T", "d").parts
+    holders = [i for i, part in enumerate(parts)
+               if any(c.slug == "arrow-card" for _, c in part.document.line_cards)]
+    assert holders and holders[0] > 0  # the failing card is in a later part: its lines are counted from there
+    with pytest.raises(BuildError) as info:
+        pdf.write_pdf(cards, {}, SheetConfig(), "T", tmp_path / "x.pdf", "d")
+    message = str(info.value)
+    assert message.startswith("content/activations.md:14: ") and "arrow-card" in message
+    assert not (tmp_path / "x.pdf").exists()
+
+
+def test_a_small_sheet_is_one_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pdf, "PART_CARDS", 120)
+    sheet = pdf.sheet_source(sample_collection(), {}, SheetConfig(), "T", "2025-03-04")
+    assert sheet.parts == () and sheet.whole is not None and "#outline" in sheet.whole.source
