@@ -1,6 +1,6 @@
-"""Where each shown formula sits in the prose: its sentence, and whether the words around it make it
-a condition (`当 $x>0$ 时`, `$\\eta=2/L$ 的时候`, `若 $b_f=0$`, `when $n=4$`). Kept free of sympy: the
-claims cache keys a card by it without loading the checker (see dldeck.pipeline.claims)."""
+"""Where each shown formula sits in the prose: its sentence and paragraph, and whether the words around
+it make it a condition (`当 $x>0$ 时`, `$\\eta=2/L$ 的时候`, `若 $b_f=0$`, `when $n=4$`). Kept free of
+sympy: the claims cache keys a card by it without loading the checker (see dldeck.pipeline.claims)."""
 
 from __future__ import annotations
 
@@ -23,14 +23,15 @@ SENTENCE_END = re.compile(r"[。！？；!?;]|\.(?=\s|\Z)")
 class Place:
     sentence: int  # formulas with the same number are in one sentence
     condition: bool  # the prose makes this formula a condition for the rest of its sentence
+    run: int = 0  # formulas with the same number are in one paragraph, table cell or display
 
 
 def places(card: Card) -> dict[int, Place]:
-    """Each inline and displayed formula of the card (by `id`) → its sentence and whether it is a
-    condition, from the text right before and after it."""
+    """Each inline and displayed formula of the card (by `id`) → its sentence, its paragraph and whether
+    it is a condition, from the text right before and after it."""
     found: dict[int, Place] = {}
     sentence = 0
-    for run in _runs(card):
+    for number, run in enumerate(_runs(card), start=1):
         sentence += 1
         items = list(_flatten(run))
         for position, item in enumerate(items):
@@ -39,9 +40,9 @@ def places(card: Card) -> dict[int, Place]:
             elif isinstance(item, Math):
                 before = _text(items[position - 1::-1] if position else [], reverse=True)
                 after = _text(items[position + 1:])
-                found[id(item)] = Place(sentence, bool(BEFORE.search(before) or AFTER.match(after)))
+                found[id(item)] = Place(sentence, bool(BEFORE.search(before) or AFTER.match(after)), number)
             elif isinstance(item, DisplayMath):
-                found[id(item)] = Place(sentence, False)
+                found[id(item)] = Place(sentence, False, number)
     return found
 
 
