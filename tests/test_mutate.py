@@ -100,3 +100,11 @@ def test_computed_numbers_are_not_mutated(tmp_path: Path) -> None:
     (folder / "a.md").write_text("---\ndeck: 测试\n---\n\n## 多少？ {#count}\n\n共 `= 2 + 3` 个。\n",
                                  encoding="utf-8")
     assert mutate.mutations(read_collection(folder)) == []
+
+
+def test_a_mutated_example_value_or_a_claim_true_only_at_the_example_is_caught(tmp_path: Path) -> None:
+    outcomes = _outcomes(tmp_path, "## 规模？ {#size}\n\n例如 $n=4$，得分矩阵有 $n^2=16$ 个元素，"
+                                   "在 $x=0$ 处 $g(x)=x+x^3$，$g'(x)=1+3x^2$。\n", strict=True)
+    assert outcomes["n=5"] == "caught"  # the claim that uses it fails at 5
+    # still true at x = 0, but no longer for all x: the formula lost its general ✓
+    assert outcomes["g'(x)=1+4x^2"] == "caught"

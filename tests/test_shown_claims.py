@@ -368,3 +368,12 @@ def test_an_example_value_of_a_bound_variable_keeps_limits_and_derivatives_meani
     wrong = content(tmp_path, "## 取值？ {#bound}\n\n取 $x=2$：$\\frac{d}{dx}x^3=3x^2=13$。\n")
     [problem] = verify(wrong).diagnostics
     assert problem.line == 7 and "computed 12" in problem.message
+
+
+def test_a_general_identity_after_an_example_value_is_still_verified_in_general(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 导数？ {#deriv}\n\n在 $x=0$ 处：$g(x)=x+x^3$，$g'(x)=1+3x^2$。\n")
+    report = verify(folder)
+    assert report.ok, report.diagnostics
+    [claim] = [r for r in report.results if r.status == "symbolic"]
+    # decided for all x, not only at x = 0 (where the x^2 term vanishes and 1+4x^2 would pass too)
+    assert "0" not in claim.text and claim.message == ""

@@ -28,6 +28,7 @@ from typing import Any
 
 from dldeck.model import Card, Collection, DisplayMath, Math
 from dldeck.source.reader import shown_nodes
+from dldeck.verify.results import AT_EXAMPLE
 
 PROBLEMS = ("failed", "error", "timeout")
 # A number not glued to a letter (so `W_1` keeps `1` as a number but `Conv2d`, `c1::` are not numbers).
@@ -170,6 +171,7 @@ class _Judged:
     problems: frozenset[tuple[Any, ...]]
     verified: frozenset[int]
     relational: frozenset[int]  # formulas that state a relation (they have results)
+    general: frozenset[int] = frozenset()  # verified for all values, not only at an example's values
 
 
 def _judge(card: Card, results: Sequence[Any], strict: bool) -> _Judged:
@@ -189,12 +191,15 @@ def _judge(card: Card, results: Sequence[Any], strict: bool) -> _Judged:
             problems.add(("formula", where))
         elif verdict.verdict == "verified":
             verified.add(where)
+    at_example = {position[(r.line, r.formula)] for r in results
+                  if r.source == "formula" and r.message == AT_EXAMPLE and (r.line, r.formula) in position}
     for result in results:
         if result.source == "check" and result.status in PROBLEMS:
             problems.add(("check", result.line, result.message))
         elif result.source == "computed" and result.status in PROBLEMS:
             problems.add(("computed", result.index))
-    return _Judged(frozenset(problems), frozenset(verified), frozenset(relational))
+    return _Judged(frozenset(problems), frozenset(verified), frozenset(relational),
+                   frozenset(verified - at_example))
 
 
 def _statements(results: Sequence[Any], node: Math | DisplayMath, text: str) -> tuple:
@@ -210,10 +215,12 @@ def judge(before: _Judged, mutant: Card, mutation: Mutation, original: Sequence[
 
     Caught: the mutant card has a problem the original had not (see `_judge`; any formula of the card,
     not only the mutated one: a changed definition that breaks a later formula is caught), or a formula
-    that carried the ✓ lost it. Equivalent: the mutated formula reads as the same statements with the
+    that carried the ✓ lost it, or holds now only at the example values of its paragraph where it held
+    for all values. Equivalent: the mutated formula reads as the same statements with the
     same outcomes. Survived: anything else."""
     after = _judge(mutant, results, strict)
-    if after.problems - before.problems or before.verified - after.verified:
+    if after.problems - before.problems or before.verified - after.verified \
+            or before.general - after.general:
         return "caught"
     statements = _statements(original, mutation.node, mutation.original)
     if statements and _statements(results, mutation.node, mutation.mutant) == statements:

@@ -20,6 +20,7 @@ lack what the prose around it says (see `doubt`). A failure with no free symbol 
 from __future__ import annotations
 
 import ast
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -37,7 +38,7 @@ from dldeck.verify.evaluate import Evaluator, Scope
 from dldeck.verify.language import execute_definition, new_scope, statements_of_block
 from dldeck.verify.library import CONSTANTS, FUNCTIONS
 from dldeck.verify.numbers import FormatError, format_value
-from dldeck.verify.results import ClaimResult
+from dldeck.verify.results import AT_EXAMPLE, ClaimResult
 from dldeck.verify.sentences import Place, places
 from dldeck.verify.syntax import CheckError, Statement, parse_expression, validate
 from dldeck.verify.tex import definition_of, read_formula, strip_cloze
@@ -51,6 +52,9 @@ class FormulaStatement(Statement):
     tex: str = ""
     wrong: bool = False
     reason: str = ""
+    # the claim at the example values given before it in its paragraph: decided when the claim does not
+    # hold for all values (`$n=4$，$n^2=16$`), so a general identity stays verified in general
+    at_example: ast.expr | None = None
 
 
 @dataclass(frozen=True)
@@ -212,10 +216,15 @@ def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, 
                 names.add(definition)
                 yield FormulaStatement(**_fields(definition), tex=node.tex, wrong=wrong, reason=node.reason)
                 continue
-        if examples and body is not None:
-            yield from _decided_under(examples, body, node, wrong)
-            continue
-        yield FormulaStatement(**_fields(statement), tex=node.tex, wrong=wrong, reason=node.reason)
+        at_example = None
+        if examples and body is not None and not wrong:
+            try:
+                [at_example] = apply(examples, body)  # equalities: substituted, never split
+                validate(ast.Expression(body=at_example), ast.unparse(at_example), line)
+            except CheckError:
+                at_example = None  # too large once substituted: decided in general only
+        yield FormulaStatement(**_fields(statement), tex=node.tex, wrong=wrong, reason=node.reason,
+                               at_example=at_example)
 
 
 def _decided_under(conditions: list[ast.expr], body: ast.expr, node: Math | DisplayMath,
@@ -310,10 +319,24 @@ def note_result(note: FormulaNote, card: Card) -> ClaimResult:
 
 
 def run_shown(item: Statement, scope: Scope, card: Card) -> ClaimResult:
-    """Decide one formula statement or compute one number; raises what check statements raise."""
+    """Decide one formula statement or compute one number; raises what check statements raise.
+    A claim that does not hold for all values is decided at the example values of its paragraph
+    (`at_example`): verified there, its result says so (AT_EXAMPLE); failing there, it fails."""
     if isinstance(item, ComputedStatement):
         return _computed(item, scope, card)
     assert isinstance(item, FormulaStatement)
+    general = _run_formula(item, scope, card)
+    if item.at_example is None or general.status not in ("failed", "unread"):
+        return general
+    at_example = dataclasses.replace(item, body=item.at_example, text=ast.unparse(item.at_example),
+                                     at_example=None)
+    outcome = _run_formula(at_example, scope, card)
+    if outcome.status in ("symbolic", "numeric"):
+        return dataclasses.replace(outcome, message=AT_EXAMPLE)
+    return outcome
+
+
+def _run_formula(item: FormulaStatement, scope: Scope, card: Card) -> ClaimResult:
     text = one_line(item.text)
     path = card.span.path
     shown = quote(item.tex, 80)
