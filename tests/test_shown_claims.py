@@ -377,3 +377,13 @@ def test_a_general_identity_after_an_example_value_is_still_verified_in_general(
     [claim] = [r for r in report.results if r.status == "symbolic"]
     # decided for all x, not only at x = 0 (where the x^2 term vanishes and 1+4x^2 would pass too)
     assert "0" not in claim.text and claim.message == ""
+
+
+def test_a_display_that_ends_an_unfinished_sentence_continues_its_example(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 规模？ {#size}\n\n例如 $n=4$、$d=8$ 时，得分矩阵的元素个数是\n\n"
+                               "$$n^2=16$$\n\n$n=5$ 时算完了。\n\n$$n^2=25$$\n")
+    report = verify(folder)
+    assert [(r.status, r.text) for r in by_line(report, 9)] == [("symbolic", "4 ** 2 == 16")]
+    # after a finished sentence the display stands alone: n is any number there
+    [alone] = by_line(report, 13)
+    assert alone.status == "unread" and "fails for some values of n" in alone.message

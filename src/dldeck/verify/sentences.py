@@ -31,9 +31,18 @@ def places(card: Card) -> dict[int, Place]:
     it is a condition, from the text right before and after it."""
     found: dict[int, Place] = {}
     sentence = 0
-    for number, run in enumerate(_runs(card), start=1):
+    unfinished: tuple[int, int] | None = None  # (sentence, paragraph) a displayed formula continues
+    for number, (run, kind) in enumerate(_runs(card), start=1):
+        if kind == "display" and unfinished is not None:
+            # `$n=1024$ 时 FLOPs 都是` + `$$F(n,d)=…$$`: the display ends the paragraph's sentence
+            [display] = run
+            found[id(display)] = Place(unfinished[0], False, unfinished[1])
+            continue
         sentence += 1
         items = list(_flatten(run))
+        last = items[-1] if items else ""
+        unfinished = (sentence + len(SENTENCE_END.findall("".join(i for i in items if isinstance(i, str)))),
+                      number) if kind == "paragraph" and _open(last) else None
         for position, item in enumerate(items):
             if isinstance(item, str):
                 sentence += len(SENTENCE_END.findall(item))
@@ -46,6 +55,12 @@ def places(card: Card) -> dict[int, Place]:
     return found
 
 
+def _open(last: object) -> bool:
+    """A paragraph whose last words end no sentence (`…都是`, `…为：`) goes on in the display below it."""
+    words = last.rstrip() if isinstance(last, str) else ""
+    return bool(words) and not SENTENCE_END.search(words[-1])
+
+
 def _text(items: Sequence[object], reverse: bool = False) -> str:
     """The prose next to a formula, up to the next formula or computed number."""
     parts: list[str] = []
@@ -56,18 +71,18 @@ def _text(items: Sequence[object], reverse: bool = False) -> str:
     return "".join(reversed(parts) if reverse else parts)
 
 
-def _runs(card: Card) -> Iterator[Sequence[object]]:
-    """Runs of running text, in reading order: the question, each paragraph and table cell; a displayed
-    formula is a run of its own."""
-    yield card.question
+def _runs(card: Card) -> Iterator[tuple[Sequence[object], str]]:
+    """Runs of running text, in reading order, with their kind: the question, each paragraph and table
+    cell; a displayed formula is a run of its own."""
+    yield card.question, "question"
     for block in (*card.answer, *card.extra):
         for leaf in leaf_blocks(block):
             if isinstance(leaf, Paragraph):
-                yield leaf.children
+                yield leaf.children, "paragraph"
             elif isinstance(leaf, DisplayMath):
-                yield (leaf,)
+                yield (leaf,), "display"
             elif isinstance(leaf, Table):
-                yield from (*leaf.header, *(cell for row in leaf.rows for cell in row))
+                yield from ((cell, "cell") for cell in (*leaf.header, *(c for row in leaf.rows for c in row)))
 
 
 def _flatten(run: Iterable[object]) -> Iterator[object]:
