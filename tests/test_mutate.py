@@ -106,5 +106,6 @@ def test_a_mutated_example_value_or_a_claim_true_only_at_the_example_is_caught(t
     outcomes = _outcomes(tmp_path, "## 规模？ {#size}\n\n例如 $n=4$，得分矩阵有 $n^2=16$ 个元素，"
                                    "在 $x=0$ 处 $g(x)=x+x^3$，$g'(x)=1+3x^2$。\n", strict=True)
     assert outcomes["n=5"] == "caught"  # the claim that uses it fails at 5
+    assert outcomes["n^2\\neq16"] == "caught"  # not identically 16, but 16 at the example
     # still true at x = 0, but no longer for all x: the formula lost its general ✓
     assert outcomes["g'(x)=1+4x^2"] == "caught"

@@ -38,7 +38,7 @@ from dldeck.verify.evaluate import Evaluator, Scope
 from dldeck.verify.language import execute_definition, new_scope, statements_of_block
 from dldeck.verify.library import CONSTANTS, FUNCTIONS
 from dldeck.verify.numbers import FormatError, format_value
-from dldeck.verify.results import AT_EXAMPLE, ClaimResult
+from dldeck.verify.results import AT_EXAMPLE, PASSED, ClaimResult
 from dldeck.verify.sentences import Place, places
 from dldeck.verify.syntax import CheckError, Statement, parse_expression, validate
 from dldeck.verify.tex import definition_of, read_formula, strip_cloze
@@ -320,20 +320,22 @@ def note_result(note: FormulaNote, card: Card) -> ClaimResult:
 
 def run_shown(item: Statement, scope: Scope, card: Card) -> ClaimResult:
     """Decide one formula statement or compute one number; raises what check statements raise.
-    A claim that does not hold for all values is decided at the example values of its paragraph
-    (`at_example`): verified there, its result says so (AT_EXAMPLE); failing there, it fails."""
+    A claim after example values of its paragraph (`at_example`) must hold at them — else it fails
+    there — and is verified for all values when it holds for all, else only at the example: its
+    result says so (AT_EXAMPLE)."""
     if isinstance(item, ComputedStatement):
         return _computed(item, scope, card)
     assert isinstance(item, FormulaStatement)
+    if item.at_example is None:
+        return _run_formula(item, scope, card)
+    at_example = _run_formula(dataclasses.replace(item, body=item.at_example, at_example=None,
+                                                  text=ast.unparse(item.at_example)), scope, card)
+    if at_example.status not in PASSED:
+        # failing at the example is certain; unread there (sympy cannot decide the substituted claim),
+        # the claim is decided in general only
+        return at_example if at_example.status != "unread" else _run_formula(item, scope, card)
     general = _run_formula(item, scope, card)
-    if item.at_example is None or general.status not in ("failed", "unread"):
-        return general
-    at_example = dataclasses.replace(item, body=item.at_example, text=ast.unparse(item.at_example),
-                                     at_example=None)
-    outcome = _run_formula(at_example, scope, card)
-    if outcome.status in ("symbolic", "numeric"):
-        return dataclasses.replace(outcome, message=AT_EXAMPLE)
-    return outcome
+    return general if general.status in PASSED else dataclasses.replace(at_example, message=AT_EXAMPLE)
 
 
 def _run_formula(item: FormulaStatement, scope: Scope, card: Card) -> ClaimResult:
