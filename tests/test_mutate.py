@@ -109,3 +109,19 @@ def test_a_mutated_example_value_or_a_claim_true_only_at_the_example_is_caught(t
     assert outcomes["n^2\\neq16"] == "caught"  # not identically 16, but 16 at the example
     # still true at x = 0, but no longer for all x: the formula lost its general ✓
     assert outcomes["g'(x)=1+4x^2"] == "caught"
+
+
+def test_flipping_the_sign_of_a_literal_zero_is_equivalent_and_nothing_else_is() -> None:
+    assert mutate.zero_sign_flip("(1-0)\\,\\theta_t+0\\cdot v=\\theta_t",
+                                 "(1-0)\\,\\theta_t-0\\cdot v=\\theta_t")
+    assert mutate.zero_sign_flip("\\frac{1+0}{10+0}=0.1", "\\frac{1-0}{10+0}=0.1")
+    assert not mutate.zero_sign_flip("x+0.5", "x-0.5")  # 0.5 is not zero
+    assert not mutate.zero_sign_flip("x+0^y", "x-0^y")  # 0^0 is 1
+    assert not mutate.zero_sign_flip("x+1", "x-1")
+    assert not mutate.zero_sign_flip("x+0", "x+1")
+
+
+def test_a_zero_sign_flip_is_reported_as_equivalent(tmp_path: Path) -> None:
+    outcomes = _outcomes(tmp_path, "## 零？ {#zero}\n\n$\\frac{1+0}{10+0}=0.1$\n", strict=True)
+    assert outcomes["\\frac{1-0}{10+0}=0.1"] == "equivalent"
+    assert outcomes["\\frac{1+0}{11+0}=0.1"] == "caught"

@@ -8,7 +8,8 @@ build, and judged as a build would judge it (`judge`): a mutant is *caught* when
 the original had not — a failed claim, an error or a timeout anywhere in the card, and in strict mode
 any formula no longer read as verified, a definition or an example value (unread, failing for some
 values, undecidable) — or when a formula of the card that carried the ✓ lost it; *equivalent* when
-the mutated formula reads as the same statements with the same outcomes; and *survives* otherwise (a
+the mutated formula reads as the same statements with the same outcomes, or the mutation only flips the
+sign of a literal zero (`+0` ↔ `-0`, the same number); and *survives* otherwise (a
 formula that states no relation, such as an interval, survives every mutation: nothing checks it).
 
 Not mutated: numbers typed in prose (nothing verifies them; `dldeck check` counts them as "literal"),
@@ -46,6 +47,8 @@ _TEX_OPERATORS = (
 # The one-digit arguments of `\frac12`, `\tfrac14`, `\sqrt2` (glued to the command, so not a _NUMBER).
 _DIGIT_ARGUMENTS = re.compile(r"\\(?:[dt]?frac(\d)(\d)?|sqrt(\d))")
 _CLOZE_MARK = re.compile(r"\{\{c\d+::|\}\}")
+# A literal zero as a whole operand (`+0`, `-0\cdot v`, `(1-0)`), not `0.5`, `05`, `0^x` or `0!`.
+_ZERO_OPERAND = re.compile(r"\s*0(?![0-9.^!_])")
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,16 @@ def text_mutants(text: str) -> Iterator[str]:
                 # `=x` → `\neq x`, not the unknown command `\neqx`
                 glued = replacement[-1].isalpha() and text[match.end():match.end() + 1].isalpha()
                 yield text[:match.start()] + replacement + " " * glued + text[match.end():]
+
+
+def zero_sign_flip(original: str, mutant: str) -> bool:
+    """`+0` ↔ `-0`: adding or subtracting a literal zero is the same statement (`(1-0)\\theta_t` and
+    `(1+0)\\theta_t`), so such a mutant is equivalent by construction — no verification can tell."""
+    if len(original) != len(mutant):
+        return False
+    changed = [i for i, (a, b) in enumerate(zip(original, mutant, strict=True)) if a != b]
+    return (len(changed) == 1 and {original[changed[0]], mutant[changed[0]]} == {"+", "-"}
+            and _ZERO_OPERAND.match(original, changed[0] + 1) is not None)
 
 
 def mutations(collection: Collection, files: Sequence[str] = ()) -> list[Mutation]:
@@ -243,13 +256,16 @@ def run(collection: Collection, chosen: Sequence[Mutation], *, timeout: float = 
             own = tuple(verify_collection(alone, timeout=timeout, jobs=1).results)
             baseline[mutation.card_index] = own, _judge(card, own, strict)
         original, before = baseline[mutation.card_index]
-        mutant = mutant_card(card, mutation)
-        results = verify_collection(dataclasses.replace(collection, cards=(mutant,)), timeout=timeout,
-                                    jobs=1).results
-        verdict = judge(before, mutant, mutation, original, results, strict)
+        where = _formula_index(card)[(mutation.node.span.line, mutation.original)]
+        if zero_sign_flip(mutation.original, mutation.mutant):
+            verdict = "equivalent"
+        else:
+            mutant = mutant_card(card, mutation)
+            results = verify_collection(dataclasses.replace(collection, cards=(mutant,)), timeout=timeout,
+                                        jobs=1).results
+            verdict = judge(before, mutant, mutation, original, results, strict)
         # A survivor in a formula that states a relation (it has results) is a shown fact nothing guards,
         # unlike one in an interval or a bare expression.
-        where = _formula_index(card)[(mutation.node.span.line, mutation.original)]
         outcomes.append(Outcome(mutation, verdict, where in before.relational))
         if progress is not None:
             progress(number + 1, len(chosen))
