@@ -104,9 +104,11 @@ def test_computed_numbers_are_not_mutated(tmp_path: Path) -> None:
 
 def test_a_mutated_example_value_or_a_claim_true_only_at_the_example_is_caught(tmp_path: Path) -> None:
     outcomes = _outcomes(tmp_path, "## 规模？ {#size}\n\n例如 $n=4$，得分矩阵有 $n^2=16$ 个元素，"
-                                   "在 $x=0$ 处 $g(x)=x+x^3$，$g'(x)=1+3x^2$。\n", strict=True)
+                                   "在 $x=0$ 处 $g(x)=x+x^3$，$g'(x)=1+3x^2$。\n\n"
+                                   "残差分支输出 $F=0$ 即可：$F+y=y$。\n", strict=True)
     assert outcomes["n=5"] == "caught"  # the claim that uses it fails at 5
     assert outcomes["n^2\\neq16"] == "caught"  # not identically 16, but 16 at the example
+    assert outcomes["F+y\\neq y"] == "caught"  # false at the example for every y
     # still true at x = 0, but no longer for all x: the formula lost its general ✓
     assert outcomes["g'(x)=1+4x^2"] == "caught"
 

@@ -328,14 +328,23 @@ def run_shown(item: Statement, scope: Scope, card: Card) -> ClaimResult:
     assert isinstance(item, FormulaStatement)
     if item.at_example is None:
         return _run_formula(item, scope, card)
-    at_example = _run_formula(dataclasses.replace(item, body=item.at_example, at_example=None,
-                                                  text=ast.unparse(item.at_example)), scope, card)
+    example = dataclasses.replace(item, body=item.at_example, at_example=None,
+                                  text=ast.unparse(item.at_example))
+    at_example = _run_formula(example, scope, card)
     if at_example.status not in PASSED:
-        # failing at the example is certain; unread there (sympy cannot decide the substituted claim),
-        # the claim is decided in general only
-        return at_example if at_example.status != "unread" else _run_formula(item, scope, card)
+        # failing at the example (for all or for some values of what is left) is a failure; where sympy
+        # cannot decide the substituted claim, the claim is decided in general only
+        return at_example if at_example.status != "unread" or _fails(example, scope) else \
+            _run_formula(item, scope, card)
     general = _run_formula(item, scope, card)
     return general if general.status in PASSED else dataclasses.replace(at_example, message=AT_EXAMPLE)
+
+
+def _fails(item: FormulaStatement, scope: Scope) -> bool:
+    try:
+        return check_claim(item, scope).status == "failed"
+    except (CheckError, ArithmeticError, TypeError, ValueError, NotImplementedError):
+        return False
 
 
 def _run_formula(item: FormulaStatement, scope: Scope, card: Card) -> ClaimResult:
