@@ -100,3 +100,30 @@ def test_computed_numbers_are_not_mutated(tmp_path: Path) -> None:
     (folder / "a.md").write_text("---\ndeck: 测试\n---\n\n## 多少？ {#count}\n\n共 `= 2 + 3` 个。\n",
                                  encoding="utf-8")
     assert mutate.mutations(read_collection(folder)) == []
+
+
+def test_a_mutated_example_value_or_a_claim_true_only_at_the_example_is_caught(tmp_path: Path) -> None:
+    outcomes = _outcomes(tmp_path, "## 规模？ {#size}\n\n例如 $n=4$，得分矩阵有 $n^2=16$ 个元素，"
+                                   "在 $x=0$ 处 $g(x)=x+x^3$，$g'(x)=1+3x^2$。\n\n"
+                                   "残差分支输出 $F=0$ 即可：$F+y=y$。\n", strict=True)
+    assert outcomes["n=5"] == "caught"  # the claim that uses it fails at 5
+    assert outcomes["n^2\\neq16"] == "caught"  # not identically 16, but 16 at the example
+    assert outcomes["F+y\\neq y"] == "caught"  # false at the example for every y
+    # still true at x = 0, but no longer for all x: the formula lost its general ✓
+    assert outcomes["g'(x)=1+4x^2"] == "caught"
+
+
+def test_flipping_the_sign_of_a_literal_zero_is_equivalent_and_nothing_else_is() -> None:
+    assert mutate.zero_sign_flip("(1-0)\\,\\theta_t+0\\cdot v=\\theta_t",
+                                 "(1-0)\\,\\theta_t-0\\cdot v=\\theta_t")
+    assert mutate.zero_sign_flip("\\frac{1+0}{10+0}=0.1", "\\frac{1-0}{10+0}=0.1")
+    assert not mutate.zero_sign_flip("x+0.5", "x-0.5")  # 0.5 is not zero
+    assert not mutate.zero_sign_flip("x+0^y", "x-0^y")  # 0^0 is 1
+    assert not mutate.zero_sign_flip("x+1", "x-1")
+    assert not mutate.zero_sign_flip("x+0", "x+1")
+
+
+def test_a_zero_sign_flip_is_reported_as_equivalent(tmp_path: Path) -> None:
+    outcomes = _outcomes(tmp_path, "## 零？ {#zero}\n\n$\\frac{1+0}{10+0}=0.1$\n", strict=True)
+    assert outcomes["\\frac{1-0}{10+0}=0.1"] == "equivalent"
+    assert outcomes["\\frac{1+0}{11+0}=0.1"] == "caught"

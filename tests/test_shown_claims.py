@@ -321,3 +321,69 @@ def test_an_example_value_after_a_condition_is_one_more_condition(tmp_path: Path
                                "例如 $a=\\tfrac12,\\lambda=1$，$\\lambda - a = \\tfrac12$。\n")
     report = verify(folder)
     assert [r.status for r in by_line(report, 7)] == ["setting", "setting", "setting", "symbolic"]
+
+
+def test_an_example_value_holds_for_the_rest_of_its_paragraph(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 注意力？ {#attn}\n\n例如 $n=4$，$d=8$。得分矩阵有 $n^2=16$ 个元素，"
+                               "每个元素要 $d=8$ 次乘法。\n\n$n^2=16$\n")
+    report = verify(folder)
+    assert [(r.status, r.text) for r in by_line(report, 7)] == [
+        ("setting", "n == 4"), ("setting", "d == 8"), ("symbolic", "4 ** 2 == 16"), ("setting", "d == 8")]
+    # the next paragraph is not decided at n=4
+    [elsewhere] = by_line(report, 9)
+    assert elsewhere.status == "unread" and "fails for some values of n" in elsewhere.message
+
+
+def test_a_wrong_example_value_fails_where_its_paragraph_uses_it(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 注意力？ {#attn}\n\n例如 $n=5$，\n得分矩阵有 $n^2=16$ 个元素。\n")
+    [problem] = verify(folder).diagnostics
+    assert problem.line == 8 and "n^2=16" in problem.message and "computed 25" in problem.message
+
+
+def test_an_example_value_leaves_a_definition_of_its_paragraph_general(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 定义？ {#def}\n\n取 $x=2$，记 $f(x)=x^2$，则 $f(x)=4$，而 $f(3)=9$。\n")
+    report = verify(folder)
+    assert report.ok, report.diagnostics
+    assert sorted((r.status, r.text) for r in report.results) == [
+        ("definition", "f(x) := x ** 2"), ("setting", "x == 2"), ("symbolic", "f(2) == 4"),
+        ("symbolic", "f(3) == 9")]
+
+
+def test_an_example_value_of_an_assumed_symbol_is_a_case_of_it(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 分组？ {#groups}\n\n$G=1$ 就是层归一化：$C/G=C$。\n\n"
+                               "```check\nassume G, C: positive\n```\n")
+    report = verify(folder)
+    assert report.ok, report.diagnostics
+    assert [(r.status, r.text) for r in by_line(report, 7)] == [("setting", "G == 1"),
+                                                                ("symbolic", "C / 1 == C")]
+
+
+def test_an_example_value_of_a_bound_variable_keeps_limits_and_derivatives_meaningful(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 取值？ {#bound}\n\n取 $x=2$：$\\frac{d}{dx}x^3=12$，"
+                               "$\\lim_{x\\to0}\\frac{\\sin x}{x}=1$，$\\sum_{x=1}^{3}x=6$，"
+                               "$\\lim_{t\\to x}t^2=4$。\n")
+    report = verify(folder)
+    assert report.ok, report.diagnostics
+    assert [r.status for r in report.results] == ["setting", "symbolic", "symbolic", "symbolic", "symbolic"]
+    wrong = content(tmp_path, "## 取值？ {#bound}\n\n取 $x=2$：$\\frac{d}{dx}x^3=3x^2=13$。\n")
+    [problem] = verify(wrong).diagnostics
+    assert problem.line == 7 and "computed 12" in problem.message
+
+
+def test_a_general_identity_after_an_example_value_is_still_verified_in_general(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 导数？ {#deriv}\n\n在 $x=0$ 处：$g(x)=x+x^3$，$g'(x)=1+3x^2$。\n")
+    report = verify(folder)
+    assert report.ok, report.diagnostics
+    [claim] = [r for r in report.results if r.status == "symbolic"]
+    # decided for all x, not only at x = 0 (where the x^2 term vanishes and 1+4x^2 would pass too)
+    assert "0" not in claim.text and claim.message == ""
+
+
+def test_a_display_that_ends_an_unfinished_sentence_continues_its_example(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 规模？ {#size}\n\n例如 $n=4$、$d=8$ 时，得分矩阵的元素个数是\n\n"
+                               "$$n^2=16$$\n\n$n=5$ 时算完了。\n\n$$n^2=25$$\n")
+    report = verify(folder)
+    assert [(r.status, r.text) for r in by_line(report, 9)] == [("symbolic", "4 ** 2 == 16")]
+    # after a finished sentence the display stands alone: n is any number there
+    [alone] = by_line(report, 13)
+    assert alone.status == "unread" and "fails for some values of n" in alone.message

@@ -8,7 +8,8 @@ build, and judged as a build would judge it (`judge`): a mutant is *caught* when
 the original had not — a failed claim, an error or a timeout anywhere in the card, and in strict mode
 any formula no longer read as verified, a definition or an example value (unread, failing for some
 values, undecidable) — or when a formula of the card that carried the ✓ lost it; *equivalent* when
-the mutated formula reads as the same statements with the same outcomes; and *survives* otherwise (a
+the mutated formula reads as the same statements with the same outcomes, or the mutation only flips the
+sign of a literal zero (`+0` ↔ `-0`, the same number); and *survives* otherwise (a
 formula that states no relation, such as an interval, survives every mutation: nothing checks it).
 
 Not mutated: numbers typed in prose (nothing verifies them; `dldeck check` counts them as "literal"),
@@ -28,6 +29,7 @@ from typing import Any
 
 from dldeck.model import Card, Collection, DisplayMath, Math
 from dldeck.source.reader import shown_nodes
+from dldeck.verify.results import AT_EXAMPLE
 
 PROBLEMS = ("failed", "error", "timeout")
 # A number not glued to a letter (so `W_1` keeps `1` as a number but `Conv2d`, `c1::` are not numbers).
@@ -45,6 +47,8 @@ _TEX_OPERATORS = (
 # The one-digit arguments of `\frac12`, `\tfrac14`, `\sqrt2` (glued to the command, so not a _NUMBER).
 _DIGIT_ARGUMENTS = re.compile(r"\\(?:[dt]?frac(\d)(\d)?|sqrt(\d))")
 _CLOZE_MARK = re.compile(r"\{\{c\d+::|\}\}")
+# A literal zero as a whole operand (`+0`, `-0\cdot v`, `(1-0)`), not `0.5`, `05`, `0^x` or `0!`.
+_ZERO_OPERAND = re.compile(r"\s*0(?![0-9.^!_])")
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,16 @@ def text_mutants(text: str) -> Iterator[str]:
                 # `=x` → `\neq x`, not the unknown command `\neqx`
                 glued = replacement[-1].isalpha() and text[match.end():match.end() + 1].isalpha()
                 yield text[:match.start()] + replacement + " " * glued + text[match.end():]
+
+
+def zero_sign_flip(original: str, mutant: str) -> bool:
+    """`+0` ↔ `-0`: adding or subtracting a literal zero is the same statement (`(1-0)\\theta_t` and
+    `(1+0)\\theta_t`), so such a mutant is equivalent by construction — no verification can tell."""
+    if len(original) != len(mutant):
+        return False
+    changed = [i for i, (a, b) in enumerate(zip(original, mutant, strict=True)) if a != b]
+    return (len(changed) == 1 and {original[changed[0]], mutant[changed[0]]} == {"+", "-"}
+            and _ZERO_OPERAND.match(original, changed[0] + 1) is not None)
 
 
 def mutations(collection: Collection, files: Sequence[str] = ()) -> list[Mutation]:
@@ -170,6 +184,7 @@ class _Judged:
     problems: frozenset[tuple[Any, ...]]
     verified: frozenset[int]
     relational: frozenset[int]  # formulas that state a relation (they have results)
+    general: frozenset[int] = frozenset()  # verified for all values, not only at an example's values
 
 
 def _judge(card: Card, results: Sequence[Any], strict: bool) -> _Judged:
@@ -189,12 +204,15 @@ def _judge(card: Card, results: Sequence[Any], strict: bool) -> _Judged:
             problems.add(("formula", where))
         elif verdict.verdict == "verified":
             verified.add(where)
+    at_example = {position[(r.line, r.formula)] for r in results
+                  if r.source == "formula" and r.message == AT_EXAMPLE and (r.line, r.formula) in position}
     for result in results:
         if result.source == "check" and result.status in PROBLEMS:
             problems.add(("check", result.line, result.message))
         elif result.source == "computed" and result.status in PROBLEMS:
             problems.add(("computed", result.index))
-    return _Judged(frozenset(problems), frozenset(verified), frozenset(relational))
+    return _Judged(frozenset(problems), frozenset(verified), frozenset(relational),
+                   frozenset(verified - at_example))
 
 
 def _statements(results: Sequence[Any], node: Math | DisplayMath, text: str) -> tuple:
@@ -210,10 +228,12 @@ def judge(before: _Judged, mutant: Card, mutation: Mutation, original: Sequence[
 
     Caught: the mutant card has a problem the original had not (see `_judge`; any formula of the card,
     not only the mutated one: a changed definition that breaks a later formula is caught), or a formula
-    that carried the ✓ lost it. Equivalent: the mutated formula reads as the same statements with the
+    that carried the ✓ lost it, or holds now only at the example values of its paragraph where it held
+    for all values. Equivalent: the mutated formula reads as the same statements with the
     same outcomes. Survived: anything else."""
     after = _judge(mutant, results, strict)
-    if after.problems - before.problems or before.verified - after.verified:
+    if after.problems - before.problems or before.verified - after.verified \
+            or before.general - after.general:
         return "caught"
     statements = _statements(original, mutation.node, mutation.original)
     if statements and _statements(results, mutation.node, mutation.mutant) == statements:
@@ -236,13 +256,16 @@ def run(collection: Collection, chosen: Sequence[Mutation], *, timeout: float = 
             own = tuple(verify_collection(alone, timeout=timeout, jobs=1).results)
             baseline[mutation.card_index] = own, _judge(card, own, strict)
         original, before = baseline[mutation.card_index]
-        mutant = mutant_card(card, mutation)
-        results = verify_collection(dataclasses.replace(collection, cards=(mutant,)), timeout=timeout,
-                                    jobs=1).results
-        verdict = judge(before, mutant, mutation, original, results, strict)
+        where = _formula_index(card)[(mutation.node.span.line, mutation.original)]
+        if zero_sign_flip(mutation.original, mutation.mutant):
+            verdict = "equivalent"
+        else:
+            mutant = mutant_card(card, mutation)
+            results = verify_collection(dataclasses.replace(collection, cards=(mutant,)), timeout=timeout,
+                                        jobs=1).results
+            verdict = judge(before, mutant, mutation, original, results, strict)
         # A survivor in a formula that states a relation (it has results) is a shown fact nothing guards,
         # unlike one in an interval or a bare expression.
-        where = _formula_index(card)[(mutation.node.span.line, mutation.original)]
         outcomes.append(Outcome(mutation, verdict, where in before.relational))
         if progress is not None:
             progress(number + 1, len(chosen))

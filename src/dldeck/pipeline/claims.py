@@ -96,17 +96,19 @@ def _shown(card: Card) -> tuple[list[Any], dict[int, Any]]:
 
 def shown_items(card: Card) -> Iterator[list[Any]]:
     """What the learner reads that the verifier reads too: formulas with their markers, which of them
-    share a sentence and which are prose conditions (`当 $x>0$ 时`), computed numbers (where they sit is
-    not part of it: cached results find their lines again, see `_anchor`)."""
+    share a sentence or a paragraph and which are prose conditions (`当 $x>0$ 时`), computed numbers
+    (where they sit is not part of it: cached results find their lines again, see `_anchor`)."""
     from dldeck.verify.sentences import Place, places
 
     formulas, computed = _shown(card)
     where = places(card)
     sentences: dict[int, int] = {}  # numbered by first appearance: only which formulas share one counts
+    paragraphs: dict[int, int] = {}  # the same for paragraphs (an example value holds for the rest of one)
     for node in formulas:
         place = where.get(id(node), Place(0, False))
         group = sentences.setdefault(place.sentence, len(sentences))
-        yield [node.tex, node.claim, node.reason, group, place.condition]
+        paragraph = paragraphs.setdefault(place.run, len(paragraphs))
+        yield [node.tex, node.claim, node.reason, group, place.condition, paragraph]
     for index in sorted(computed):
         yield [computed[index].expression, computed[index].format, index]
 

@@ -90,6 +90,9 @@ class _Replace(ast.NodeTransformer):
         return node
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
+        bound = self._binds_name(node)
+        if bound is not None:
+            return bound
         node.args = [self.visit(arg) for arg in node.args]
         node.keywords = [self.visit(keyword) for keyword in node.keywords]
         if (isinstance(node.func, ast.Name) and node.func.id == self.name and self.params
@@ -97,6 +100,37 @@ class _Replace(ast.NodeTransformer):
             values = dict(zip(self.params, node.args, strict=True))
             return _Arguments(values, self.budget).visit(_copy(self.body, self.budget))
         return node
+
+
+    def _binds_name(self, node: ast.Call) -> ast.expr | None:
+        """A call that binds the replaced name as its variable (`\\lim_{x\\to0}`, `\\sum_k`, `\\frac{d}{dx}`
+        under `x = 2`): only its point and bounds are replaced — a limit at 0 stays one — and a
+        derivative or antiderivative is taken first, then evaluated at the value. None for other calls."""
+        if self.params or not isinstance(node.func, ast.Name) or not node.args:
+            return None
+        function, args = node.func.id, node.args
+        spec = args[1] if len(args) > 1 else None
+        variable = spec.elts[0] if isinstance(spec, ast.Tuple) and spec.elts else spec
+        if not (isinstance(variable, ast.Name) and variable.id == self.name):
+            return None
+        if function == "limit":
+            node.args = [args[0], args[1], *(self.visit(arg) for arg in args[2:])]
+        elif function in _BOUNDED and isinstance(spec, ast.Tuple):
+            spec.elts = [spec.elts[0], *(self.visit(bound) for bound in spec.elts[1:])]
+        elif function in _AT_A_POINT:
+            node.args = [args[0], args[1], *(self.visit(arg) for arg in args[2:])]
+            at = [node, ast.Name(id=self.name, ctx=ast.Load()), _copy(self.body, self.budget)]
+            return ast.Call(func=ast.Name(id="subs", ctx=ast.Load()), args=at, keywords=[])
+        elif function not in _FREE_OF_IT:
+            return None
+        return node
+
+
+# Calls that bind their second argument (or the first item of it): the result does not depend on it …
+_BOUNDED = frozenset({"sum", "Sum", "product", "Product", "integrate"})
+_FREE_OF_IT = frozenset({"maximum", "minimum", "argmax", "argmin"})
+# … or depends on it as a function does (a derivative, an antiderivative: evaluated at the value)
+_AT_A_POINT = frozenset({"diff", "integrate"})
 
 
 class _Arguments(ast.NodeTransformer):

@@ -13,6 +13,8 @@ STATUSES = ("symbolic", "numeric", "failed", "timeout", "error")
 SHOWN_STATUSES = ("definition", "wrong", "exempt", "setting", "unread", "computed")
 SOURCES = ("check", "formula", "computed")
 PASSED = ("symbolic", "numeric")
+# The message of a shown claim verified only at the example values of its paragraph (`$n=4$，$n^2=16$`).
+AT_EXAMPLE = "holds at the example values of its paragraph, not for all values"
 
 
 @dataclass(frozen=True)

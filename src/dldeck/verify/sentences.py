@@ -1,6 +1,6 @@
-"""Where each shown formula sits in the prose: its sentence, and whether the words around it make it
-a condition (`当 $x>0$ 时`, `$\\eta=2/L$ 的时候`, `若 $b_f=0$`, `when $n=4$`). Kept free of sympy: the
-claims cache keys a card by it without loading the checker (see dldeck.pipeline.claims)."""
+"""Where each shown formula sits in the prose: its sentence and paragraph, and whether the words around
+it make it a condition (`当 $x>0$ 时`, `$\\eta=2/L$ 的时候`, `若 $b_f=0$`, `when $n=4$`). Kept free of
+sympy: the claims cache keys a card by it without loading the checker (see dldeck.pipeline.claims)."""
 
 from __future__ import annotations
 
@@ -23,26 +23,42 @@ SENTENCE_END = re.compile(r"[。！？；!?;]|\.(?=\s|\Z)")
 class Place:
     sentence: int  # formulas with the same number are in one sentence
     condition: bool  # the prose makes this formula a condition for the rest of its sentence
+    run: int = 0  # formulas with the same number are in one paragraph, table cell or display
 
 
 def places(card: Card) -> dict[int, Place]:
-    """Each inline and displayed formula of the card (by `id`) → its sentence and whether it is a
-    condition, from the text right before and after it."""
+    """Each inline and displayed formula of the card (by `id`) → its sentence, its paragraph and whether
+    it is a condition, from the text right before and after it."""
     found: dict[int, Place] = {}
     sentence = 0
-    for run in _runs(card):
+    unfinished: tuple[int, int] | None = None  # (sentence, paragraph) a displayed formula continues
+    for number, (run, kind) in enumerate(_runs(card), start=1):
+        if kind == "display" and unfinished is not None:
+            # `$n=1024$ 时 FLOPs 都是` + `$$F(n,d)=…$$`: the display ends the paragraph's sentence
+            [display] = run
+            found[id(display)] = Place(unfinished[0], False, unfinished[1])
+            continue
         sentence += 1
         items = list(_flatten(run))
+        last = items[-1] if items else ""
+        unfinished = (sentence + len(SENTENCE_END.findall("".join(i for i in items if isinstance(i, str)))),
+                      number) if kind == "paragraph" and _open(last) else None
         for position, item in enumerate(items):
             if isinstance(item, str):
                 sentence += len(SENTENCE_END.findall(item))
             elif isinstance(item, Math):
                 before = _text(items[position - 1::-1] if position else [], reverse=True)
                 after = _text(items[position + 1:])
-                found[id(item)] = Place(sentence, bool(BEFORE.search(before) or AFTER.match(after)))
+                found[id(item)] = Place(sentence, bool(BEFORE.search(before) or AFTER.match(after)), number)
             elif isinstance(item, DisplayMath):
-                found[id(item)] = Place(sentence, False)
+                found[id(item)] = Place(sentence, False, number)
     return found
+
+
+def _open(last: object) -> bool:
+    """A paragraph whose last words end no sentence (`…都是`, `…为：`) goes on in the display below it."""
+    words = last.rstrip() if isinstance(last, str) else ""
+    return bool(words) and not SENTENCE_END.search(words[-1])
 
 
 def _text(items: Sequence[object], reverse: bool = False) -> str:
@@ -55,18 +71,18 @@ def _text(items: Sequence[object], reverse: bool = False) -> str:
     return "".join(reversed(parts) if reverse else parts)
 
 
-def _runs(card: Card) -> Iterator[Sequence[object]]:
-    """Runs of running text, in reading order: the question, each paragraph and table cell; a displayed
-    formula is a run of its own."""
-    yield card.question
+def _runs(card: Card) -> Iterator[tuple[Sequence[object], str]]:
+    """Runs of running text, in reading order, with their kind: the question, each paragraph and table
+    cell; a displayed formula is a run of its own."""
+    yield card.question, "question"
     for block in (*card.answer, *card.extra):
         for leaf in leaf_blocks(block):
             if isinstance(leaf, Paragraph):
-                yield leaf.children
+                yield leaf.children, "paragraph"
             elif isinstance(leaf, DisplayMath):
-                yield (leaf,)
+                yield (leaf,), "display"
             elif isinstance(leaf, Table):
-                yield from (*leaf.header, *(cell for row in leaf.rows for cell in row))
+                yield from ((cell, "cell") for cell in (*leaf.header, *(c for row in leaf.rows for c in row)))
 
 
 def _flatten(run: Iterable[object]) -> Iterator[object]:

@@ -8,7 +8,9 @@ of the card defines that name: then the formula is a claim that both agree. The 
 after the card's own checks because authors show a formula first and define its names below it: a
 formula reads `\\sigma(2x)` as a call when any check block of the card defines `sigma(x)`. A formula
 `name = number` or `name = other_name` (`$\\gamma=2$`, `$G=C$`) gives a value for an example and
-defines nothing. Formulas marked `% exempt:` are counted, not read; those marked `% wrong:` must fail.
+defines nothing: the later claims of its paragraph are decided at that value (as under a prose
+condition, see `dldeck.verify.conditions`), so a wrong example value fails where it is used.
+Formulas marked `% exempt:` are counted, not read; those marked `% wrong:` must fail.
 
 Outside strict mode, a relation that fails only for some values of its free symbols (`$x>0$`,
 `$|w|<1$`: a condition, not a claim for all x) is counted as unread, not as an error: the reading may
@@ -18,6 +20,7 @@ lack what the prose around it says (see `doubt`). A failure with no free symbol 
 from __future__ import annotations
 
 import ast
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -35,7 +38,7 @@ from dldeck.verify.evaluate import Evaluator, Scope
 from dldeck.verify.language import execute_definition, new_scope, statements_of_block
 from dldeck.verify.library import CONSTANTS, FUNCTIONS
 from dldeck.verify.numbers import FormatError, format_value
-from dldeck.verify.results import ClaimResult
+from dldeck.verify.results import AT_EXAMPLE, PASSED, ClaimResult
 from dldeck.verify.sentences import Place, places
 from dldeck.verify.syntax import CheckError, Statement, parse_expression, validate
 from dldeck.verify.tex import definition_of, read_formula, strip_cloze
@@ -49,6 +52,9 @@ class FormulaStatement(Statement):
     tex: str = ""
     wrong: bool = False
     reason: str = ""
+    # the claim at the example values given before it in its paragraph: decided when the claim does not
+    # hold for all values (`$n=4$，$n^2=16$`), so a general identity stays verified in general
+    at_example: ast.expr | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,7 @@ def card_statements(card: Card) -> Iterator[Item]:
     waiting: list[Statement] = []  # formula definitions that use a name a check below defines
     where = places(card)
     conditions: dict[int, list[ast.expr]] = {}  # sentence → its conditions so far
+    examples: dict[int, list[ast.expr]] = {}  # paragraph → the example values it has given so far
     for node in shown_nodes(card):
         if isinstance(node, CheckBlock):
             for check in statements_of_block(node):
@@ -121,7 +128,8 @@ def card_statements(card: Card) -> Iterator[Item]:
         else:
             place = where.get(id(node), Place(0, False))
             sentence = conditions.setdefault(place.sentence, []) if place.sentence else []
-            for item in _formula_items(node, names, notation, sentence, place.condition):
+            example = examples.setdefault(place.run, []) if place.run else []
+            for item in _formula_items(node, names, notation, sentence, place.condition, example):
                 if isinstance(item, Statement) and item.kind == "define" and not _uses_later(item, names):
                     ordered.append(item)
                 else:
@@ -161,9 +169,12 @@ def _check_item(item: Statement | CheckError, names: _Names) -> Statement | Chec
 
 
 def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, str],
-                   sentence: list[ast.expr], condition: bool) -> Iterator[Item]:
+                   sentence: list[ast.expr], condition: bool, examples: list[ast.expr]) -> Iterator[Item]:
     """The formula's statements. `sentence` holds the conditions stated so far in its sentence (a
-    condition formula adds to it; the other formulas of the sentence are claims decided under them)."""
+    condition formula adds to it; the other formulas of the sentence are claims decided under them).
+    `examples` holds the example values given so far in its paragraph (`$n=1024$`, `$G=1$`): the
+    paragraph continues the example, so its later claims are decided at those values too, and a wrong
+    value fails there (definitions stay general: an example does not make `$f(x)=…$` a claim)."""
     line = node.span.line
     if node.claim == "exempt":
         yield FormulaNote("exempt", node.tex, line, node.reason)
@@ -177,48 +188,68 @@ def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, 
     wrong = node.claim == "wrong"
     for statement in statements:
         body = statement.body
+        example = not wrong and isinstance(body, ast.Compare) and _example(statement, names)
         as_condition = (condition and _free(body, names)) or resets(sentence, body) \
-            or bool(sentence and _example(statement, names))
+            or bool(sentence and example)
         if as_condition and not wrong and isinstance(body, ast.Compare):
             sentence[:] = [c for c in sentence if not resets([c], body)] + [body]
             yield FormulaNote("setting", node.tex, line, "a condition for the rest of its sentence",
                               text=statement.text)
             continue
+        if example:
+            assert isinstance(body, ast.Compare)
+            examples[:] = [c for c in examples if not resets([c], body)] + [body]
+            yield FormulaNote("setting", node.tex, line, "an example value for the rest of its paragraph",
+                              text=statement.text)
+            continue
         if sentence and body is not None:
-            try:
-                claims = apply(sentence, body)
-            except CheckError as error:
-                yield FormulaNote("unread", node.tex, line, error.message)
-                continue
-            for claim in claims:
-                text = ast.unparse(claim)
-                try:
-                    validate(ast.Expression(body=claim), text, line)  # the same limits as any claim
-                except CheckError as error:
-                    yield FormulaNote("unread", node.tex, line, error.message, text=text)
-                    continue
-                yield FormulaStatement("claim", text, line, body=claim, tex=node.tex, wrong=wrong,
-                                       reason=node.reason)
+            yield from _decided_under(examples + sentence, body, node, wrong)
             continue
         if not wrong:
             definition = definition_of(statement, frozenset(names.defined | names.by_checks))
-            if definition is not None and definition.name in names.assumed and not _is_setting(definition):
-                # a name a check assumes is the checks' symbol: `$G=1$` is a case of it, anything else a
-                # claim about it (an assumed parameter, `$\sigma(x)=…$` under `assume x: real`, is fine)
+            if definition is not None and definition.name in names.assumed:
+                # a name a check assumes is the checks' symbol: `$G=1$` is a case of it (an example value,
+                # above), anything else a claim about it (an assumed parameter, `$\sigma(x)=…$` under
+                # `assume x: real`, is fine)
                 definition = None
             if definition is not None:
-                if _is_setting(definition):
-                    yield FormulaNote("setting", node.tex, line, text=statement.text)
-                    continue
                 names.add(definition)
-                statement = definition
-        yield FormulaStatement(**_fields(statement), tex=node.tex, wrong=wrong, reason=node.reason)
+                yield FormulaStatement(**_fields(definition), tex=node.tex, wrong=wrong, reason=node.reason)
+                continue
+        at_example = None
+        if examples and body is not None and not wrong:
+            try:
+                [at_example] = apply(examples, body)  # equalities: substituted, never split
+                validate(ast.Expression(body=at_example), ast.unparse(at_example), line)
+            except CheckError:
+                at_example = None  # too large once substituted: decided in general only
+        yield FormulaStatement(**_fields(statement), tex=node.tex, wrong=wrong, reason=node.reason,
+                               at_example=at_example)
+
+
+def _decided_under(conditions: list[ast.expr], body: ast.expr, node: Math | DisplayMath,
+                   wrong: bool) -> Iterator[Item]:
+    """A formula's claim decided under the conditions and example values stated before it."""
+    line = node.span.line
+    try:
+        claims = apply(conditions, body)
+    except CheckError as error:
+        yield FormulaNote("unread", node.tex, line, error.message)
+        return
+    for claim in claims:
+        text = ast.unparse(claim)
+        try:
+            validate(ast.Expression(body=claim), text, line)  # the same limits as any claim
+        except CheckError as error:
+            yield FormulaNote("unread", node.tex, line, error.message, text=text)
+            continue
+        yield FormulaStatement("claim", text, line, body=claim, tex=node.tex, wrong=wrong, reason=node.reason)
 
 
 def _example(statement: Statement, names: _Names) -> bool:
-    """`$a=\\tfrac12$` after a condition in its sentence: a value for the example, so one more condition
-    (not a claim decided under the others)."""
-    definition = definition_of(statement, frozenset(names.defined | names.by_checks | names.assumed))
+    """`$n=1024$`, `$G=1$` (also a case of a symbol a check assumes), `$a=\\tfrac12$` after a condition in
+    its sentence: a value for the example, so one more condition (not a claim, and no definition)."""
+    definition = definition_of(statement, frozenset(names.defined | names.by_checks))
     return definition is not None and _is_setting(definition)
 
 
@@ -288,10 +319,35 @@ def note_result(note: FormulaNote, card: Card) -> ClaimResult:
 
 
 def run_shown(item: Statement, scope: Scope, card: Card) -> ClaimResult:
-    """Decide one formula statement or compute one number; raises what check statements raise."""
+    """Decide one formula statement or compute one number; raises what check statements raise.
+    A claim after example values of its paragraph (`at_example`) must hold at them — else it fails
+    there — and is verified for all values when it holds for all, else only at the example: its
+    result says so (AT_EXAMPLE)."""
     if isinstance(item, ComputedStatement):
         return _computed(item, scope, card)
     assert isinstance(item, FormulaStatement)
+    if item.at_example is None:
+        return _run_formula(item, scope, card)
+    example = dataclasses.replace(item, body=item.at_example, at_example=None,
+                                  text=ast.unparse(item.at_example))
+    at_example = _run_formula(example, scope, card)
+    if at_example.status not in PASSED:
+        # failing at the example (for all or for some values of what is left) is a failure; where sympy
+        # cannot decide the substituted claim, the claim is decided in general only
+        return at_example if at_example.status != "unread" or _fails(example, scope) else \
+            _run_formula(item, scope, card)
+    general = _run_formula(item, scope, card)
+    return general if general.status in PASSED else dataclasses.replace(at_example, message=AT_EXAMPLE)
+
+
+def _fails(item: FormulaStatement, scope: Scope) -> bool:
+    try:
+        return check_claim(item, scope).status == "failed"
+    except (CheckError, ArithmeticError, TypeError, ValueError, NotImplementedError):
+        return False
+
+
+def _run_formula(item: FormulaStatement, scope: Scope, card: Card) -> ClaimResult:
     text = one_line(item.text)
     path = card.span.path
     shown = quote(item.tex, 80)
