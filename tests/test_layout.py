@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from dldeck.emit.markup import anki_math, caption_inlines, render_inlines
-from dldeck.figures import style
+from dldeck.figures import raster, style
 from dldeck.figures.examples import EXAMPLES
 from dldeck.figures.kinds import KINDS
 from dldeck.model import Cloze, Math, SourceSpan, Text
@@ -163,15 +163,14 @@ def test_figure_text_is_readable_on_a_phone(kind_name: str, source: str, checks:
     kind = KINDS[kind_name]
     with style.figure(kind.size(data)) as fig:
         kind.draw(data, fig)
-        fig.canvas.draw()
+        svg = style.to_svg(fig)
         width_pt = fig.get_size_inches()[0] * 72
         sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_text().strip()]
-        png = io.BytesIO()
-        fig.savefig(png, format="png", dpi=style.PNG_DPI)
+    (png,) = raster.rasterize([svg], style.PNG_DPI)  # the PNG the deck ships
     assert width_pt == style.WIDTH_IN * 72
     assert min(sizes) >= style.MIN_FONT_PT
     assert min(sizes) * style.PHONE_WIDTH_PX / width_pt >= 11.0  # CSS px in a 360 px Anki window
-    pixels = np.asarray(Image.open(io.BytesIO(png.getvalue())).convert("L"))
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
     assert pixels.shape[1] == round(style.WIDTH_IN * style.PNG_DPI) == 900
     edges = (pixels[:3], pixels[-3:], pixels[:, :3], pixels[:, -3:])
     ring = np.concatenate([edge.ravel() for edge in edges])

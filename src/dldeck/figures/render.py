@@ -1,9 +1,10 @@
 """The figures pass: validate every figure, compute its data, draw cache misses in parallel.
 
 Validation and data run in this process (cheap, and every problem of the whole collection is
-reported at once); drawing, the slow part, runs on all cores. Files are content-hashed, written
-to a temporary name and renamed, and a cached file is trusted only if it still hashes to the
-checksum recorded when it was drawn (`files`).
+reported at once); drawing the SVGs, the slow part, runs on all cores; their PNG twins are then
+rasterized here, all in one Typst compile (`raster`). Files are content-hashed, written to a
+temporary name and renamed, and a cached file is trusted only if it still hashes to the checksum
+recorded when it was drawn (`files`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import matplotlib
 from yaml.nodes import Node
 
 from dldeck.errors import BuildError, Diagnostic, quote
-from dldeck.figures import style
+from dldeck.figures import raster, style
 from dldeck.figures.files import checksum_path, is_complete, write_figure
 from dldeck.figures.kinds import KINDS
 from dldeck.figures.params import SpecError
@@ -32,7 +33,7 @@ from dldeck.timelimit import TimeLimitExceeded, time_limit
 FIGURE_TIME_LIMIT = 20.0  # seconds to parse and compute one figure's data
 
 # Bump when drawing changes in a way the spec text does not show, so caches are not reused.
-RENDERER_VERSION = "2"
+RENDERER_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ def figure_digest(spec_source: str, definitions: str, kind: str) -> str:
         {
             "renderer": RENDERER_VERSION,
             "matplotlib": matplotlib.__version__,
+            "raster": raster.version(),
             "kind": kind,
             "spec": spec_source,
             "definitions": definitions,
@@ -167,42 +169,51 @@ def _validate(collection: Collection, facts_root: Path | None) -> tuple[list[Job
     return jobs, sorted(set(diagnostics))
 
 
-def draw_bytes(kind_name: str, data: Any) -> tuple[bytes, bytes]:
-    """Draw one figure to (SVG, PNG) bytes under the pinned style."""
+def draw_svg(kind_name: str, data: Any) -> bytes:
+    """Draw one figure to SVG bytes under the pinned style."""
     kind = KINDS[kind_name]
     with style.figure(kind.size(data)) as fig:
         kind.draw(data, fig)
-        return style.to_bytes(fig)
+        return style.to_svg(fig)
 
 
-def _draw_job(kind_name: str, data: Any, svg_path: str, png_path: str) -> str | None:
-    """Worker entry point: returns an error message instead of raising across processes."""
+def _draw_job(kind_name: str, data: Any) -> bytes | str:
+    """Worker entry point: the SVG, or an error message instead of raising across processes."""
     try:
-        svg, png = draw_bytes(kind_name, data)
+        return draw_svg(kind_name, data)
     except Exception as error:  # noqa: BLE001 - reported as a diagnostic on the figure's line
         return f"{type(error).__name__}: {error}"
-    write_figure(Path(svg_path), Path(png_path), svg, png)
-    return None
 
 
 def _draw_all(misses: list[tuple[Job, Path, Path]], workers: int) -> list[Diagnostic]:
+    """Draw the SVGs (on `workers` processes), rasterize their PNGs here, write each pair."""
     diagnostics: list[Diagnostic] = []
-    calls = [(job.spec.kind, job.data, str(svg), str(png)) for job, svg, png in misses]
+    for _, svg, png in misses:
+        for path in (svg, png, checksum_path(png)):
+            path.unlink(missing_ok=True)
+    calls = [(job.spec.kind, job.data) for job, _, _ in misses]
     if workers <= 1 or len(misses) <= 1:
-        results: Iterable[str | None] = [_draw_job(*call) for call in calls]
+        results: Iterable[bytes | str] = [_draw_job(*call) for call in calls]
     else:
         with ProcessPoolExecutor(max_workers=min(workers, len(misses))) as pool:
             results = list(pool.map(_draw_job, *zip(*calls, strict=True)))
-    for (job, svg, png), error in zip(misses, results, strict=True):
-        if error is not None:
-            for path in (svg, png, checksum_path(png)):
-                path.unlink(missing_ok=True)
-            diagnostics.append(
-                Diagnostic(
-                    job.spec.path, job.spec.line(), f"cannot draw this {job.spec.kind} figure: {error}"
-                )
-            )
+    drawn: list[tuple[Job, Path, Path, bytes]] = []
+    for (job, svg, png), result in zip(misses, results, strict=True):
+        if isinstance(result, str):
+            diagnostics.append(_cannot(job, "draw", result))
+        else:
+            drawn.append((job, svg, png, result))
+    try:
+        pngs = raster.rasterize([svg_bytes for *_, svg_bytes in drawn], style.PNG_DPI)
+    except raster.RasterError as error:
+        return diagnostics + [_cannot(job, "rasterize", str(error)) for job, *_ in drawn]
+    for (_, svg, png, svg_bytes), png_bytes in zip(drawn, pngs, strict=True):
+        write_figure(svg, png, svg_bytes, png_bytes)
     return diagnostics
+
+
+def _cannot(job: Job, what: str, why: str) -> Diagnostic:
+    return Diagnostic(job.spec.path, job.spec.line(), f"cannot {what} this {job.spec.kind} figure: {why}")
 
 
 def render_figures(

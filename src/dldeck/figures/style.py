@@ -3,6 +3,9 @@
 Everything that could vary between runs or machines is pinned here: the backend, the SVG hash
 salt, the metadata matplotlib would stamp (date, version), fonts (glyphs become paths, so the SVG
 needs no font), the dpi, and the white background (night mode inverts the picture in CSS, see anki.css).
+
+matplotlib draws each figure once, as SVG; its PNG twin is that SVG rasterized (`raster`), so the
+two cannot disagree and the costly drawing is not done twice.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from matplotlib import font_manager  # noqa: E402
-from matplotlib import pyplot as plt  # noqa: E402
+from matplotlib import font_manager, textpath  # noqa: E402
+from matplotlib import text as mtext  # noqa: E402
+from matplotlib.backends.backend_svg import FigureCanvasSVG  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.mathtext import MathTextParser  # noqa: E402
 
 from dldeck.fonts import find_cjk_font  # noqa: E402
 
@@ -83,15 +88,50 @@ def rc() -> dict[str, Any]:
     }
 
 
+class _MathTextMemo(MathTextParser):
+    """mathtext parses kept for the process: matplotlib keeps its last 50 only, fewer than the labels
+    of a deck's figures, so a label checked in `prepare` was parsed again when drawn."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        super().__init__("path")
+        self._memo: dict[tuple[Any, ...], Any] = {}
+
+    def parse(self, s: str, dpi: float = 72, prop: Any = None, *, antialiased: bool | None = None) -> Any:
+        if antialiased is None:
+            antialiased = matplotlib.rcParams["text.antialiased"]
+        key = (s, dpi, prop.copy() if prop is not None else None, antialiased)
+        if key not in self._memo:
+            if len(self._memo) >= self.LIMIT:
+                self._memo.clear()
+            self._memo[key] = super().parse(s, dpi, prop, antialiased=antialiased)
+        return self._memo[key]
+
+
+# Every renderer makes its own TextToPath, and with it an empty mathtext cache, so each label was
+# parsed again (by pyparsing, slowly) for every file written. TextToPath keeps no state of the
+# renderer that made it: one instance for all parses each label once per process.
+_TEXT_TO_PATH = textpath.TextToPath()
+_TEXT_TO_PATH.mathtext_parser = _MathTextMemo()
+mtext.TextToPath = lambda: _TEXT_TO_PATH  # type: ignore[assignment,misc]
+
+
+def parse_mathtext(text: str) -> None:
+    """Parse `$…$` text as drawing it will, with the figures' fonts, through the shared parser, so the
+    drawing finds it parsed. ValueError when mathtext cannot typeset it."""
+    with matplotlib.rc_context(rc()):
+        _TEXT_TO_PATH.get_text_width_height_descent(text, font_manager.FontProperties(), ismath=True)
+
+
 @contextmanager
 def figure(size: tuple[float, float] = (WIDTH_IN, HEIGHT_IN)) -> Iterator[Figure]:
-    """A fresh figure under the pinned style; closed afterwards so workers do not leak memory."""
+    """A fresh figure under the pinned style, on an SVG canvas: it is laid out for the file it becomes.
+    No pyplot: nothing keeps the figure alive once the caller lets go of it."""
     with matplotlib.rc_context(rc()):
-        fig = plt.figure(figsize=size, layout="constrained")
-        try:
-            yield fig
-        finally:
-            plt.close(fig)
+        fig = Figure(figsize=size, layout="constrained")
+        FigureCanvasSVG(fig)
+        yield fig
 
 
 def legend_below(fig: Figure, ax: Any, ncols: int = 1) -> None:
@@ -102,13 +142,18 @@ def legend_below(fig: Figure, ax: Any, ncols: int = 1) -> None:
 
 
 SVG_METADATA = {"Date": None, "Creator": None, "Contributor": None, "Publisher": None}
-PNG_METADATA = {"Software": None}
 
 
-def to_bytes(fig: Figure) -> tuple[bytes, bytes]:
-    """SVG and PNG bytes of a figure; call inside `figure()` so the same rcParams apply."""
+def to_svg(fig: Figure) -> bytes:
+    """SVG bytes of a figure from `figure()`, inside its `with` so the same rcParams apply.
+
+    Laid out once: savefig alone runs the constrained layout on a dry-run draw and again on the real
+    one, which costs more than the drawing. Here the layout runs once, measured by the SVG renderer
+    as savefig's own first pass is, and the file is the same byte for byte."""
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.execute(fig)
+        fig.set_layout_engine(None)
     svg = io.BytesIO()
     fig.savefig(svg, format="svg", metadata=SVG_METADATA)
-    png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=PNG_DPI, metadata=PNG_METADATA)
-    return svg.getvalue(), png.getvalue()
+    return svg.getvalue()

@@ -199,11 +199,27 @@ def typst_math(typst_source: str, display: bool) -> str:
     return f"$ {typst_source} $" if display else f"${typst_source}$"
 
 
+_ran_here = False
+
+
+def typst_ran_here() -> bool:
+    """Whether Typst may have run in this process: its thread pool does not survive a fork (a forked
+    child that runs Typst hangs), so work that needs Typst is not forked from such a process. Looked-up
+    fonts count too: the sheet's error probes compile here after looking them up."""
+    return _ran_here or bool(typst_font_paths.cache_info().currsize)
+
+
+def _typst_here() -> None:
+    global _ran_here
+    _ran_here = True
+
+
 def compile_typst(source: str, root: Path | None = None) -> bytes:
     """Compile Typst source to PDF bytes; every warning is an error (a missing font means boxes)."""
     kwargs: dict[str, object] = {"font_paths": list(typst_font_paths()), "ignore_system_fonts": True}
     if root is not None:
         kwargs["root"] = str(root)
+    _typst_here()
     try:
         pdf, warnings = typst.compile_with_warnings(source.encode("utf-8"), **kwargs)
     except typst.TypstError as exc:
@@ -211,6 +227,18 @@ def compile_typst(source: str, root: Path | None = None) -> bytes:
     if warnings:
         raise MathEngineError("Typst", "; ".join(_typst_message(w) for w in warnings))
     return bytes(pdf)
+
+
+def typst_png_pages(source: str, inputs: dict[str, str], ppi: float) -> list[bytes]:
+    """Every page of a Typst document as PNG bytes. No font and no file: the document gets its data
+    from `inputs` (`sys.inputs`), so nothing is escaped into the source."""
+    _typst_here()
+    try:
+        pages = typst.compile(source.encode("utf-8"), format="png", ppi=ppi, sys_inputs=inputs,
+                              font_paths=[], ignore_system_fonts=True)
+    except typst.TypstError as exc:
+        raise MathEngineError("Typst", _typst_message(exc)) from exc
+    return [bytes(page) for page in pages] if isinstance(pages, list) else [bytes(pages)]
 
 
 def _typst_message(problem: BaseException) -> str:

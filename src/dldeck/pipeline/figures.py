@@ -1,5 +1,6 @@
 """The figures pass with a cache per card: figures of unchanged cards are reused (if their files are
-whole), the rest are drawn in a forked child while claims are verified.
+whole), the rest are drawn in a forked child while claims are verified (here, after them, once Typst
+has run in this process: the child rasterizes with Typst, which hangs in such a fork).
 
 A card's figures are keyed by its slug, its figure and check sources, the facts and the figures'
 code; their files are content-hashed in `build/figures/`. matplotlib is imported only when a
@@ -22,7 +23,8 @@ from dldeck.pipeline.inputs import facts_hash
 from dldeck.pipeline.outcome import Progress, Work
 
 # The parts of dldeck whose code decides figures: editing them invalidates the cache.
-FIGURE_CODE = ("figures", "verify", "mathengines/whitelist.py", "model.py", "fonts.py", "errors.py")
+FIGURE_CODE = ("figures", "verify", "mathengines/whitelist.py", "mathengines/engines.py", "model.py",
+               "fonts.py", "errors.py")
 
 
 class FigurePass:
@@ -52,9 +54,14 @@ class FigurePass:
         if not self.pending:
             return
         progress(f"rendering {sum(len(c.figures) for c in self.pending)} figures")
-        # Not a daemon: the figures pass draws in a process pool of its own. Without fork: drawn in finish().
+        from dldeck.mathengines.engines import typst_ran_here
+
+        if typst_ran_here():
+            return  # the child would rasterize with Typst, which hangs in a fork of a process that ran it
+        # One process: claims are verified on all cores meanwhile, and a pool's workers would each warm
+        # their own font and label caches (more CPU in all). Without fork: drawn in finish(), on all cores.
         self._child = ForkedChild.start(_render, self._pending_collection(), self.build_dir,
-                                        Path(self.collection.root), daemon=False)
+                                        Path(self.collection.root), 1, daemon=False)
 
     def finish(self) -> dict[FigureKey, RenderedFigure]:
         """All figures of the collection; BuildError lists every figure problem."""
@@ -94,10 +101,11 @@ class FigurePass:
             self._child = None
 
 
-def _render(collection: Collection, build_dir: Path, facts_root: Path) -> dict[FigureKey, RenderedFigure]:
+def _render(collection: Collection, build_dir: Path, facts_root: Path,
+            jobs: int | None = None) -> dict[FigureKey, RenderedFigure]:
     from dldeck.figures import render_figures
 
-    return render_figures(collection, build_dir, facts_root=facts_root)
+    return render_figures(collection, build_dir, jobs=jobs, facts_root=facts_root)
 
 
 def _figure_inputs(card: Card, facts: str) -> dict[str, Any]:

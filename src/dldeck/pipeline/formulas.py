@@ -28,7 +28,7 @@ class FormulaJob:
     def start_in_background(self) -> None:
         from dldeck.mathengines import engines
 
-        if engines.typst_font_paths.cache_info().currsize:
+        if engines.typst_ran_here():
             return  # Typst has compiled in this process: its thread pool does not survive a fork (hangs)
         # Not a daemon: each formula converts in a time-limited child of this child (timelimit.each_in_child).
         self._child = ForkedChild.start(_compile_with_conversions, self.collection, self.build_dir,

@@ -12,11 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import matplotlib
 import numpy as np
 import sympy
 from matplotlib.figure import Figure
-from matplotlib.mathtext import MathTextParser
 from yaml.nodes import Node, SequenceNode
 
 from dldeck.figures import style
@@ -26,7 +24,6 @@ from dldeck.figures.params import Context, Expr, Key, ListOf, SpecError, TexText
 SAMPLES = 801
 MAX_TERMS = 2_000  # expression-tree nodes; sympy's code printer recurses once per node
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
-_MATHTEXT = MathTextParser("path")
 
 
 def check_mathtext(text: str, node: Node) -> str:
@@ -35,8 +32,7 @@ def check_mathtext(text: str, node: Node) -> str:
         raise SpecError(f"unbalanced $ in {show(text)}", node=node)
     if "$" in text:
         try:
-            with matplotlib.rc_context(style.rc()):  # the figure's fonts, so Chinese beside math has glyphs
-                _MATHTEXT.parse(text, dpi=72)
+            style.parse_mathtext(text)  # the figure's fonts, so Chinese beside math has glyphs
         except ValueError as error:
             first = str(error).strip().splitlines()[-1] if str(error).strip() else "parse error"
             raise SpecError(
@@ -300,7 +296,7 @@ def default_label(expr: sympy.Expr, text: str) -> str:
     """sympy's LaTeX when mathtext can typeset it, else the expression as written."""
     latex = f"${sympy.latex(expr)}$"
     try:
-        _MATHTEXT.parse(latex, dpi=72)
+        style.parse_mathtext(latex)
     except ValueError:
         return text
     return latex if len(latex) <= 80 else text
