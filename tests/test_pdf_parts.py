@@ -129,3 +129,14 @@ def test_a_small_sheet_is_one_document(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pdf, "PART_CARDS", 120)
     sheet = pdf.sheet_source(sample_collection(), {}, SheetConfig(), "T", "2025-03-04")
     assert sheet.parts == () and sheet.whole is not None and "#outline" in sheet.whole.source
+
+
+def test_a_typst_child_past_its_time_limit_is_stopped_and_the_build_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dldeck.emit.typeset as typeset
+
+    monkeypatch.setattr(typeset, "TYPESET_SECONDS", 0.01)  # no Typst child starts and typesets this fast
+    with pytest.raises(BuildError) as info:
+        pdf.write_pdf(sample_collection(), {}, SheetConfig(), "T", tmp_path / "x.pdf", "d")
+    assert "typesetting took longer than 0.01 s and was stopped" in str(info.value)
+    assert not (tmp_path / "x.pdf").exists()

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+TYPESET_SECONDS = 300.0  # wall-clock limit of one Typst child (a part or the join); minutes above normal
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -57,8 +59,12 @@ def typeset(main: Path, root: Path, fonts: list[str], out: Path, query: str | No
     package_parent = str(Path(__file__).resolve().parent.parent.parent)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
-    done = subprocess.run([sys.executable, "-m", "dldeck.emit.typeset"], input=job.encode("utf-8"),
-                          capture_output=True, env=env, check=False)
+    try:
+        done = subprocess.run([sys.executable, "-m", "dldeck.emit.typeset"], input=job.encode("utf-8"),
+                              capture_output=True, env=env, check=False, timeout=TYPESET_SECONDS)
+    except subprocess.TimeoutExpired:  # the child is killed: a sheet part never takes this long
+        why = f"typesetting took longer than {TYPESET_SECONDS:g} s and was stopped"
+        raise TypesetError(None, why) from None
     try:
         answer = json.loads(done.stdout.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
