@@ -387,3 +387,16 @@ def test_a_display_that_ends_an_unfinished_sentence_continues_its_example(tmp_pa
     # after a finished sentence the display stands alone: n is any number there
     [alone] = by_line(report, 13)
     assert alone.status == "unread" and "fails for some values of n" in alone.message
+
+
+def test_a_free_name_said_to_differ_from_a_number_states_nothing(tmp_path: Path) -> None:
+    """`$d\\neq768$` holds for every d but one: read as a claim it would pass (a flipped example value
+    did); it is unread, saying what to write instead. A ≠ between expressions is still a claim."""
+    body = "## 维度？ {#dims}\n\n维度 $d\\neq768$ 很常见。\n\n展开 $(a+b)^2 \\neq a^2+b^2$。\n"
+    folder = content(tmp_path, body)
+    report = verify(folder)
+    [flipped] = by_line(report, 7)
+    assert flipped.status == "unread"
+    assert flipped.message.startswith("«d ≠ 768» says nothing about the free name d")
+    [identity] = by_line(report, 9)
+    assert identity.status in ("symbolic", "numeric"), identity.message
