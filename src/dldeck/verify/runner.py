@@ -174,8 +174,6 @@ def _worker(connection: Connection, cards: tuple[Card, ...], facts_root: Path | 
             connection.send(("items", [_outline(item) for item in items]))
         scope = new_scope(card, facts_root)
         for index, item in enumerate(items):
-            remembered = (isinstance(item, Statement) and item.kind == "claim"
-                          and (card.slug, item.line) in known)
             if index < resume_from:
                 if isinstance(item, Statement) and item.kind in ("assume", "define"):
                     with _cpu_limit(timeout):
@@ -185,7 +183,7 @@ def _worker(connection: Connection, cards: tuple[Card, ...], facts_root: Path | 
                 connection.send(("result", index, _parse_error_result(card, item)))
             elif isinstance(item, FormulaNote):
                 connection.send(("result", index, note_result(item, card)))
-            elif remembered:
+            elif item.kind == "claim" and (card.slug, item.line) in known:
                 connection.send(("result", index, known[(card.slug, item.line)]))
             else:
                 connection.send(("start", index))
@@ -399,7 +397,7 @@ def _record_overrun(
 ) -> ClaimResult | None:
     """Mark the running statement, then resume the card after it (or give up on a broken scope)."""
     assert slot.task is not None
-    card_index = slot.task[0]
+    card_index, resume_from = slot.task
     card = cards[card_index]
     index = slot.statement
     slot.task = None
@@ -413,7 +411,7 @@ def _record_overrun(
         return result
     outline = outlines[card_index]
     if index is None:  # died between statements (e.g. rebuilding the scope): nothing to blame
-        index = next((i for i, item in enumerate(outline)
+        index = next((i for i, item in enumerate(outline[resume_from:], start=resume_from)
                       if item.kind != "problem" and (card_index, i) not in results), None)
         if index is None:
             completed.add(card_index)
