@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import io
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -115,6 +116,11 @@ class _MathTextMemo(MathTextParser):
 _TEXT_TO_PATH = textpath.TextToPath()
 _TEXT_TO_PATH.mathtext_parser = _MathTextMemo()
 mtext.TextToPath = lambda: _TEXT_TO_PATH  # type: ignore[assignment,misc]
+# A parsed label holds the FreeType fonts it was laid out with, and those read their font file through
+# a descriptor a forked child shares with its parent and siblings: two processes seeking it at once
+# load broken glyphs ("FT_Load_Glyph … invalid outline"). matplotlib drops its font cache in a forked
+# child for that reason; the labels parsed with those fonts go with it.
+os.register_at_fork(after_in_child=_TEXT_TO_PATH.mathtext_parser._memo.clear)
 
 
 def parse_mathtext(text: str) -> None:
