@@ -389,14 +389,20 @@ def test_a_display_that_ends_an_unfinished_sentence_continues_its_example(tmp_pa
     assert alone.status == "unread" and "fails for some values of n" in alone.message
 
 
-def test_a_free_name_said_to_differ_from_a_number_states_nothing(tmp_path: Path) -> None:
-    """`$d\\neq768$` holds for every d but one: read as a claim it would pass (a flipped example value
-    did); it is unread, saying what to write instead. A ≠ between expressions is still a claim."""
-    body = "## 维度？ {#dims}\n\n维度 $d\\neq768$ 很常见。\n\n展开 $(a+b)^2 \\neq a^2+b^2$。\n"
+def test_a_free_name_said_to_differ_from_a_value_is_not_a_claim_for_all_values(tmp_path: Path) -> None:
+    """`$d\\neq768$`, `$q\\neq p$` hold at random points but fail where the sides agree (a flipped example
+    value or result had passed as verified): as a claim for all values each fails there, so in prose
+    it is unread, naming that value. A ≠ between expressions that never agree is still a claim."""
+    body = ("## 维度？ {#dims}\n\n维度 $d\\neq768$ 很常见。\n\n总有 $e^{x} \\neq 0$。\n\n"
+            "最优解 $q\\neq p$。\n\n展开 $(a+b)^2 \\neq a^2+b^2$。\n")
     folder = content(tmp_path, body)
     report = verify(folder)
     [flipped] = by_line(report, 7)
     assert flipped.status == "unread"
-    assert flipped.message.startswith("«d ≠ 768» says nothing about the free name d")
+    assert "at d=768: both sides are 768" in flipped.message
     [identity] = by_line(report, 9)
     assert identity.status in ("symbolic", "numeric"), identity.message
+    [names] = by_line(report, 11)
+    assert names.status == "unread" and "both sides are" in names.message
+    [square] = by_line(report, 13)  # equal where a or b is 0
+    assert square.status == "unread" and ("a=0" in square.message or "b=0" in square.message)

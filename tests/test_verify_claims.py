@@ -245,3 +245,29 @@ def test_infinite_limits_compare_as_values():
     assert only(report, 7).status == "symbolic"
     failed = only(report, 8)
     assert failed.status == "failed" and "computed oo, right side -oo" in failed.message
+
+
+def test_not_equal_with_free_symbols_is_solved_not_sampled():
+    """Random points almost never land where two expressions agree: a `!=` is proved by solving, and a
+    solution (or a bisected zero) is the counterexample."""
+    source = """\
+q != p
+d != 768
+x**2 != -1
+assume n: positive integer
+2*n != 5
+n != 3
+1/(1 + exp(-x)) != x/4 + 1/4
+1/(1 + exp(-x)) != x
+(q, 1) != (2, 1)
+q != (1, 2)
+(q, p) != (p + 1, q)
+"""
+    report = verify(make_card("ne", (0, source)))
+    results = {r.line: r for r in report.results}
+    assert {line: r.status for line, r in results.items()} == {
+        1: "failed", 2: "failed", 3: "symbolic", 5: "symbolic", 6: "failed", 7: "failed", 8: "failed",
+        9: "failed", 10: "failed", 11: "symbolic"}
+    assert "at d=768" in results[2].message
+    assert "at n=3" in results[6].message
+    assert "at q=(1, 2)" in results[10].message

@@ -226,6 +226,11 @@ def _search_counterexample(
 def not_equal(left: Any, right: Any, rng: random.Random) -> str:
     if is_matrix(left) or is_matrix(right) or not (isinstance(left, sympy.Expr)
                                                    and isinstance(right, sympy.Expr)):
+        for name, other in ((left, right), (right, left)):
+            if isinstance(name, sympy.Symbol) and not _mentions(other, name):
+                raise _Failed(f"at {name}={show(other)}: both sides are {show(other)}")
+        if isinstance(left, tuple) and isinstance(right, tuple) and len(left) == len(right):
+            return _tuples_differ(left, right, rng)
         try:
             equal(left, right, rng)
         except _Failed:
@@ -252,11 +257,128 @@ def not_equal(left: Any, right: Any, rng: random.Random) -> str:
         raise _Failed(f"both sides are {show(left)}")
     if difference.is_zero is False:
         return "symbolic"
-    for point in sample_points(symbols, rng, INEQUALITY_RANDOM):
-        value = numeric(difference, point, CONFIRM_PRECISION)
-        if value is not None and value == 0:
-            raise _Failed(f"at {show_point(point)}: both sides are {number(numeric(left, point) or 0)}")
+    # Random points almost never land where two expressions agree (`q != p` passes at every sampled
+    # point), so a free-symbol `!=` needs a proof that no value makes the sides equal, or that value.
+    zero = _zero_of(difference, symbols, rng)
+    if zero is NEVER:
+        return "symbolic"
+    if zero is not None:
+        value = numeric(left, zero, CONFIRM_PRECISION)
+        raise _Failed(f"at {show_point(zero)}: both sides are {number(value)}")
     return "numeric"
+
+
+def _tuples_differ(left: tuple, right: tuple, rng: random.Random) -> str:
+    """Tuples differ for all values when one element pair never agrees; else where every pair agrees at
+    once (one pair left to agree: its zero; several: sympy solves them together) both sides are equal."""
+    open_pairs = []
+    for a, b in zip(left, right, strict=True):
+        try:
+            equal(a, b, rng)
+            continue  # this pair always agrees
+        except (_Failed, CheckError):
+            pass
+        try:
+            if not_equal(a, b, rng) == "symbolic":
+                return "symbolic"
+        except _Failed:
+            pass
+        open_pairs.append((a, b))
+    if not open_pairs:
+        raise _Failed(f"both sides are {show(left)}")
+    if len(open_pairs) == 1:
+        not_equal(*open_pairs[0], rng)  # raises at the zero it finds
+        return "numeric"
+    equations = [a - b for a, b in open_pairs if isinstance(a, sympy.Expr) and isinstance(b, sympy.Expr)]
+    symbols = sorted(set().union(*(e.free_symbols for e in equations)), key=lambda s: s.name)
+    try:
+        solutions = sympy.solve(equations, symbols, dict=True) if len(equations) == len(open_pairs) else None
+    except Exception:  # noqa: BLE001 - sympy raises many kinds here; any means "not solved"
+        solutions = None
+    if solutions == []:
+        return "symbolic"
+    if solutions:
+        raise _Failed(f"at {', '.join(f'{k}={show(v)}' for k, v in solutions[0].items())}: both sides agree")
+    return "numeric"
+
+
+def _mentions(value: Any, symbol: sympy.Symbol) -> bool:
+    if isinstance(value, tuple):
+        return any(_mentions(item, symbol) for item in value)
+    return isinstance(value, sympy.Basic) and symbol in value.free_symbols
+
+
+NEVER: dict = {}  # _zero_of's answer when sympy proves the difference never vanishes
+BISECTIONS = 200
+
+
+def _zero_of(difference: sympy.Expr, symbols: list[sympy.Symbol], rng: random.Random) -> dict | None:
+    """A point where `difference` is 0, NEVER when sympy proves there is none, or None (undecided).
+
+    Solved for each symbol in turn (the others as parameters, then sampled); failing that, a sign
+    change between sample points is bisected along their segment to a zero (a pole, where the value
+    grows instead, is not one)."""
+    from dldeck.verify.library import domain_of
+
+    for symbol in symbols:
+        domain = domain_of(symbol)
+        try:
+            solutions = sympy.solveset(difference, symbol, domain)
+        except Exception:  # noqa: BLE001 - sympy raises many kinds here; any means "not solved this way"
+            continue
+        if solutions is sympy.S.EmptySet:
+            return NEVER
+        if not isinstance(solutions, sympy.FiniteSet):
+            continue
+        others = [s for s in symbols if s is not symbol]
+        for candidate in solutions:
+            for rest in sample_points(others, rng, 12) if others else iter([{}]):
+                value = candidate.subs(rest)
+                point = {**rest, symbol: value}
+                if value.is_real and domain.contains(value) is sympy.true and _is_zero_at(difference, point):
+                    return point
+        if all(not candidate.free_symbols for candidate in solutions):
+            return NEVER  # every solution lies outside the symbol's assumptions
+    return _bisected_zero(difference, symbols, rng)
+
+
+def _is_zero_at(difference: sympy.Expr, point: dict) -> bool:
+    exact = numeric(difference, point, CONFIRM_PRECISION)
+    return exact is not None and abs(exact) <= CONFIRM_EPSILON
+
+
+def _bisected_zero(difference: sympy.Expr, symbols: list[sympy.Symbol], rng: random.Random) -> dict | None:
+    if any(s.is_integer for s in symbols):
+        return None
+    value_at = Screen(difference, symbols, numeric)
+    signed: dict[bool, dict] = {}
+    for point in sample_points(symbols, rng, INEQUALITY_RANDOM):
+        value = value_at(point)
+        if isinstance(value, float) and value != 0:
+            signed.setdefault(value > 0, point)
+        if len(signed) == 2:
+            break
+    else:
+        return None
+    low, high = signed[False], signed[True]  # difference < 0 at low, > 0 at high
+    start = abs(value_at(low) or 0) + abs(value_at(high) or 0)
+    for _ in range(BISECTIONS):
+        middle = {s: (low[s] + high[s]) / 2 for s in symbols}
+        value = value_at(middle)
+        if not isinstance(value, float):
+            return None
+        if value == 0:
+            break
+        if value < 0:
+            low = middle
+        else:
+            high = middle
+    point = {s: sympy.Float((low[s] + high[s]) / 2, PRECISION) for s in symbols}
+    value = numeric(difference, point, CONFIRM_PRECISION)
+    # a zero: the value shrank to rounding; across a pole it grows instead
+    if value is None or isinstance(value, complex) or abs(value) > 1e-9 * max(1.0, start):
+        return None
+    return point
 
 
 _RELATIONS = {ast.Lt: sympy.Lt, ast.LtE: sympy.Le, ast.Gt: sympy.Gt, ast.GtE: sympy.Ge}

@@ -340,23 +340,6 @@ def run_shown(item: Statement, scope: Scope, card: Card) -> ClaimResult:
     return general if general.status in PASSED else dataclasses.replace(at_example, message=AT_EXAMPLE)
 
 
-def _vacuous(item: FormulaStatement, scope: Scope) -> str:
-    """Why `$d\\neq 768$` states nothing, or "": a `\\neq` between a name nothing defines and a number
-    holds for all but one value of the name, so "verified" would only say the name is a symbol. (A
-    flipped example value `$d=768$` read that way would pass as a claim.)"""
-    body = item.body
-    if item.wrong or not (isinstance(body, ast.Compare) and len(body.ops) == 1
-                          and isinstance(body.ops[0], ast.NotEq)):
-        return ""
-    evaluator = Evaluator(scope, item.text)
-    left, right = evaluator.evaluate(body.left), evaluator.evaluate(body.comparators[0])
-    for name, other in ((left, right), (right, left)):
-        if isinstance(name, sympy.Symbol) and isinstance(other, sympy.Basic) and not other.free_symbols:
-            return (f"«{name} ≠ {sympy.sstr(other)}» says nothing about the free name {name} (it holds for "
-                    f"every other value): give its value with =, or state a claim that uses it")
-    return ""
-
-
 def _fails(item: FormulaStatement, scope: Scope) -> bool:
     try:
         return check_claim(item, scope).status == "failed"
@@ -380,9 +363,6 @@ def _run_formula(item: FormulaStatement, scope: Scope, card: Card) -> ClaimResul
             return result("unread", getattr(error, "message", f"{type(error).__name__}: {error}"))
         return result("definition")
     try:
-        vacuous = _vacuous(item, scope)
-        if vacuous:
-            return result("unread", vacuous)
         outcome = check_claim(item, scope)
     except CheckError as error:
         return result("unread", f"cannot be decided: {error.message}")
