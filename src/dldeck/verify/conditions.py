@@ -57,6 +57,12 @@ def _assigned(condition: ast.expr | None) -> str | None:
     return None
 
 
+def substitute_name(claim: ast.expr, name: str, value: ast.expr) -> ast.expr:
+    """`claim` with the name replaced by `value` (a name bound inside it, as a limit's variable, kept)."""
+    budget = [MAX_SUBSTITUTED_NODES]
+    return _Replace(name, (), value, budget).visit(_copy(claim, budget))
+
+
 def _copy(node: ast.expr, budget: list[int]) -> ast.expr:
     budget[0] -= sum(1 for _ in ast.walk(node))
     if budget[0] < 0:

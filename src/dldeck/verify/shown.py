@@ -42,6 +42,7 @@ from dldeck.verify.results import AT_EXAMPLE, PASSED, ClaimResult
 from dldeck.verify.sentences import Place, places
 from dldeck.verify.syntax import CheckError, Statement, parse_expression, validate
 from dldeck.verify.tex import definition_of, read_formula, strip_cloze
+from dldeck.verify.tightness import unreached
 from dldeck.verify.values import describe
 
 
@@ -373,6 +374,11 @@ def _run_formula(item: FormulaStatement, scope: Scope, card: Card) -> ClaimResul
             return result("wrong", outcome.message)
         return result("failed", f"formula {shown} is shown as a misconception (% wrong: {item.reason}) "
                                 f"but it holds: {text}")
+    if outcome.status in ("symbolic", "numeric"):
+        assert item.body is not None
+        loose = unreached(item.body, scope, item.line, lambda claim, where: check_claim(claim, where).status)
+        if loose:
+            return result("failed", f"formula {shown}: {loose}")
     if outcome.status == "failed":
         detail = outcome.message.removeprefix("claim does not hold: ")
         try:

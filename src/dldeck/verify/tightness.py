@@ -1,0 +1,158 @@
+"""A bound a formula shows is the bound, not merely a true one.
+
+`当 η>2/L 时, 1-ηL<-1` tells the learner that -1 is crossed exactly where the condition starts, and
+`\\tanh x\\in(-1,1)` that -1 and 1 are where tanh ends. Both stay true when the bound is weakened
+(`1-ηL<+1`, `(-1,2)`), so a check that they merely hold would let a changed bound through. A shown
+bound is therefore also checked to be reached:
+
+- under a condition on a name (`当 v>c 时`, prose or `\\text{当 … 时}`), the two sides meet at the
+  condition's boundary v = c, or in the limit at its far end (v → ±∞);
+- without one, a constant bound on an expression of one variable is its infimum or supremum over the
+  variable's domain, when sympy can compute that within REACH_SECONDS (else nothing is said).
+
+`unreached` returns why a verified bound is not reached, or "" (reached, or undecidable).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+
+import sympy
+
+from dldeck.timelimit import TimeLimitExceeded, time_limit
+from dldeck.verify.conditions import substitute_name
+from dldeck.verify.evaluate import Evaluator, Scope
+from dldeck.verify.syntax import CheckError, Statement
+from dldeck.verify.tex_idioms import make_binop, make_call, make_int, make_name
+
+REACH_SECONDS = 1.0  # CPU for sympy's infimum/supremum of one bound; beyond it the bound is not judged
+_BOUNDS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+_UPPER = (ast.Lt, ast.LtE)  # `e < c`: c is an upper bound of e
+
+
+def unreached(body: ast.expr, scope: Scope, line: int,
+              decide: Callable[[Statement, Scope], str]) -> str:
+    """Why the verified bound `body` is not reached, or "". `decide` runs a claim statement and returns
+    its status (the verifier's own check_claim, passed in to keep this module below it)."""
+    peeled = _conditional(body)
+    if peeled is not None:
+        return _at_boundary(*peeled, scope, line, decide)
+    if isinstance(body, ast.Compare) and any(isinstance(op, _BOUNDS) for op in body.ops):
+        return _extremum(body, scope)
+    return ""
+
+
+# --------------------------------------------------------------------------- under a condition
+
+
+def _conditional(body: ast.expr) -> tuple[ast.expr, ast.expr, list[ast.Compare]] | None:
+    """`Piecewise((l, condition), (…, True)) op r`, as `under` writes a claim under a condition: the
+    claim's sides and the conditions (one per link, outermost last)."""
+    if not (isinstance(body, ast.Compare) and len(body.ops) == 1 and isinstance(body.ops[0], _BOUNDS)):
+        return None
+    left, conditions = body.left, []
+    while (isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id == "Piecewise"
+           and len(left.args) == 2 and isinstance(left.args[0], ast.Tuple) and len(left.args[0].elts) == 2):
+        left, condition = left.args[0].elts
+        if isinstance(condition, ast.Compare) and len(condition.ops) == 1:
+            conditions.append(condition)
+    if not conditions:
+        return None
+    return left, body.comparators[0], conditions
+
+
+def _at_boundary(left: ast.expr, right: ast.expr, conditions: list[ast.Compare], scope: Scope, line: int,
+                 decide: Callable[[Statement, Scope], str]) -> str:
+    tried = []
+    sides = [_bounded_side(condition) for condition in conditions]
+    for condition in conditions:
+        name_side = _bounded_side(condition)
+        # `0 < η < 2/λ`: η's far ends are the other link's boundary, not ±∞
+        closed = name_side is not None and (name_side[0], not name_side[1]) in sides
+        for where, claim in _boundary_claims(left, right, condition)[: 1 if closed else 2]:
+            text = ast.unparse(claim)
+            try:
+                status = decide(Statement("claim", text, line, body=claim), scope)
+            except (CheckError, ArithmeticError, TypeError, ValueError, NotImplementedError):
+                return ""  # undecidable there: not judged
+            if status != "failed":
+                return ""
+            tried.append(where)
+    if not tried:
+        return ""
+    return (f"the sides do not meet where its condition ends ({', '.join(tried)}): the bound holds but is "
+            "not the one the condition marks")
+
+
+def _bounded_side(condition: ast.Compare) -> tuple[str, bool] | None:
+    """(name, whether the condition lets it grow to +∞) for `v op c` or `c op v`."""
+    op, a, b = condition.ops[0], condition.left, condition.comparators[0]
+    if not isinstance(op, _BOUNDS):
+        return None
+    if isinstance(a, ast.Name):
+        return a.id, not isinstance(op, _UPPER)
+    if isinstance(b, ast.Name):
+        return b.id, isinstance(op, _UPPER)
+    return None
+
+
+def _boundary_claims(left: ast.expr, right: ast.expr, condition: ast.Compare) -> list[tuple[str, ast.expr]]:
+    """`left == right` at the boundary of `v op c` (or `c op v`), and `limit(left - right, v, ±oo) == 0`
+    at its far end."""
+    side = _bounded_side(condition)
+    if side is None:
+        return []
+    name, grows = side
+    a, b = condition.left, condition.comparators[0]
+    bound = b if isinstance(a, ast.Name) and a.id == name else a
+    meet = ast.Compare(left=left, ops=[ast.Eq()], comparators=[right])
+    infinity = make_name("oo") if grows else ast.UnaryOp(op=ast.USub(), operand=make_name("oo"))
+    far = make_call("limit", make_binop(left, ast.Sub(), right), make_name(name), infinity)
+    return [
+        (f"at {name} = {ast.unparse(bound)}", substitute_name(meet, name, bound)),
+        (f"as {name} → {'+' if grows else '-'}∞", ast.Compare(left=far, ops=[ast.Eq()],
+                                                               comparators=[make_int(0)])),
+    ]
+
+
+# --------------------------------------------------------------------------- without a condition
+
+
+def _extremum(body: ast.Compare, scope: Scope) -> str:
+    from sympy.calculus.util import maximum, minimum
+
+    from dldeck.verify.library import domain_of
+
+    evaluator = Evaluator(scope, ast.unparse(body))
+    try:
+        sides = [evaluator.evaluate(side) for side in (body.left, *body.comparators)]
+    except (CheckError, ArithmeticError, TypeError, ValueError, NotImplementedError):
+        return ""
+    if not all(isinstance(side, sympy.Expr) for side in sides):
+        return ""
+    free = set().union(*(side.free_symbols for side in sides))
+    if len(free) != 1:
+        return ""
+    [variable] = free
+    domain = domain_of(variable)
+    for op, low, high in zip(body.ops, sides, sides[1:], strict=False):
+        if not isinstance(op, _BOUNDS) or (low.free_symbols and high.free_symbols):
+            continue
+        upper = isinstance(op, _UPPER) == bool(low.free_symbols)  # `e < c` or `c > e`
+        expression, bound = (low, high) if low.free_symbols else (high, low)
+        if not bound.is_number:
+            continue
+        try:
+            with time_limit(REACH_SECONDS):
+                reached = (maximum if upper else minimum)(expression, variable, domain)
+        except TimeLimitExceeded:
+            continue
+        except Exception:  # noqa: BLE001 - sympy raises many kinds here; any means "not judged"
+            continue
+        if not (reached.is_number and reached.is_finite) or sympy.simplify(reached - bound) == 0:
+            continue
+        word = "supremum" if upper else "infimum"
+        return (f"the bound {sympy.sstr(bound)} is not reached: the {word} of {sympy.sstr(expression)} over "
+                f"{variable} is {sympy.sstr(reached)}")
+    return ""

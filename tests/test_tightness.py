@@ -1,0 +1,53 @@
+"""A shown bound is the bound: weakening it (`1-ηL<+1` for `<-1`, `(-1,2)` for `(-1,1)`) keeps it true,
+so the verifier also checks that it is reached (verify/tightness.py)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from tests.test_shown_claims import by_line, content, verify
+
+from dldeck.verify.evaluate import Scope
+from dldeck.verify.tightness import unreached
+
+CARD = "## 界？ {#bounds}\n\n"
+
+
+@pytest.mark.parametrize(("formula", "reached"), [
+    (r"\text{当 }a>2\text{ 时}, 1-a<-1", True),  # the sides meet at a = 2
+    (r"\text{当 }a>2\text{ 时}, 1-a<1", False),  # true, but 1 is not where a = 2 puts it
+    (r"\text{当 }a>3\text{ 时}, 1-a<-1", False),  # true, but the condition is not the range
+    (r"\text{当 }0<a<2\text{ 时}, 1-a>-1", True),  # met at the upper end
+    (r"\text{当 }x>0\text{ 时}, 1-e^{-x}<1", True),  # met as x → +∞
+    (r"\tanh x\in(-1,1)", True),  # the infimum and the supremum
+    (r"\tanh x\in(-1,2)", False),
+    (r"0<e^{-x^2}\le 1", True),
+    (r"e^{-x^2}\le 2", False),
+])
+def test_a_shown_bound_must_be_reached(tmp_path: Path, formula: str, reached: bool) -> None:
+    folder = content(tmp_path, CARD + f"$${formula}$$\n")
+    [result] = by_line(verify(folder), 7)
+    if reached:
+        assert result.status in ("symbolic", "numeric"), result.message
+    else:
+        assert result.status == "failed", result
+        assert "not reached" in result.message or "do not meet where its condition ends" in result.message
+
+
+def test_prose_conditions_mark_the_boundary_too(tmp_path: Path) -> None:
+    body = (CARD + "```check\nsigma(x) := 1/(1+exp(-x))\n```\n\n"
+            "当 $T>1$ 时 $\\sigma(1/T)<\\sigma(2)$。\n\n当 $T>1$ 时 $\\sigma(1/T)<\\sigma(1)$。\n")
+    report = verify(content(tmp_path, body))
+    [weak] = [r for r in report.results if "sigma(2)" in r.text]
+    assert weak.status == "failed" and "at T = 1" in weak.message
+    [exact] = [r for r in report.results if "sigma(1)" in r.text and r.source == "formula"]
+    assert exact.status in ("symbolic", "numeric"), exact.message
+
+
+def test_what_sympy_cannot_bound_is_not_judged() -> None:
+    """No infimum found (two free names; a bound by a name): nothing is said about reach."""
+    scope = Scope()
+    for text in ("x + y < x + y + 1", "x**2 + 1 > 0 * x", "exp(x) > 0"):
+        assert unreached(ast.parse(text, mode="eval").body, scope, 1, lambda *_: "symbolic") == ""
