@@ -406,3 +406,14 @@ def test_a_free_name_said_to_differ_from_a_value_is_not_a_claim_for_all_values(t
     assert names.status == "unread" and "both sides are" in names.message
     [square] = by_line(report, 13)  # equal where a or b is 0
     assert square.status == "unread" and ("a=0" in square.message or "b=0" in square.message)
+
+
+def test_an_unequal_condition_that_governs_nothing_states_nothing(tmp_path: Path) -> None:
+    """`$d\\neq768$ 时` in a question with nothing decided under it restricts nothing (a flipped example
+    value `$d=768$ 时` had passed as a condition); `当 $x\\neq0$ 时 $x/x=1$` governs its claim."""
+    folder = content(tmp_path, "## $d\\neq768$ 时共多少？ {#idle}\n\n当 $x\\neq0$ 时 $x/x=1$。\n")
+    report = verify(folder)
+    [idle] = by_line(report, 5)
+    assert idle.status == "unread" and "no claim of its sentence" in idle.message
+    governed = [r for r in by_line(report, 7) if r.source == "formula"]
+    assert [r.status for r in governed] == ["setting", "symbolic"]

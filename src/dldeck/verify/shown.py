@@ -114,6 +114,8 @@ def card_statements(card: Card) -> Iterator[Item]:
     where = places(card)
     conditions: dict[int, list[ast.expr]] = {}  # sentence → its conditions so far
     examples: dict[int, list[ast.expr]] = {}  # paragraph → the example values it has given so far
+    unequal: dict[int, list[FormulaNote]] = {}  # sentence → its `name ≠ value` conditions
+    governing: set[int] = set()  # sentences with a claim decided under their conditions
     for node in shown_nodes(card):
         if isinstance(node, CheckBlock):
             for check in statements_of_block(node):
@@ -131,6 +133,10 @@ def card_statements(card: Card) -> Iterator[Item]:
             sentence = conditions.setdefault(place.sentence, []) if place.sentence else []
             example = examples.setdefault(place.run, []) if place.run else []
             for item in _formula_items(node, names, notation, sentence, place.condition, example):
+                if isinstance(item, FormulaNote) and item.status == "setting" and _differs(item):
+                    unequal.setdefault(place.sentence, []).append(item)
+                elif isinstance(item, FormulaStatement) and item.kind == "claim" and len(sentence) > 0:
+                    governing.add(place.sentence)
                 if isinstance(item, Statement) and item.kind == "define" and not _uses_later(item, names):
                     ordered.append(item)
                 else:
@@ -142,6 +148,8 @@ def card_statements(card: Card) -> Iterator[Item]:
         # them: the card's assumptions then hold from its start.
         assumptions = [item for item in ordered if isinstance(item, Statement) and item.kind == "assume"]
         ordered = assumptions + [item for item in ordered if item not in assumptions]
+    idle = {id(note) for sentence, notes in unequal.items() if sentence not in governing for note in notes}
+    relations = [_idle_condition(item) if id(item) in idle else item for item in relations]
     yield from ordered
     yield from relations
     for node in computed:
@@ -153,6 +161,18 @@ def card_statements(card: Card) -> Iterator[Item]:
             error.line = error.line or node.span.line
             error.text = node.expression
             yield error
+
+
+def _differs(note: FormulaNote) -> bool:
+    return "!=" in note.text and "==" not in note.text
+
+
+def _idle_condition(note: FormulaNote) -> FormulaNote:
+    """`$d\\neq768$ 时` with no claim after it in its sentence: a `≠` restricts nothing there (an `=`
+    would be an example value, a `<` a range the question asks about), so it states nothing."""
+    return dataclasses.replace(note, status="unread", message=(
+        f"«{note.text}» is a condition no claim of its sentence is decided under, so it states nothing: "
+        "give the value with =, or state the claim it is the condition of in the same sentence"))
 
 
 def _uses_later(definition: Statement, names: _Names) -> bool:
