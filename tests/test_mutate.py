@@ -127,3 +127,15 @@ def test_a_zero_sign_flip_is_reported_as_equivalent(tmp_path: Path) -> None:
     outcomes = _outcomes(tmp_path, "## 零？ {#zero}\n\n$\\frac{1+0}{10+0}=0.1$\n", strict=True)
     assert outcomes["\\frac{1-0}{10+0}=0.1"] == "equivalent"
     assert outcomes["\\frac{1+0}{11+0}=0.1"] == "caught"
+
+
+def test_a_misconception_changed_but_still_wrong_is_its_own_class(tmp_path: Path) -> None:
+    """A `% wrong:` formula changed to another wrong one is still proved wrong: not caught, not an
+    unguarded fact either; changed into a true one, it is caught."""
+    outcomes = _outcomes(tmp_path, "## 一千？ {#kilo}\n\n常见错误：\n\n"
+                                   "$$2^{10} = 1000 % wrong: 二进制的千是 1024$$\n", strict=True)
+    assert outcomes["2^{11} = 1000"] == "still wrong"
+    assert outcomes["2^{10} \\neq 1000"] == "caught"  # true now: a misconception that holds fails
+    verdicts = [mutate.Outcome(None, "still wrong"), mutate.Outcome(None, "caught")]  # type: ignore[arg-type]
+    assert mutate.summary(verdicts).endswith(
+        "0 survived in relational formulas, 1 misconceptions still wrong")

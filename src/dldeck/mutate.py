@@ -9,7 +9,9 @@ the original had not — a failed claim, an error or a timeout anywhere in the c
 any formula no longer read as verified, a definition or an example value (unread, failing for some
 values, undecidable) — or when a formula of the card that carried the ✓ lost it; *equivalent* when
 the mutated formula reads as the same statements with the same outcomes, or the mutation only flips the
-sign of a literal zero (`+0` ↔ `-0`, the same number); and *survives* otherwise (a
+sign of a literal zero (`+0` ↔ `-0`, the same number); *still wrong* when it changes a formula shown
+as a misconception (`% wrong:`) that is still proved wrong (not caught: the build proves it wrong, not
+which wrong version was meant); and *survives* otherwise (a
 formula that states no relation, such as an interval, survives every mutation: nothing checks it).
 
 Not mutated: numbers typed in prose (nothing verifies them; `dldeck check` counts them as "literal"),
@@ -66,7 +68,7 @@ class Mutation:
 @dataclass(frozen=True)
 class Outcome:
     mutation: Mutation
-    verdict: str  # "caught" | "survived" | "equivalent"
+    verdict: str  # "caught" | "survived" | "equivalent" | "still wrong"
     relational: bool = False  # the formula states a relation (a survivor there is unguarded)
 
 
@@ -264,6 +266,10 @@ def run(collection: Collection, chosen: Sequence[Mutation], *, timeout: float = 
             results = verify_collection(dataclasses.replace(collection, cards=(mutant,)), timeout=timeout,
                                         jobs=1).results
             verdict = judge(before, mutant, mutation, original, results, strict)
+            if verdict == "survived" and mutation.node.claim == "wrong":
+                # a misconception changed is still proved wrong: the build guarantees it is wrong, not
+                # which wrong version the author meant (not caught, and not an unguarded fact either)
+                verdict = "still wrong"
         # A survivor in a formula that states a relation (it has results) is a shown fact nothing guards,
         # unlike one in an interval or a bare expression.
         outcomes.append(Outcome(mutation, verdict, where in before.relational))
@@ -277,6 +283,8 @@ def summary(outcomes: Sequence[Outcome]) -> str:
     equivalent = sum(o.verdict == "equivalent" for o in outcomes)
     judged = len(outcomes) - equivalent
     unguarded = sum(o.verdict == "survived" and o.relational for o in outcomes)
+    still_wrong = sum(o.verdict == "still wrong" for o in outcomes)
     share = f"{100 * caught / judged:.0f}%" if judged else "–"
     return (f"{len(outcomes)} mutations, {caught} caught ({share} of {judged} non-equivalent), "
-            f"{equivalent} equivalent, {unguarded} survived in relational formulas")
+            f"{equivalent} equivalent, {unguarded} survived in relational formulas, "
+            f"{still_wrong} misconceptions still wrong")
