@@ -417,3 +417,14 @@ def test_an_unequal_condition_that_governs_nothing_states_nothing(tmp_path: Path
     assert idle.status == "unread" and "no claim of its sentence" in idle.message
     governed = [r for r in by_line(report, 7) if r.source == "formula"]
     assert [r.status for r in governed] == ["setting", "symbolic"]
+
+
+def test_an_example_value_reaches_the_names_defined_through_it(tmp_path: Path) -> None:
+    """`$\\rho=1.5$` then `$\\bar\\rho A=1.2$`: \\bar\\rho was defined through ρ, so the example's value
+    holds inside it too (it had read ρ as any number there, and the claim failed for some)."""
+    body = ("## 截断？ {#clip}\n\n$$\\bar\\rho=\\min(\\rho, 1.2)$$\n\n"
+            "例如 $\\rho=1.5$，$\\bar\\rho=1.2$；$\\rho=1$，$\\bar\\rho=1.3$。\n")
+    report = verify(content(tmp_path, body))
+    claims = [r for r in by_line(report, 9) if r.status not in ("setting",)]
+    assert [r.status for r in claims] == ["symbolic", "failed"], claims
+    assert "1.3" in claims[1].message

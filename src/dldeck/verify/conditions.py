@@ -14,7 +14,7 @@ import copy
 from collections.abc import Sequence
 
 from dldeck.verify.syntax import CheckError, definition_head
-from dldeck.verify.tex_idioms import under
+from dldeck.verify.tex_idioms import make_call, make_name, under
 
 # --------------------------------------------------------------------------- deciding under conditions
 
@@ -80,7 +80,17 @@ def _substitute(claim: ast.expr, left: ast.expr, right: ast.expr, budget: list[i
     if head is None:
         return claim
     name, params = head
-    return _Replace(name, params, right, budget).visit(_copy(claim, budget))
+    replaced = _Replace(name, params, right, budget).visit(_copy(claim, budget))
+    if params or not isinstance(replaced, ast.Compare):
+        return replaced
+    # names the card defines through the example's name (`\bar\rho` of `\rho`) take its value too
+    def valued(side: ast.expr) -> ast.expr:
+        named = any(isinstance(node, ast.Name) for node in ast.walk(side))
+        return make_call("with_value", side, make_name(name), right) if named else side
+
+    replaced.left = valued(replaced.left)
+    replaced.comparators = [valued(side) for side in replaced.comparators]
+    return replaced
 
 
 class _Replace(ast.NodeTransformer):

@@ -199,6 +199,28 @@ def _subs(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
     return check_size(f.subs(x, value))
 
 
+def _with_value(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    """`with_value(side, x, v)`: a claim's side under an example value `x = v` (verify/conditions.py
+    wraps them): x is already replaced where the claim names it; this gives it the value inside the
+    names the card defines through it too (`\\bar\\rho` after `$\\rho=1.5$`). Unlike `subs`, what does
+    not contain x (a tuple, a string) is left as it is."""
+    _arity("with_value", args, kwargs, 3, 3)
+    x = _symbol_arg(args[1], "with_value")
+    value = expect_expr(args[2], "with_value() value")
+    return _valued(args[0], x, value)
+
+
+def _valued(item: Any, x: sympy.Symbol, value: sympy.Expr) -> Any:
+    if isinstance(item, tuple):
+        return tuple(_valued(part, x, value) for part in item)
+    if is_matrix(item):
+        return matrices.elementwise(item, lambda entry: _valued(entry, x, value))
+    if isinstance(item, sympy.Basic) and x in item.free_symbols:
+        _refuse_exploding_substitution(item, x, value)
+        return check_size(item.subs(x, value))
+    return item
+
+
 def _refuse_exploding_substitution(f: sympy.Expr, x: sympy.Symbol, value: sympy.Expr) -> None:
     """`subs(2**x, x, 10**9)` would compute a 10**9-bit integer: apply the power/factorial limits."""
     for power in f.atoms(sympy.Pow):
@@ -289,6 +311,7 @@ FUNCTIONS: dict[str, Builtin] = {
     "argmax": _extremum("argmax"),
     "argmin": _extremum("argmin"),
     "subs": _subs,
+    "with_value": _with_value,
     "simplify": _simplify,
     "expand": _expand,
     "approx": _approx_outside_claim,
