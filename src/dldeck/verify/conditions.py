@@ -85,7 +85,8 @@ def _substitute(claim: ast.expr, left: ast.expr, right: ast.expr, budget: list[i
         return replaced
     # names the card defines through the example's name (`\bar\rho` of `\rho`) take its value too
     def valued(side: ast.expr) -> ast.expr:
-        named = any(isinstance(node, ast.Name) for node in ast.walk(side))
+        called = {id(node.func) for node in ast.walk(side) if isinstance(node, ast.Call)}
+        named = any(isinstance(node, ast.Name) and id(node) not in called for node in ast.walk(side))
         return make_call("with_value", side, make_name(name), right) if named else side
 
     replaced.left = valued(replaced.left)
