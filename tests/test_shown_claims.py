@@ -135,7 +135,8 @@ def test_a_number_given_for_an_example_defines_nothing(tmp_path: Path) -> None:
             "```check\ns(x) := 1/(1 + exp(-x))\ndiff(s(x), x) == s(x)*(1 - s(x))\n```\n")
     report = verify(content(tmp_path, body))
     assert report.ok, report.diagnostics
-    assert [r.status for r in report.results] == ["symbolic", "setting"]
+    # a value no shown claim uses guards nothing (the check's claim holds for all x): counted as unused
+    assert [r.status for r in report.results] == ["symbolic", "unused"]
 
 
 def test_cloze_markers_inside_a_formula_are_not_part_of_the_claim(tmp_path: Path) -> None:
@@ -216,8 +217,9 @@ def test_check_prints_the_coverage_line(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["check"])
     assert result.exit_code == 0, result.output
-    assert ("formulas: 4 relational — 1 verified, 0 definitions, 1 example values, 1 exempt, "
-            "1 wrong (proved wrong), 0 unread; prose numbers: 1 computed, 1 literal") in result.output
+    assert ("formulas: 4 relational — 1 verified, 0 definitions, 1 example values (1 used by no claim), "
+            "1 exempt, 1 wrong (proved wrong), 0 unread; prose numbers: 1 computed, 1 literal"
+            ) in result.output
 
 
 def test_figures_see_formula_functions_but_not_abbreviations(tmp_path: Path) -> None:
@@ -328,7 +330,7 @@ def test_an_example_value_holds_for_the_rest_of_its_paragraph(tmp_path: Path) ->
                                "每个元素要 $d=8$ 次乘法。\n\n$n^2=16$\n")
     report = verify(folder)
     assert [(r.status, r.text) for r in by_line(report, 7)] == [
-        ("setting", "n == 4"), ("setting", "d == 8"), ("symbolic", "4 ** 2 == 16"), ("setting", "d == 8")]
+        ("setting", "n == 4"), ("unused", "d == 8"), ("symbolic", "4 ** 2 == 16"), ("unused", "d == 8")]
     # the next paragraph is not decided at n=4
     [elsewhere] = by_line(report, 9)
     assert elsewhere.status == "unread" and "fails for some values of n" in elsewhere.message
@@ -428,3 +430,20 @@ def test_an_example_value_reaches_the_names_defined_through_it(tmp_path: Path) -
     claims = [r for r in by_line(report, 9) if r.status not in ("setting",)]
     assert [r.status for r in claims] == ["symbolic", "failed"], claims
     assert "1.3" in claims[1].message
+
+
+def test_an_example_value_no_claim_uses_is_counted_as_unused(tmp_path: Path) -> None:
+    """`$\\gamma=0.9$ 时 $\\frac{1}{1-0.9}=10$` restates the value: a changed γ passes, so γ is unused;
+    written through the name (`$\\frac{1}{1-\\gamma}=10$`) or through a definition of it, it is used."""
+    body = ("## 几倍？ {#momentum}\n\n$\\gamma=0.9$ 时 $\\frac{1}{1-0.9}=10$。\n\n"
+            "$\\gamma=0.9$ 时 $\\frac{1}{1-\\gamma}=10$。\n\n$$m=\\frac{1}{1-\\gamma}$$\n\n"
+            "$\\gamma=0.99$ 时 $m=100$。\n")
+    report = verify(content(tmp_path, body))
+    [literal] = [r for r in by_line(report, 7) if r.text == "gamma == 0.9"]
+    assert literal.status == "unused" and "used by no claim" in literal.message
+    [named] = [r for r in by_line(report, 9) if r.text == "gamma == 0.9"]
+    assert named.status == "setting"
+    [through] = [r for r in by_line(report, 13) if r.text == "gamma == 0.99"]
+    assert through.status == "setting"
+    [claim] = [r for r in by_line(report, 13) if r.status not in ("setting", "unused")]
+    assert claim.status == "symbolic" and claim.text.startswith("with_value(m, gamma, 0.99)")

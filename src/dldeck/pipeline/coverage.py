@@ -12,7 +12,7 @@ from dldeck.errors import Diagnostic, quote
 from dldeck.model import Card, Collection, ComputedKey, Paragraph, Text, Verified
 
 # A verdict per formula, from its statements' statuses (the first that applies wins).
-FORMULA_VERDICTS = ("failed", "unread", "wrong", "exempt", "verified", "definition", "setting")
+FORMULA_VERDICTS = ("failed", "unread", "wrong", "exempt", "unused", "verified", "definition", "setting")
 _PROBLEMS = ("failed", "error", "timeout")
 # A number typed in prose: digits, with `,` or `.` between digit groups (`61,100,840`, `0.5`).
 PROSE_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -37,8 +37,10 @@ class Coverage:
 
     def line(self) -> str:
         c = self.counts
+        examples = c.get("setting", 0) + c.get("unused", 0)
         return (f"formulas: {len(self.formulas)} relational — {c.get('verified', 0)} verified, "
-                f"{c.get('definition', 0)} definitions, {c.get('setting', 0)} example values, "
+                f"{c.get('definition', 0)} definitions, {examples} example values "
+                f"({c.get('unused', 0)} used by no claim), "
                 f"{c.get('exempt', 0)} exempt, {c.get('wrong', 0)} wrong (proved wrong), "
                 f"{c.get('unread', 0)} unread; "
                 f"prose numbers: {self.computed} computed, {self.literal} literal")
@@ -62,13 +64,16 @@ def formula_verdicts(results: Iterable) -> tuple[FormulaVerdict, ...]:
             verdict = "unread"
         elif statuses & {"wrong", "exempt"}:
             verdict = "wrong" if "wrong" in statuses else "exempt"
+        elif "unused" in statuses:
+            verdict = "unused"
         elif statuses & {"symbolic", "numeric"}:
             verdict = "verified"
         elif "definition" in statuses:
             verdict = "definition"
         else:
             verdict = "setting"
-        message = next((r.message for r in group if r.status in ("unread", *_PROBLEMS) and r.message), "")
+        message = next((r.message for r in group
+                        if r.status in ("unread", "unused", *_PROBLEMS) and r.message), "")
         verdicts.append(FormulaVerdict(slugs[key], key[0], key[1], key[2], verdict, message))
     return tuple(sorted(verdicts, key=lambda v: (v.path, v.line, v.tex)))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from dldeck.verify.syntax import CheckError, definition_head
 from dldeck.verify.tex_idioms import make_call, make_name, under
@@ -23,17 +23,20 @@ from dldeck.verify.tex_idioms import make_call, make_name, under
 MAX_SUBSTITUTED_NODES = 20_000
 
 
-def apply(conditions: Sequence[ast.expr], claim: ast.expr) -> list[ast.expr]:
+def apply(conditions: Sequence[ast.expr], claim: ast.expr,
+          reaches: Callable[[str], set[str]] | None = None) -> list[ast.expr]:
     """`claim` decided under the sentence's conditions, in order: one or more claims (a chain condition
-    splits the claim into links, as `under` does). Raises CheckError when substituting would copy more
-    than MAX_SUBSTITUTED_NODES nodes."""
+    splits the claim into links, as `under` does). `reaches(n)` names what the card's definition of n
+    uses, directly or not: a side naming such a definition gets a value's name through `with_value`.
+    Raises CheckError when substituting would copy more than MAX_SUBSTITUTED_NODES nodes."""
     claims = [claim]
     budget = [MAX_SUBSTITUTED_NODES]
     for condition in conditions:
         if not isinstance(condition, ast.Compare):
             continue
         if len(condition.ops) == 1 and isinstance(condition.ops[0], ast.Eq):
-            claims = [_substitute(c, condition.left, condition.comparators[0], budget) for c in claims]
+            value = condition.comparators[0]
+            claims = [_substitute(c, condition.left, value, budget, reaches) for c in claims]
             continue
         left = condition.left
         for op, right in zip(condition.ops, condition.comparators, strict=True):
@@ -71,7 +74,8 @@ def _copy(node: ast.expr, budget: list[int]) -> ast.expr:
     return copy.deepcopy(node)
 
 
-def _substitute(claim: ast.expr, left: ast.expr, right: ast.expr, budget: list[int]) -> ast.expr:
+def _substitute(claim: ast.expr, left: ast.expr, right: ast.expr, budget: list[int],
+                reaches: Callable[[str], set[str]] | None = None) -> ast.expr:
     """`name = value` (or `value = name`) replaces the name; `f(x) = body` replaces each call of `f`.
     An equality of two expressions says nothing a substitution can use: the claim stays as it is."""
     head = definition_head(left)
@@ -81,13 +85,12 @@ def _substitute(claim: ast.expr, left: ast.expr, right: ast.expr, budget: list[i
         return claim
     name, params = head
     replaced = _Replace(name, params, right, budget).visit(_copy(claim, budget))
-    if params or not isinstance(replaced, ast.Compare):
+    if params or reaches is None or not isinstance(replaced, ast.Compare):
         return replaced
     # names the card defines through the example's name (`\bar\rho` of `\rho`) take its value too
     def valued(side: ast.expr) -> ast.expr:
-        called = {id(node.func) for node in ast.walk(side) if isinstance(node, ast.Call)}
-        named = any(isinstance(node, ast.Name) and id(node) not in called for node in ast.walk(side))
-        return make_call("with_value", side, make_name(name), right) if named else side
+        through = any(isinstance(node, ast.Name) and name in reaches(node.id) for node in ast.walk(side))
+        return make_call("with_value", side, make_name(name), right) if through else side
 
     replaced.left = valued(replaced.left)
     replaced.comparators = [valued(side) for side in replaced.comparators]

@@ -70,11 +70,12 @@ class ComputedStatement(Statement):
 class FormulaNote:
     """A shown formula that gives nothing to run: exempt, unread, or a value for an example."""
 
-    status: str  # "exempt" | "unread" | "setting"
+    status: str  # "exempt" | "unread" | "setting" | "unused"
     tex: str
     line: int
     message: str = ""
     text: str = ""
+    condition: ast.expr | None = None  # a setting's comparison, as later claims are decided under it
 
 
 Item = Statement | CheckError | FormulaNote
@@ -95,11 +96,32 @@ class _Names:
         self.by_checks = {item.name for item in checks if item.kind == "define"}
         self.assumed = {name for item in checks if item.kind == "assume" for name in item.assumed}
         self.functions = {item.name for item in checks if item.kind == "define" and item.params}
+        self.uses: dict[str, set[str]] = {}  # a definition → the names its body uses
+        for item in checks:
+            if item.kind == "define":
+                self._record(item)
 
     def add(self, statement: Statement) -> None:
         self.defined.add(statement.name)
         if statement.params:
             self.functions.add(statement.name)
+        self._record(statement)
+
+    def _record(self, statement: Statement) -> None:
+        if statement.body is not None:
+            used = _names_in(statement.body) - set(statement.params)
+            self.uses.setdefault(statement.name, set()).update(used)
+
+    def reaches(self, name: str) -> set[str]:
+        """Every name the card's definition of `name` uses, directly or through other definitions."""
+        seen: set[str] = set()
+        todo = list(self.uses.get(name, ()))
+        while todo:
+            other = todo.pop()
+            if other not in seen:
+                seen.add(other)
+                todo.extend(self.uses.get(other, ()))
+        return seen
 
 
 def card_statements(card: Card) -> Iterator[Item]:
@@ -114,8 +136,7 @@ def card_statements(card: Card) -> Iterator[Item]:
     where = places(card)
     conditions: dict[int, list[ast.expr]] = {}  # sentence → its conditions so far
     examples: dict[int, list[ast.expr]] = {}  # paragraph → the example values it has given so far
-    unequal: dict[int, list[FormulaNote]] = {}  # sentence → its `name ≠ value` conditions
-    governing: set[int] = set()  # sentences with a claim decided under their conditions
+    mentioned: dict[int, set[str]] = {}  # id of a setting's comparison → names of claims decided under it
     for node in shown_nodes(card):
         if isinstance(node, CheckBlock):
             for check in statements_of_block(node):
@@ -132,11 +153,7 @@ def card_statements(card: Card) -> Iterator[Item]:
             place = where.get(id(node), Place(0, False))
             sentence = conditions.setdefault(place.sentence, []) if place.sentence else []
             example = examples.setdefault(place.run, []) if place.run else []
-            for item in _formula_items(node, names, notation, sentence, place.condition, example):
-                if isinstance(item, FormulaNote) and item.status == "setting" and _differs(item):
-                    unequal.setdefault(place.sentence, []).append(item)
-                elif isinstance(item, FormulaStatement) and item.kind == "claim" and len(sentence) > 0:
-                    governing.add(place.sentence)
+            for item in _formula_items(node, names, notation, sentence, place.condition, example, mentioned):
                 if isinstance(item, Statement) and item.kind == "define" and not _uses_later(item, names):
                     ordered.append(item)
                 else:
@@ -148,8 +165,7 @@ def card_statements(card: Card) -> Iterator[Item]:
         # them: the card's assumptions then hold from its start.
         assumptions = [item for item in ordered if isinstance(item, Statement) and item.kind == "assume"]
         ordered = assumptions + [item for item in ordered if item not in assumptions]
-    idle = {id(note) for sentence, notes in unequal.items() if sentence not in governing for note in notes}
-    relations = [_idle_condition(item) if id(item) in idle else item for item in relations]
+    relations = _mark_unused(relations, names, mentioned)
     yield from ordered
     yield from relations
     for node in computed:
@@ -163,13 +179,46 @@ def card_statements(card: Card) -> Iterator[Item]:
             yield error
 
 
+def _names_in(node: ast.expr) -> set[str]:
+    """Every name a node uses, functions it calls included (a function may be defined through a name)."""
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _mention(givens: list[ast.expr], claim: ast.expr, mentioned: dict[int, set[str]]) -> None:
+    for given in givens:
+        mentioned.setdefault(id(given), set()).update(_names_in(claim))
+
+
+def _mark_unused(relations: list[Item], names: _Names, mentioned: dict[int, set[str]]) -> list[Item]:
+    """A setting no claim decided under it uses (directly, or through a name the card defines from it)
+    guards nothing: a changed value passes. Counted as unused; a `≠` is unread (see `_idle_condition`)."""
+
+    def reach(used: set[str]) -> set[str]:
+        return used.union(*(names.reaches(name) for name in used))
+
+    marked: list[Item] = []
+    for item in relations:
+        if isinstance(item, FormulaNote) and item.status == "setting" and item.condition is not None:
+            if not _names_in(item.condition) & reach(mentioned.get(id(item.condition), set())):
+                item = _idle_condition(item) if _differs(item) else dataclasses.replace(
+                    item, status="unused", message=(
+                        f"«{item.text}» is used by no claim after it in its {_scope_word(item)}: a changed "
+                        "value would pass; show what follows from it (a formula or a computed number)"))
+        marked.append(item)
+    return marked
+
+
+def _scope_word(note: FormulaNote) -> str:
+    return "sentence" if "sentence" in note.message else "paragraph"
+
+
 def _differs(note: FormulaNote) -> bool:
     return "!=" in note.text and "==" not in note.text
 
 
 def _idle_condition(note: FormulaNote) -> FormulaNote:
-    """`$d\\neq768$ 时` with no claim after it in its sentence: a `≠` restricts nothing there (an `=`
-    would be an example value, a `<` a range the question asks about), so it states nothing."""
+    """`$d\\neq768$ 时` with no claim after it that uses d: a `≠` restricts nothing there (an `=` would be
+    an example value, a `<` a range the question asks about), so it states nothing."""
     return dataclasses.replace(note, status="unread", message=(
         f"«{note.text}» is a condition no claim of its sentence is decided under, so it states nothing: "
         "give the value with =, or state the claim it is the condition of in the same sentence"))
@@ -190,7 +239,8 @@ def _check_item(item: Statement | CheckError, names: _Names) -> Statement | Chec
 
 
 def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, str],
-                   sentence: list[ast.expr], condition: bool, examples: list[ast.expr]) -> Iterator[Item]:
+                   sentence: list[ast.expr], condition: bool, examples: list[ast.expr],
+                   mentioned: dict[int, set[str]]) -> Iterator[Item]:
     """The formula's statements. `sentence` holds the conditions stated so far in its sentence (a
     condition formula adds to it; the other formulas of the sentence are claims decided under them).
     `examples` holds the example values given so far in its paragraph (`$n=1024$`, `$G=1$`): the
@@ -215,16 +265,17 @@ def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, 
         if as_condition and not wrong and isinstance(body, ast.Compare):
             sentence[:] = [c for c in sentence if not resets([c], body)] + [body]
             yield FormulaNote("setting", node.tex, line, "a condition for the rest of its sentence",
-                              text=statement.text)
+                              text=statement.text, condition=body)
             continue
         if example:
             assert isinstance(body, ast.Compare)
             examples[:] = [c for c in examples if not resets([c], body)] + [body]
             yield FormulaNote("setting", node.tex, line, "an example value for the rest of its paragraph",
-                              text=statement.text)
+                              text=statement.text, condition=body)
             continue
         if sentence and body is not None:
-            yield from _decided_under(examples + sentence, body, node, wrong)
+            _mention(examples + sentence, body, mentioned)
+            yield from _decided_under(examples + sentence, body, node, wrong, names)
             continue
         if not wrong:
             definition = definition_of(statement, frozenset(names.defined | names.by_checks))
@@ -240,8 +291,9 @@ def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, 
         at_example = None
         if examples and body is not None and not wrong:
             try:
-                [at_example] = apply(examples, body)  # equalities: substituted, never split
+                [at_example] = apply(examples, body, names.reaches)  # equalities: substituted, never split
                 validate(ast.Expression(body=at_example), ast.unparse(at_example), line)
+                _mention(examples, body, mentioned)
             except CheckError:
                 at_example = None  # too large once substituted: decided in general only
         yield FormulaStatement(**_fields(statement), tex=node.tex, wrong=wrong, reason=node.reason,
@@ -249,11 +301,11 @@ def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, 
 
 
 def _decided_under(conditions: list[ast.expr], body: ast.expr, node: Math | DisplayMath,
-                   wrong: bool) -> Iterator[Item]:
+                   wrong: bool, names: _Names) -> Iterator[Item]:
     """A formula's claim decided under the conditions and example values stated before it."""
     line = node.span.line
     try:
-        claims = apply(conditions, body)
+        claims = apply(conditions, body, names.reaches)
     except CheckError as error:
         yield FormulaNote("unread", node.tex, line, error.message)
         return
