@@ -121,6 +121,12 @@ def test_flipping_the_sign_of_a_literal_zero_is_equivalent_and_nothing_else_is()
     assert not mutate.zero_sign_flip("x+0^y", "x-0^y")  # 0^0 is 1
     assert not mutate.zero_sign_flip("x+1", "x-1")
     assert not mutate.zero_sign_flip("x+0", "x+1")
+    # a product with a literal zero factor is zero too (`+ p\cdot 0`: the dropped unit contributes 0)
+    assert mutate.zero_sign_flip("&= (1-p)y + p\\cdot 0\\\\&= y", "&= (1-p)y - p\\cdot 0\\\\&= y")
+    assert mutate.zero_sign_flip("a+0\\times b=a", "a-0\\times b=a")
+    assert not mutate.zero_sign_flip("a+p\\cdot 0.5", "a-p\\cdot 0.5")
+    assert not mutate.zero_sign_flip("a+p\\cdot 10", "a-p\\cdot 10")
+    assert not mutate.zero_sign_flip("a+p\\cdot 0 + q", "a+p\\cdot 0 - q")  # q is not zero
 
 
 def test_a_zero_sign_flip_is_reported_as_equivalent(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ the original had not — a failed claim, an error or a timeout anywhere in the c
 any formula no longer read as verified, a definition or an example value (unread, failing for some
 values, undecidable) — or when a formula of the card that carried the ✓ lost it; *equivalent* when
 the mutated formula reads as the same statements with the same outcomes, or the mutation only flips the
-sign of a literal zero (`+0` ↔ `-0`, the same number); *still wrong* when it changes a formula shown
+sign of a literal zero or of a product with a zero factor (`+0` ↔ `-0`, `+p\\cdot0`: the same number);
+*still wrong* when it changes a formula shown
 as a misconception (`% wrong:`) that is still proved wrong (not caught: the build proves it wrong, not
 which wrong version was meant); and *survives* otherwise (a
 formula that states no relation, such as an interval, survives every mutation: nothing checks it).
@@ -112,12 +113,36 @@ def text_mutants(text: str) -> Iterator[str]:
 
 def zero_sign_flip(original: str, mutant: str) -> bool:
     """`+0` ↔ `-0`: adding or subtracting a literal zero is the same statement (`(1-0)\\theta_t` and
-    `(1+0)\\theta_t`), so such a mutant is equivalent by construction — no verification can tell."""
+    `(1+0)\\theta_t`, `+ p\\cdot 0`), so such a mutant is equivalent by construction — no verification
+    can tell."""
     if len(original) != len(mutant):
         return False
     changed = [i for i, (a, b) in enumerate(zip(original, mutant, strict=True)) if a != b]
     return (len(changed) == 1 and {original[changed[0]], mutant[changed[0]]} == {"+", "-"}
-            and _ZERO_OPERAND.match(original, changed[0] + 1) is not None)
+            and (_ZERO_OPERAND.match(original, changed[0] + 1) is not None
+                 or _zero_product(_term(original, changed[0] + 1))))
+
+
+def _term(text: str, start: int) -> str:
+    """The term after a sign: up to the next `+`, `-`, relation or row break outside braces."""
+    depth = 0
+    for index in range(start, len(text)):
+        char = text[index]
+        if char in "{(":
+            depth += 1
+        elif char in "})":
+            if depth == 0:
+                return text[start:index]
+            depth -= 1
+        elif depth == 0 and (char in "+-=<>&" or text.startswith("\\\\", index)):
+            return text[start:index]
+    return text[start:]
+
+
+def _zero_product(term: str) -> bool:
+    """`p\\cdot 0`, `0\\times x`: a product with a literal zero factor (not `0.5`, `0^x`, `10`)."""
+    factors = re.split(r"\\cdot|\\times", term)
+    return len(factors) > 1 and any(re.fullmatch(r"\s*0\s*", factor) for factor in factors)
 
 
 def mutations(collection: Collection, files: Sequence[str] = ()) -> list[Mutation]:
