@@ -271,3 +271,12 @@ q != (1, 2)
     assert "at d=768" in results[2].message
     assert "at n=3" in results[6].message
     assert "at q=(1, 2)" in results[10].message
+
+
+def test_not_equal_under_a_condition_fails_where_the_condition_makes_the_sides_agree():
+    """`Piecewise((w*Max(0, b), b < 0), (1, True)) != 0`: zero on a whole region (b < 0), which no
+    sign change shows; a sample point there is the counterexample."""
+    source = ("Piecewise((w*Max(0, b), b < 0), (1, True)) != 0\n"
+              "Piecewise((w*Max(0, b) + 1, b < 0), (1, True)) != 0\n")
+    statuses = [r.status for r in verify(make_card("region", (0, source))).results]
+    assert statuses[0] == "failed" and statuses[1] != "failed"

@@ -328,18 +328,38 @@ def _zero_of(difference: sympy.Expr, symbols: list[sympy.Symbol], rng: random.Ra
             continue
         if solutions is sympy.S.EmptySet:
             return NEVER
-        if not isinstance(solutions, sympy.FiniteSet):
+        candidates = _members(solutions)
+        if candidates is None:
             continue
         others = [s for s in symbols if s is not symbol]
-        for candidate in solutions:
+        for candidate in candidates:
             for rest in sample_points(others, rng, 12) if others else iter([{}]):
                 value = candidate.subs(rest)
                 point = {**rest, symbol: value}
                 if value.is_real and domain.contains(value) is sympy.true and _is_zero_at(difference, point):
                     return point
-        if all(not candidate.free_symbols for candidate in solutions):
+        if isinstance(solutions, sympy.FiniteSet) and all(not c.free_symbols for c in solutions):
             return NEVER  # every solution lies outside the symbol's assumptions
     return _bisected_zero(difference, symbols, rng)
+
+
+def _members(solutions: sympy.Set) -> list[sympy.Expr] | None:
+    """A few members of a solution set (a finite set's all, an interval's inner points), or None."""
+    if isinstance(solutions, sympy.FiniteSet):
+        return list(solutions)
+    if isinstance(solutions, sympy.Union):
+        parts = [_members(part) for part in solutions.args]
+        return None if any(part is None for part in parts) else [m for part in parts for m in part or []]
+    if isinstance(solutions, sympy.Interval):
+        low, high = solutions.inf, solutions.sup
+        if low.is_finite and high.is_finite:
+            return [(low + high) / 2]
+        if low.is_finite:
+            return [low + 1]
+        if high.is_finite:
+            return [high - 1]
+        return [sympy.Integer(0)]
+    return None
 
 
 def _is_zero_at(difference: sympy.Expr, point: dict) -> bool:
@@ -348,17 +368,15 @@ def _is_zero_at(difference: sympy.Expr, point: dict) -> bool:
 
 
 def _bisected_zero(difference: sympy.Expr, symbols: list[sympy.Symbol], rng: random.Random) -> dict | None:
-    if any(s.is_integer for s in symbols):
-        return None
     value_at = Screen(difference, symbols, numeric)
     signed: dict[bool, dict] = {}
     for point in sample_points(symbols, rng, INEQUALITY_RANDOM):
         value = value_at(point)
+        if value == 0 and _is_zero_at(difference, point):
+            return point  # the sides agree here outright (a case of a piecewise claim)
         if isinstance(value, float) and value != 0:
             signed.setdefault(value > 0, point)
-        if len(signed) == 2:
-            break
-    else:
+    if len(signed) < 2 or any(s.is_integer for s in symbols):
         return None
     low, high = signed[False], signed[True]  # difference < 0 at low, > 0 at high
     start = abs(value_at(low) or 0) + abs(value_at(high) or 0)
