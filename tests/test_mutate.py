@@ -144,4 +144,13 @@ def test_a_misconception_changed_but_still_wrong_is_its_own_class(tmp_path: Path
     assert outcomes["2^{10} \\neq 1000"] == "caught"  # true now: a misconception that holds fails
     verdicts = [mutate.Outcome(None, "still wrong"), mutate.Outcome(None, "caught")]  # type: ignore[arg-type]
     assert mutate.summary(verdicts).endswith(
-        "0 survived in relational formulas, 1 misconceptions still wrong")
+        "0 survived in relational formulas, 0 still true, 1 misconceptions still wrong")
+
+
+def test_a_change_that_leaves_a_true_statement_is_still_true_not_caught(tmp_path: Path) -> None:
+    """`\\lfloor 7/4\\rfloor = 1` → `\\lfloor 7/5\\rfloor = 1`: a floor that does not move, so the changed
+    formula is verified — "still true", listed and not caught; a change that breaks it is caught."""
+    outcomes = _outcomes(tmp_path, "## 下取整？ {#floor}\n\n$$\\lfloor 7/4\\rfloor = 1$$\n", strict=True)
+    assert outcomes["\\lfloor 7/5\\rfloor = 1"] == "still true"
+    assert outcomes["\\lfloor 8/4\\rfloor = 1"] == "caught"
+    assert outcomes["\\lfloor 7/4\\rfloor = 2"] == "caught"

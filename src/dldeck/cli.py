@@ -227,7 +227,7 @@ def mutate(content_dir: Path, timeout: float, files: tuple[str, ...], seed: int,
     with err.status("mutating…") as status:
         outcomes = mutation.run(collection, chosen, timeout=timeout, strict=strict,
                                 progress=lambda done, total: status.update(f"[cyan]mutation {done}/{total}…"))
-    for verdict in ("survived", "still wrong", "equivalent"):
+    for verdict in ("survived", "still true", "still wrong", "equivalent"):
         for outcome in outcomes:
             if outcome.verdict == verdict:
                 m = outcome.mutation

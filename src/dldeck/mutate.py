@@ -12,7 +12,9 @@ the mutated formula reads as the same statements with the same outcomes, or the 
 sign of a literal zero or of a product with a zero factor (`+0` ↔ `-0`, `+p\\cdot0`: the same number);
 *still wrong* when it changes a formula shown
 as a misconception (`% wrong:`) that is still proved wrong (not caught: the build proves it wrong, not
-which wrong version was meant); and *survives* otherwise (a
+which wrong version was meant); *still true* when the changed formula is verified for all values (another
+true statement: `o(112, 4, 2, 0) = 55` where a floor does not move; not caught — no verification can
+call it wrong — and listed, since it often marks a claim worth tightening); and *survives* otherwise (a
 formula that states no relation, such as an interval, survives every mutation: nothing checks it).
 
 Not mutated: numbers typed in prose (nothing verifies them; `dldeck check` counts them as "literal"),
@@ -69,7 +71,7 @@ class Mutation:
 @dataclass(frozen=True)
 class Outcome:
     mutation: Mutation
-    verdict: str  # "caught" | "survived" | "equivalent" | "still wrong"
+    verdict: str  # "caught" | "survived" | "equivalent" | "still wrong" | "still true"
     relational: bool = False  # the formula states a relation (a survivor there is unguarded)
 
 
@@ -295,6 +297,8 @@ def run(collection: Collection, chosen: Sequence[Mutation], *, timeout: float = 
                 # a misconception changed is still proved wrong: the build guarantees it is wrong, not
                 # which wrong version the author meant (not caught, and not an unguarded fact either)
                 verdict = "still wrong"
+            elif verdict == "survived" and _still_true(results, mutation):
+                verdict = "still true"
         # A survivor in a formula that states a relation (it has results) is a shown fact nothing guards,
         # unlike one in an interval or a bare expression.
         outcomes.append(Outcome(mutation, verdict, where in before.relational))
@@ -303,13 +307,22 @@ def run(collection: Collection, chosen: Sequence[Mutation], *, timeout: float = 
     return outcomes
 
 
+def _still_true(results: Sequence[Any], mutation: Mutation) -> bool:
+    """The changed formula is verified, for all values: the learner reads another true statement
+    (`o(112, 4, 2, 0) = 55`, a floor that does not move), which no verification can call wrong."""
+    own = [r for r in results if r.source == "formula" and r.line == mutation.node.span.line
+           and r.formula == mutation.mutant]
+    return bool(own) and all(r.status in ("symbolic", "numeric") and r.message != AT_EXAMPLE for r in own)
+
+
 def summary(outcomes: Sequence[Outcome]) -> str:
     caught = sum(o.verdict == "caught" for o in outcomes)
     equivalent = sum(o.verdict == "equivalent" for o in outcomes)
     judged = len(outcomes) - equivalent
     unguarded = sum(o.verdict == "survived" and o.relational for o in outcomes)
     still_wrong = sum(o.verdict == "still wrong" for o in outcomes)
+    still_true = sum(o.verdict == "still true" for o in outcomes)
     share = f"{100 * caught / judged:.0f}%" if judged else "–"
     return (f"{len(outcomes)} mutations, {caught} caught ({share} of {judged} non-equivalent), "
             f"{equivalent} equivalent, {unguarded} survived in relational formulas, "
-            f"{still_wrong} misconceptions still wrong")
+            f"{still_true} still true, {still_wrong} misconceptions still wrong")
