@@ -184,6 +184,15 @@ def _names_in(node: ast.expr) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
+def _given(condition: ast.expr) -> set[str]:
+    """The names a setting gives a value or a range: `β = μ_B`, `β ≠ μ_B` give β (a claim mentioning only
+    μ_B does not use it); `0 < η < 2/λ` restricts every name it mentions."""
+    if (isinstance(condition, ast.Compare) and len(condition.ops) == 1
+            and isinstance(condition.ops[0], ast.Eq | ast.NotEq) and isinstance(condition.left, ast.Name)):
+        return {condition.left.id}
+    return _names_in(condition)
+
+
 def _mention(givens: list[ast.expr], claim: ast.expr, mentioned: dict[int, set[str]]) -> None:
     for given in givens:
         mentioned.setdefault(id(given), set()).update(_names_in(claim))
@@ -199,7 +208,7 @@ def _mark_unused(relations: list[Item], names: _Names, mentioned: dict[int, set[
     marked: list[Item] = []
     for item in relations:
         if isinstance(item, FormulaNote) and item.status == "setting" and item.condition is not None:
-            if not _names_in(item.condition) & reach(mentioned.get(id(item.condition), set())):
+            if not _given(item.condition) & reach(mentioned.get(id(item.condition), set())):
                 item = _idle_condition(item) if _differs(item) else dataclasses.replace(
                     item, status="unused", message=(
                         f"«{item.text}» is used by no claim after it in its {_scope_word(item)}: a changed "
