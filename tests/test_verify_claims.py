@@ -280,3 +280,20 @@ def test_not_equal_under_a_condition_fails_where_the_condition_makes_the_sides_a
               "Piecewise((w*Max(0, b) + 1, b < 0), (1, True)) != 0\n")
     statuses = [r.status for r in verify(make_card("region", (0, source))).results]
     assert statuses[0] == "failed" and statuses[1] != "failed"
+
+
+def test_a_limit_in_a_parameter_is_checked_where_it_is_infinite():
+    """sympy writes lim w^T (T → oo) as exp(oo*sign(log(w))): +oo for w > 1 is a value, not a hole in the
+    claim, and the expression's "nonzero" assumption does not hold (it is 0 for |w| < 1)."""
+    source = """\
+assume w: positive
+Piecewise((limit(w**T, T, oo), w < 1), (0, True)) == 0
+Piecewise((limit(w**T, T, oo), w < 2), (0, True)) == 0
+Piecewise((limit(w**T, T, oo), w < 1), (1, True)) != 0
+limit(w**T, T, oo) < 1
+"""
+    statuses = {r.line: r.status for r in verify(make_card("limits", (0, source))).results}
+    assert statuses[2] in ("symbolic", "numeric")
+    assert statuses[3] == "failed"
+    assert statuses[4] == "failed"
+    assert statuses[5] == "failed"

@@ -203,6 +203,12 @@ def _search_counterexample(
     for point in sample_points(symbols, rng, IDENTITY_POINTS):
         a, b = left_at(point), right_at(point)
         if a is None or b is None:
+            # undefined there (a pole), unless one side is a real infinity the other is not: a limit in a
+            # parameter (`lim w^T` for |w| > 1) is +oo at such a point, not a hole in the claim
+            a = a if a is not None else infinity(left, point)
+            b = b if b is not None else infinity(right, point)
+            if a is not None and b is not None and a != b:
+                raise _Failed(f"at {show_point(point)}: lhs={number(a)}, rhs={number(b)}")
             continue
         valid += 1
         if abs(a - b) > 1e-9 * max(1.0, abs(a), abs(b)):
@@ -255,7 +261,8 @@ def not_equal(left: Any, right: Any, rng: random.Random) -> str:
         if value != 0:
             return "symbolic" if value.is_number else "numeric"
         raise _Failed(f"both sides are {show(left)}")
-    if difference.is_zero is False:
+    # sympy calls exp(oo*sign(log(w))) (a limit in a parameter) nonzero, though it is 0 for |w| < 1
+    if difference.is_zero is False and not difference.has(sympy.oo, -sympy.oo, sympy.zoo):
         return "symbolic"
     # Random points almost never land where two expressions agree (`q != p` passes at every sampled
     # point), so a free-symbol `!=` needs a proof that no value makes the sides equal, or that value.
@@ -320,7 +327,9 @@ def _zero_of(difference: sympy.Expr, symbols: list[sympy.Symbol], rng: random.Ra
     grows instead, is not one)."""
     from dldeck.verify.library import domain_of
 
-    for symbol in symbols:
+    # with an infinity inside (a limit in a parameter) sympy's solving and assumptions are unreliable
+    solvable = not difference.has(sympy.oo, -sympy.oo, sympy.zoo)
+    for symbol in symbols if solvable else []:
         domain = domain_of(symbol)
         try:
             solutions = sympy.solveset(difference, symbol, domain)
@@ -465,6 +474,9 @@ def _dense_search(
     gap_at = Screen(gap, symbols, numeric)
     for point in inequality_points(symbols, rng):
         value = gap_at(point)
+        if value is None and infinity(gap, point) == -math.inf:
+            raise _Failed(f"at {show_point(point)}: lhs={number(numeric(a, point) or infinity(a, point))}, "
+                          f"rhs={number(numeric(b, point) or infinity(b, point))}")
         if value is None or isinstance(value, complex):
             continue
         valid += 1
@@ -564,7 +576,7 @@ def inequality_points(symbols: list[sympy.Symbol], rng: random.Random) -> Iterat
 def numeric(expr: sympy.Expr, point: dict, precision: int = 15) -> float | complex | None:
     """The value at a point, or None where undefined (pole, overflow, nan)."""
     try:
-        value = expr.evalf(precision, subs=point) if point else expr.evalf(precision)
+        value = _evaluated(expr, point, precision)
     except (ValueError, TypeError, ZeroDivisionError, OverflowError, ArithmeticError):
         return None
     if not value.is_number or value.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
@@ -578,6 +590,28 @@ def numeric(expr: sympy.Expr, point: dict, precision: int = 15) -> float | compl
     if abs(result.imag) <= 1e-12 * max(1.0, abs(result.real)):
         return result.real
     return result
+
+
+def _evaluated(expr: sympy.Expr, point: dict, precision: int) -> sympy.Basic:
+    if not point:
+        return expr.evalf(precision)
+    if expr.has(sympy.oo, -sympy.oo, sympy.zoo):
+        # evalf(subs=…) mishandles infinities (1 - exp(oo*sign(log(w))) at w=0.5 gives oo, not 1)
+        return expr.subs(point).evalf(precision)
+    return expr.evalf(precision, subs=point)
+
+
+def infinity(expr: sympy.Expr, point: dict) -> float | None:
+    """±inf where the value at the point is a real infinity (not a complex one or nan), else None."""
+    try:
+        value = _evaluated(expr, point, PRECISION)
+    except (ValueError, TypeError, ZeroDivisionError, OverflowError, ArithmeticError):
+        return None
+    if value == sympy.oo:
+        return math.inf
+    if value == -sympy.oo:
+        return -math.inf
+    return None
 
 
 # --------------------------------------------------------------------------- formatting
