@@ -85,15 +85,18 @@ def _substitute(claim: ast.expr, left: ast.expr, right: ast.expr, budget: list[i
         return claim
     name, params = head
     replaced = _Replace(name, params, right, budget).visit(_copy(claim, budget))
-    if params or reaches is None or not isinstance(replaced, ast.Compare):
+    if params or reaches is None:
         return replaced
     # names the card defines through the example's name (`\bar\rho` of `\rho`) take its value too
     def valued(side: ast.expr) -> ast.expr:
         through = any(isinstance(node, ast.Name) and name in reaches(node.id) for node in ast.walk(side))
         return make_call("with_value", side, make_name(name), right) if through else side
 
-    replaced.left = valued(replaced.left)
-    replaced.comparators = [valued(side) for side in replaced.comparators]
+    if isinstance(replaced, ast.Compare):
+        replaced.left = valued(replaced.left)
+        replaced.comparators = [valued(side) for side in replaced.comparators]
+    elif isinstance(replaced, ast.Call) and getattr(replaced.func, "id", "") == "approx":
+        replaced.args = [valued(arg) for arg in replaced.args[:2]] + replaced.args[2:]
     return replaced
 
 
