@@ -453,3 +453,12 @@ def test_an_example_value_reaches_a_definition_inside_an_approx(tmp_path: Path) 
     body = "## 近似？ {#ap}\n\n$$d_{ff}=\\frac{8}{3}d$$\n\nLLaMA 的 $d=4096$，$d_{ff}\\approx10922.7$ 不是整数。\n"
     [claim] = [r for r in by_line(verify(content(tmp_path, body)), 9) if r.text.startswith("approx")]
     assert claim.status == "symbolic" and "with_value(d_ff, d, 4096)" in claim.text
+
+
+def test_strict_mode_refuses_an_example_value_no_claim_uses(tmp_path: Path) -> None:
+    folder = content(tmp_path, "## 几倍？ {#momentum}\n\n$\\gamma=0.9$ 时 $\\frac{1}{1-0.9}=10$。\n")
+    pipeline.check(folder, strict=False)  # counted, not refused
+    with pytest.raises(BuildError) as caught:
+        pipeline.check(folder, strict=True)
+    [problem] = caught.value.diagnostics
+    assert problem.line == 7 and "used by no claim" in problem.message and "\\gamma=0.9" in problem.message

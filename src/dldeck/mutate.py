@@ -229,7 +229,7 @@ def _judge(card: Card, results: Sequence[Any], strict: bool) -> _Judged:
     for verdict in formula_verdicts(results):
         where = position[(verdict.line, verdict.tex)]
         relational.add(where)
-        if verdict.verdict == "failed" or (strict and verdict.verdict == "unread"):
+        if verdict.verdict == "failed" or (strict and verdict.verdict in ("unread", "unused")):
             problems.add(("formula", where))
         elif verdict.verdict == "verified":
             verified.add(where)

@@ -110,11 +110,13 @@ def verified(results: Sequence, formulas: Sequence[FormulaVerdict]) -> Verified:
 
 
 def unread_diagnostics(formulas: Sequence[FormulaVerdict]) -> list[Diagnostic]:
-    """Strict mode: a relation the reader cannot read, and nobody exempted, is an error."""
+    """Strict mode: a relation the reader cannot read, and nobody exempted, is an error; so is an
+    example value no claim uses (a changed value would pass)."""
     return [
         Diagnostic(f.path, f.line, f"formula {quote(f.tex, 80)} is not read as a claim: {f.message}"
-                   + ("" if "% exempt:" in f.message else HOW_TO_DECLARE))
-        for f in formulas if f.verdict == "unread"
+                   + ("" if "% exempt:" in f.message else HOW_TO_DECLARE)) if f.verdict == "unread"
+        else Diagnostic(f.path, f.line, f"formula {quote(f.tex, 80)}: {f.message}")
+        for f in formulas if f.verdict in ("unread", "unused")
     ]
 
 
