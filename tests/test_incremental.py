@@ -179,6 +179,53 @@ def test_cached_and_uncached_builds_are_byte_identical(tmp_path: Path) -> None:
     assert (warm_content / manifest).read_bytes() == (cold_content / manifest).read_bytes()
 
 
+OTHER_FILE = """\
+---
+deck: 测试::其他
+---
+
+## ReLU 在负半轴的导数？ {#relu-negative}
+
+负半轴上导数为 $0$。
+"""
+
+
+def test_an_edit_rereads_only_its_file_and_matches_a_cold_build(tmp_path: Path) -> None:
+    warm_content, warm_build = make_project(tmp_path / "warm")
+    cold_content, cold_build = make_project(tmp_path / "cold")
+    for content in (warm_content, cold_content):
+        (content / "b.md").write_text(OTHER_FILE, encoding="utf-8")
+    first = build(warm_content, warm_build)
+    assert sorted(first.work.read) == ["content/a.md", "content/b.md"]
+    build(cold_content, cold_build)
+    for content in (warm_content, cold_content):
+        path = content / "b.md"
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace("负半轴上", "（修订）负半轴上"), encoding="utf-8")
+    shutil.rmtree(cold_build)
+    warm = build(warm_content, warm_build)
+    cold = build(cold_content, cold_build)
+    assert warm.work.cache_status["read"] == "ok" and warm.work.read == ["content/b.md"]
+    assert sorted(cold.work.read) == ["content/a.md", "content/b.md"]
+    assert warm.summary is not None and cold.summary is not None
+    assert warm.summary.collection.cards == cold.summary.collection.cards
+    assert [c.order for c in warm.summary.collection.cards] == [0, 1, 2, 3]
+    assert outputs(warm_build) == outputs(cold_build)
+    manifest = pipeline.MANIFEST_NAME
+    assert (warm_content / manifest).read_bytes() == (cold_content / manifest).read_bytes()
+
+
+def test_a_file_is_read_again_when_the_glossary_changes(tmp_path: Path) -> None:
+    """The language rule judges a file's text by the glossary: a new term is a new input to every file."""
+    content, build_dir = make_project(tmp_path)
+    build(content, build_dir, only=("anki",))
+    (content / "_glossary.toml").write_text('[[term]]\nuse = "极大值"\nnot = ["最大值"]\n', encoding="utf-8")
+    with pytest.raises(BuildError, match=r"a\.md:\d+: use “极大值” instead of “最大值”"):
+        build(content, build_dir, only=("anki",))
+    edit(content, "最大值", "极大值")
+    assert build(content, build_dir, only=("anki",)).work.read == ["content/a.md"]
+
+
 def test_a_pdf_whose_document_is_unchanged_is_reused_not_typeset(tmp_path: Path) -> None:
     warm_content, warm_build = make_project(tmp_path / "warm")
     first = build(warm_content, warm_build)
@@ -344,7 +391,9 @@ def test_an_image_is_an_input(tmp_path: Path) -> None:
     build(content, build_dir, only=("anki",))
     assert build(content, build_dir, only=("anki",)).up_to_date
     picture.write_bytes(_png(200))
-    assert not build(content, build_dir, only=("anki",)).up_to_date
+    changed = build(content, build_dir, only=("anki",))
+    assert not changed.up_to_date
+    assert changed.work.read == ["content/a.md"]  # the file that shows it is read (and checked) again
 
 
 def test_a_process_that_already_ran_typst_can_still_build(tmp_path: Path) -> None:

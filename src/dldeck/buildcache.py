@@ -49,10 +49,14 @@ def hash_file(path: Path) -> str:
         return f"unreadable:{error.errno}"
 
 
+def _canonical(value: Any) -> str:
+    """The one JSON text of a value that `hash_json` hashes."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def hash_json(value: Any) -> str:
     """Hash of a JSON-able value, independent of dict order."""
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return sha256_bytes(text.encode("utf-8"))
+    return sha256_bytes(_canonical(value).encode("utf-8"))
 
 
 def tree_files(root: Path, *, skip: Iterable[str] = ()) -> Iterator[Path]:
@@ -115,9 +119,25 @@ def tool_hash(*parts: str) -> str:
     return digest.hexdigest()
 
 
+_ENTRIES = b',"entries":'
+
+
 def _envelope(tool: str, entries: dict[str, Any]) -> bytes:
-    body = {"version": CACHE_VERSION, "tool": tool, "digest": hash_json(entries), "entries": entries}
-    return (json.dumps(body, sort_keys=True, ensure_ascii=False, indent=0) + "\n").encode("utf-8")
+    """The entries serialized once, last in the file, so a reader can check the digest on their
+    bytes instead of serializing them again."""
+    text = _canonical(entries).encode("utf-8")
+    head = json.dumps({"version": CACHE_VERSION, "tool": tool, "digest": sha256_bytes(text)}, sort_keys=True)
+    return head[:-1].encode("utf-8") + _ENTRIES + text + b"}\n"
+
+
+def _digest_matches(raw: bytes, data: dict[str, Any]) -> bool:
+    """Whether the entries are the ones the digest was taken of: on the bytes as `_envelope` wrote them
+    (fast), else on the parsed entries (a well-formed file written some other way)."""
+    start = raw.find(_ENTRIES)
+    written = raw[start + len(_ENTRIES):-2] if start >= 0 and raw.endswith(b"}\n") else b""
+    if written and sha256_bytes(written) == data.get("digest"):
+        return True
+    return data.get("digest") == hash_json(data["entries"])
 
 
 def _open_envelope(path: Path, tool: str) -> tuple[dict[str, Any] | None, str]:
@@ -141,7 +161,7 @@ def _open_envelope(path: Path, tool: str) -> tuple[dict[str, Any] | None, str]:
         return None, "stale (cache format changed)"
     if data.get("tool") != tool:
         return None, "stale (dldeck or a dependency changed)"
-    if data.get("digest") != hash_json(data["entries"]):
+    if not _digest_matches(raw, data):
         return None, "corrupt (digest mismatch)"
     return data["entries"], "ok"
 

@@ -4,6 +4,9 @@ Authors rebuild after every edit, so a build redoes only what the edit touched:
 
 - a stamp of every input (content, configuration, dldeck's own code, options) and every output
   lets an unchanged rebuild stop before importing anything heavy ("up to date"; `inputs`);
+- each content file's cards, read and linted, are cached by the file's bytes, the glossary and the
+  images it shows, so an edit re-reads only its file (`dldeck.source`, kept as JSON by
+  `dldeck.source.codec`);
 - claim results are cached per card, keyed by the card's check sources, its file, the facts, the
   time limit and the verifier's code, so an edit re-verifies only the cards it touched (`claims`);
 - figures are cached per card the same way, and their files by content hash, in figures/ (`figures`);

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 BACKENDS = ("anki", "html", "pdf")
 DECK_NAME = "dldeck.apkg"
+# The parts of dldeck whose code decides what a file reads as: editing them invalidates the read cache.
+READ_CODE = ("source", "model.py", "contain.py", "safeyaml.py", "errors.py", "timelimit.py",
+             "verify/numbers.py")
 
 
 # --------------------------------------------------------------------------- check
@@ -44,8 +47,9 @@ def check(content_dir: Path, build_dir: Path | None = None, *, timeout: float = 
     `strict`: a shown formula with a relation that cannot be read (and is not exempt) is an error."""
     with _machine_errors(build_dir, content_dir):
         memo = FormulaMemo(build_dir) if build_dir is not None else None
-        summary = _check_collection(_read(content_dir, progress), build_dir, timeout=timeout,
-                                    progress=progress, memo=memo, work=Work(), strict=strict)
+        work = Work()
+        summary = _check_collection(_read(content_dir, build_dir, progress, work), build_dir, timeout=timeout,
+                                    progress=progress, memo=memo, work=work, strict=strict)
         if memo is not None:
             memo.save(summary.collection)
     return summary
@@ -73,11 +77,16 @@ def _machine_errors(build_dir: Path | None, content_dir: Path) -> Iterator[None]
                           f"{error.strerror or error}{detail}") from error
 
 
-def _read(content_dir: Path, progress: Progress) -> Collection:
+def _read(content_dir: Path, build_dir: Path | None, progress: Progress, work: Work) -> Collection:
+    """Files read and linted without a problem are kept per file, so a build reads only the changed ones."""
     from dldeck.source import read_collection
 
     progress("reading content")
-    return read_collection(content_dir)
+    parsed = Executor(build_dir, "read", code=READ_CODE, work=work)
+    try:
+        return read_collection(content_dir, parsed, work.read)
+    finally:
+        parsed.save()
 
 
 def _check_collection(collection: Collection, build_dir: Path | None, *, timeout: float, progress: Progress,
@@ -164,8 +173,8 @@ def _build(content_dir: Path, build_dir: Path, *, only: Sequence[str], timeout: 
     config = load_config(project_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     memo = FormulaMemo(build_dir)
-    collection = _read(content_dir, progress)
     work = Work()
+    collection = _read(content_dir, build_dir, progress, work)
     figure_pass = FigurePass(collection, build_dir, work)
     try:
         # Figures are drawn in a forked process while the claims are verified: both keep all cores busy.
