@@ -206,6 +206,9 @@ def test_an_edit_rereads_only_its_file_and_matches_a_cold_build(tmp_path: Path) 
     warm = build(warm_content, warm_build)
     cold = build(cold_content, cold_build)
     assert warm.work.cache_status["read"] == "ok" and warm.work.read == ["content/b.md"]
+    # only the edited card's claim and figure inputs are described again; the rest come by digest
+    assert warm.work.described == ["check-inputs: relu-negative"]
+    assert len(cold.work.described) == 5  # four cards' claims, one card's figures
     assert sorted(cold.work.read) == ["content/a.md", "content/b.md"]
     assert warm.summary is not None and cold.summary is not None
     assert warm.summary.collection.cards == cold.summary.collection.cards

@@ -9,6 +9,8 @@ Authors rebuild after every edit, so a build redoes only what the edit touched:
   `dldeck.source.codec`);
 - claim results are cached per card, keyed by the card's check sources, its file, the facts, the
   time limit and the verifier's code, so an edit re-verifies only the cards it touched (`claims`);
+- what a card's claims and figures depend on is described once per card digest (`cardkeys`), so an
+  unchanged card costs a look-up, not a walk through its sentences;
 - figures are cached per card the same way, and their files by content hash, in figures/ (`figures`);
 - formula conversions (KaTeX MathML, TeX → Typst) are cached per formula (`formulas`);
 - the PDF is typeset in parts of at least 120 cards, each cached by the hash of its Typst input,

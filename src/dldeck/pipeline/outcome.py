@@ -22,6 +22,7 @@ class Work:
     """What a build actually did, not what it reused: how tests see that a cache was used."""
 
     read: list[str] = field(default_factory=list)  # content files read and linted afresh
+    described: list[str] = field(default_factory=list)  # "<cache>: <slug>": card inputs described afresh
     verified: list[str] = field(default_factory=list)  # slugs whose claims were checked afresh
     figured: list[str] = field(default_factory=list)  # slugs whose figures were prepared afresh
     typeset: list[str] = field(default_factory=list)  # PDFs joined afresh (not reused)

@@ -58,8 +58,10 @@ def read_collection(content_dir: Path, parsed: ParsedFiles | None = None,
                               repr(glossary)])
             kept = parsed.get(key, _restore)
             if kept is not None:
-                first = len(cards)
-                cards.extend(dataclasses.replace(card, order=first + i) for i, card in enumerate(kept))
+                for card, digest in kept:
+                    card = dataclasses.replace(card, order=len(cards))
+                    codec.remember(card, digest)
+                    cards.append(card)
                 continue
         md = md or make_parser()
         found: list[Diagnostic] = []
@@ -69,8 +71,9 @@ def read_collection(content_dir: Path, parsed: ParsedFiles | None = None,
             fresh.append(display)
         if parsed is not None and not found:
             encoded = codec.encode(tuple(file_cards))
-            parsed.put(key, {"cards": encoded, "images": {src: buildcache.hash_file(Path(src))
-                                                          for src in sorted(_images(encoded))}})
+            images = {src: buildcache.hash_file(Path(src)) for src in sorted(_images(encoded))}
+            parsed.put(key, {"cards": encoded, "digests": [codec.digest(card) for card in file_cards],
+                             "images": images})
         diagnostics.extend(found)
         cards.extend(file_cards)
     diagnostics.extend(unique_slugs(cards))
@@ -99,13 +102,17 @@ def _images(encoded: Any) -> set[str]:
     return found
 
 
-def _restore(entry: Any) -> tuple[Card, ...] | None:
-    """A file's cached cards, if every image they show is still the file that was checked."""
+def _restore(entry: Any) -> list[tuple[Card, str]] | None:
+    """A file's cached cards with their digests, if every image they show is still the file that was
+    checked."""
     try:
-        images, encoded = entry["images"], entry["cards"]
+        images, encoded, digests = entry["images"], entry["cards"], entry["digests"]
         if any(buildcache.hash_file(Path(src)) != digest for src, digest in images.items()):
             return None
         cards = codec.decode(encoded)
     except (TypeError, KeyError, ValueError, AttributeError):
         return None
-    return cards if all(isinstance(card, Card) for card in cards) else None
+    if not (isinstance(digests, list) and len(digests) == len(cards)
+            and all(isinstance(d, str) for d in digests) and all(isinstance(card, Card) for card in cards)):
+        return None
+    return list(zip(cards, digests, strict=True))

@@ -9,9 +9,10 @@ entry can name nothing else; one of the wrong shape is refused (ValueError), nev
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from typing import Any
 
-from dldeck import model
+from dldeck import buildcache, model
 
 _CLASSES: dict[str, type] = {
     cls.__name__: cls
@@ -22,6 +23,26 @@ _CLASSES: dict[str, type] = {
 }
 _FIELDS: dict[type, tuple[str, ...]] = {cls: tuple(f.name for f in dataclasses.fields(cls))
                                         for cls in _CLASSES.values()}
+
+
+_DIGESTS: dict[int, str] = {}  # id of a live card → its digest
+
+
+def digest(card: model.Card) -> str:
+    """The hash of everything a card says except its place in the collection (`order`): what the
+    per-card caches key on. Known at once for a card the read cache restored (see `remember`)."""
+    known = _DIGESTS.get(id(card))
+    if known is None:
+        known = buildcache.hash_json(encode(dataclasses.replace(card, order=0)))
+        remember(card, known)
+    return known
+
+
+def remember(card: model.Card, value: str) -> None:
+    """Note a card's digest (computed when its file was read) for as long as the card lives."""
+    if id(card) not in _DIGESTS:
+        _DIGESTS[id(card)] = value
+        weakref.finalize(card, _DIGESTS.pop, id(card), None)
 
 
 def encode(value: Any) -> Any:
