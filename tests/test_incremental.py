@@ -209,6 +209,10 @@ def test_an_edit_rereads_only_its_file_and_matches_a_cold_build(tmp_path: Path) 
     # only the edited card's claim and figure inputs are described again; the rest come by digest
     assert warm.work.described == ["check-inputs: relu-negative"]
     assert len(cold.work.described) == 5  # four cards' claims, one card's figures
+    # every output renders only the edited card (and, in the HTML, the card whose figure it embeds)
+    assert sorted(warm.work.rendered) == ["anki-fields: relu-negative", "html-cards: relu-negative",
+                                          "html-cards: sigmoid-max", "typst-cards: relu-negative"]
+    assert len(cold.work.rendered) == 12
     assert sorted(cold.work.read) == ["content/a.md", "content/b.md"]
     assert warm.summary is not None and cold.summary is not None
     assert warm.summary.collection.cards == cold.summary.collection.cards
@@ -397,6 +401,7 @@ def test_an_image_is_an_input(tmp_path: Path) -> None:
     changed = build(content, build_dir, only=("anki",))
     assert not changed.up_to_date
     assert changed.work.read == ["content/a.md"]  # the file that shows it is read (and checked) again
+    assert changed.work.rendered == ["anki-fields: relu-range"]  # a card with an image is never kept
 
 
 def test_a_process_that_already_ran_typst_can_still_build(tmp_path: Path) -> None:
@@ -425,3 +430,16 @@ def test_a_build_without_the_pdf_does_not_convert_formulas_to_typst(tmp_path: Pa
         build(content, build_dir)
     with pytest.raises(BuildError, match="xrightarrow"):
         pipeline.check(content, build_dir)  # `dldeck check` checks every engine, whatever was built
+
+
+def test_a_cards_marks_are_the_verified_formulas_between_its_heading_and_the_next() -> None:
+    from dldeck.model import Collection, ComputedKey, Verified
+    from dldeck.pipeline.fragments import _marks
+    from test_cheatsheet_samples import card
+
+    cards = (card("one", (), (), line=3, path="a.md"), card("two", (), (), line=9, path="a.md"),
+             card("three", (), (), line=1, path="b.md"))
+    verified = Verified(frozenset({("a.md", 4, "x"), ("a.md", 9, "y"), ("a.md", 30, "z"), ("b.md", 2, "w")}),
+                        {ComputedKey("two", 0): "0.5"})
+    assert _marks(Collection(cards, "/content"), verified) == {
+        "one": [[[4, "x"]], []], "two": [[[9, "y"], [30, "z"]], [[0, "0.5"]]], "three": [[[2, "w"]], []]}

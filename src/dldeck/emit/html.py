@@ -14,6 +14,7 @@ import mimetypes
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from markupsafe import Markup
@@ -156,6 +157,7 @@ class _CardRenderer:
         self.diagnostics: list[Diagnostic] = []
         self.card: Card | None = None
         self.formula_spans: dict[str, SourceSpan] = {}
+        self.files = 0  # figures and content images the current card embedded (read from disk)
 
     def problem(self, line: int | None, message: str) -> None:
         assert self.card is not None
@@ -174,6 +176,7 @@ class _CardRenderer:
 
     def figure(self, block: FigureBlock) -> str:
         assert self.card is not None
+        self.files += 1
         rendered = self.figures.get(FigureKey(self.card.slug, block.index))
         if rendered is None:
             self.problem(block.span.line, f"figure of card {self.card.slug} was not rendered")
@@ -188,6 +191,7 @@ class _CardRenderer:
         return computed_value(self.verified, self.card, node, self.diagnostics)
 
     def image(self, image: Image) -> str:
+        self.files += 1
         data = load_image(image, self.root, self.diagnostics)
         return "" if data is None else data_uri(image.src, data)
 
@@ -209,6 +213,22 @@ class _CardRenderer:
         return CardView(card.slug, Markup(question), Markup(answer), Markup(extra), Markup(sources),
                         search_text, card.tags)
 
+    def kept(self, card: Card, include_extra: bool, fragments: Any) -> CardView:
+        """The card's view from `fragments` (dldeck.pipeline.fragments.Fragments) when kept; otherwise
+        rendered, and kept unless it embeds a file (a figure or an image: large, and read afresh) or
+        had a problem."""
+        kept = fragments.get(card, include_extra) if fragments is not None else None
+        if isinstance(kept, list) and len(kept) == 5 and all(isinstance(part, str) for part in kept):
+            *shown, search_text = kept
+            return CardView(card.slug, *(Markup(part) for part in shown), search_text, card.tags)
+        before = (self.files, len(self.diagnostics))
+        view = self.render(card, include_extra)
+        if fragments is not None:
+            fragments.put(card, [str(view.question), str(view.answer), str(view.extra), str(view.sources),
+                                 view.search_text], include_extra,
+                          keep=before == (self.files, len(self.diagnostics)))
+        return view
+
 
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
@@ -222,8 +242,9 @@ def _environment() -> jinja2.Environment:
 
 
 def render_html(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
-                title: str, build_date: str, verified: Verified | None = None) -> str:
-    """The whole page as text; BuildError (every problem, path:line) when a card cannot be rendered."""
+                title: str, build_date: str, verified: Verified | None = None, fragments: Any = None) -> str:
+    """The whole page as text; BuildError (every problem, path:line) when a card cannot be rendered.
+    `fragments`: cards' views kept from earlier builds (dldeck.pipeline.fragments.Fragments)."""
     cards = sheet.select(collection)
     sections = group_sections(cards)
     titles = deck_titles(list(dict.fromkeys(s.deck for s in sections)))
@@ -231,7 +252,7 @@ def render_html(collection: Collection, figures: Mapping[FigureKey, RenderedFigu
     views: list[SectionView] = []
     previous_deck = None
     for number, section in enumerate(sections, start=1):
-        rendered = tuple(renderer.render(card, sheet.include_extra) for card in section.cards)
+        rendered = tuple(renderer.kept(card, sheet.include_extra, fragments) for card in section.cards)
         # `_` never occurs in a card slug, so section anchors cannot collide with card anchors.
         views.append(SectionView(f"section_{number}", titles[section.deck], section.section,
                                  section.deck != previous_deck, rendered))
@@ -253,8 +274,9 @@ def render_html(collection: Collection, figures: Mapping[FigureKey, RenderedFigu
 
 
 def write_html(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
-               title: str, out_path: Path, build_date: str, verified: Verified | None = None) -> None:
+               title: str, out_path: Path, build_date: str, verified: Verified | None = None,
+               fragments: Any = None) -> None:
     """Write the sheet's self-contained HTML page to out_path (atomically)."""
-    page = render_html(collection, figures, sheet, title, build_date, verified)
+    page = render_html(collection, figures, sheet, title, build_date, verified, fragments)
     write_atomically(out_path, page.encode("utf-8"))
 

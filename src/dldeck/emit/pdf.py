@@ -68,6 +68,7 @@ class _Assets:
     verified: Verified = field(default_factory=Verified)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     card: Card | None = None
+    images: int = 0  # content images shown so far
 
     def computed(self, node: Computed) -> str:
         return computed_value(self.verified, self.card, node, self.diagnostics)
@@ -85,6 +86,7 @@ class _Assets:
 
     def image(self, image: Image) -> str:
         assert self.card is not None
+        self.images += 1
         data = load_image(image, self.root, self.diagnostics)
         if data is None:
             return ""
@@ -184,13 +186,15 @@ def _preamble(sheet: SheetConfig, shown_title: str, build_date: str, *, furnitur
 
 
 def sheet_source(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
-                 title: str, build_date: str, verified: Verified | None = None) -> Sheet:
+                 title: str, build_date: str, verified: Verified | None = None,
+                 fragments: Any = None) -> Sheet:
     """The sheet as Typst sources, with everything needed to compile them and to point errors at cards.
 
     A sheet of up to PART_CARDS cards is one document (`whole`). A larger one is cut into parts of
     whole sections, each of at least PART_CARDS cards (the last may be smaller), typeset alone so an
     edit re-typesets only its part; each part starts on a new page, and the joining document
-    (`join_source`) writes the title and the outline on the first page and numbers the pages."""
+    (`join_source`) writes the title and the outline on the first page and numbers the pages.
+    `fragments`: cards' markup kept from earlier builds (dldeck.pipeline.fragments.Fragments)."""
     cards = sheet.select(collection)
     font = find_cjk_font()
     covered = font_coverage(font.path)
@@ -227,7 +231,8 @@ def sheet_source(collection: Collection, figures: Mapping[FigureKey, RenderedFig
             for card in section.cards:
                 assets.card = card
                 card_at[len(lines)] = card
-                lines.append(_card_markup(card, writer, sheet.include_extra))
+                lines.append(_kept_markup(card, writer, assets, sheet.include_extra, fragments,
+                                          [sheet.include_extra, str(font.path)]))
         if not cards:
             lines.append('#text(fill: muted)["（这张速查表没有卡片）"]')
         if len(groups) > 1:
@@ -286,6 +291,26 @@ def _card_markup(card: Card, writer: TypstWriter, include_extra: bool) -> str:
     return f"#card{extra_arg}[{question}][{answer}]"
 
 
+def _kept_markup(card: Card, writer: TypstWriter, assets: _Assets, include_extra: bool, fragments: Any,
+                 setting: list[Any]) -> str:
+    """The card's markup from `fragments` when kept for this `setting` (the font decides which
+    characters are problems), its figures registered again as files to copy; otherwise written,
+    and kept when it showed no image and found no problem."""
+    kept = fragments.get(card, setting) if fragments is not None else None
+    if isinstance(kept, str):
+        for block in card.figures:
+            assets.figure(block)
+        return kept
+    def state() -> tuple[int, ...]:
+        return assets.images, len(assets.diagnostics), len(writer.missing), len(writer.bad_formulas)
+
+    before = state()
+    markup = _card_markup(card, writer, include_extra)
+    if fragments is not None:
+        fragments.put(card, markup, setting, keep=state() == before)
+    return markup
+
+
 def _part_file(index: int) -> str:
     return f"part-{index:03d}.pdf"
 
@@ -321,9 +346,10 @@ def write_pdf(collection: Collection, figures: Mapping[FigureKey, RenderedFigure
 
 
 def sheet_parts(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
-                title: str, build_date: str, verified: Verified | None = None) -> Sheet:
+                title: str, build_date: str, verified: Verified | None = None,
+                fragments: Any = None) -> Sheet:
     """The sheet's parts, ready to typeset; BuildError lists every problem found writing them."""
-    parts = sheet_source(collection, figures, sheet, title, build_date, verified)
+    parts = sheet_source(collection, figures, sheet, title, build_date, verified, fragments)
     if parts.diagnostics:
         raise BuildError(parts.diagnostics)
     return parts

@@ -13,6 +13,8 @@ Authors rebuild after every edit, so a build redoes only what the edit touched:
   unchanged card costs a look-up, not a walk through its sentences;
 - figures are cached per card the same way, and their files by content hash, in figures/ (`figures`);
 - formula conversions (KaTeX MathML, TeX → Typst) are cached per formula (`formulas`);
+- each card's Anki fields, HTML view and Typst markup are kept per card (`fragments`), keyed by its
+  digest, what the claims pass proved about it and its figures, so outputs render only edited cards;
 - the PDF is typeset in parts of at least 120 cards, each cached by the hash of its Typst input,
   and joined, so an edit re-typesets one part and the join (`sheetpdf`);
 - each of these goes through one `Executor` (`executor`): inputs hashed → result cached → reused.

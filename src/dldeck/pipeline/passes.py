@@ -23,6 +23,7 @@ from dldeck.pipeline.coverage import coverage, unread_diagnostics, verified
 from dldeck.pipeline.executor import Executor
 from dldeck.pipeline.figures import FigurePass
 from dldeck.pipeline.formulas import FormulaJob, FormulaMemo
+from dldeck.pipeline.fragments import Fragments
 from dldeck.pipeline.inputs import MANIFEST_NAME, build_date, build_inputs
 from dldeck.pipeline.outcome import BuildResult, CheckSummary, Progress, Work, quiet
 from dldeck.pipeline.sheetpdf import PARTS_DIR, PartStore, write_sheet_pdf
@@ -32,6 +33,12 @@ if TYPE_CHECKING:
 
 BACKENDS = ("anki", "html", "pdf")
 DECK_NAME = "dldeck.apkg"
+# The code that renders a card's Anki fields: editing it invalidates the kept fields.
+ANKI_CODE = ("emit/anki.py", "emit/markup.py", "mathengines/whitelist.py")
+# The code that renders a card's part of the HTML page: editing it invalidates the kept views.
+HTML_CODE = ("emit/html.py", "emit/markup.py")
+# The code that writes a card's Typst markup: editing it invalidates the kept markup.
+TYPST_CODE = ("emit/pdf.py", "emit/typst_markup.py", "emit/markup.py")
 # The parts of dldeck whose code decides what a file reads as: editing them invalidates the read cache.
 READ_CODE = ("source", "model.py", "contain.py", "safeyaml.py", "errors.py", "timelimit.py",
              "verify/numbers.py")
@@ -220,13 +227,19 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
         typeset = Executor(stage.parent if "pdf" in only else None, "typeset", code=("emit/typeset.py",),
                            work=work)
         parts = PartStore(stage.parent, work) if "pdf" in only else None
+        markup = Fragments(stage.parent if "pdf" in only else None, "typst-cards", TYPST_CODE, collection,
+                           figures, verified, work)
         if parts is not None:
             for sheet in config.sheets:
                 progress(f"writing {sheet.name}.pdf")
                 pdfs.append(typesetter.submit(write_sheet_pdf, typeset, parts, collection, figures, sheet,
-                                              config.title, stage, date, verified, work))
+                                              config.title, stage, date, verified, work, markup))
         diagnostics: list[Diagnostic] = []
         manifest = None
+        fields = Fragments(stage.parent if "anki" in only else None, "anki-fields", ANKI_CODE, collection,
+                           figures, verified, work)
+        views = Fragments(stage.parent if "html" in only else None, "html-cards", HTML_CODE, collection,
+                          figures, verified, work)
         try:
             if "anki" in only:
                 from dldeck.emit.anki import write_deck
@@ -234,7 +247,7 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
 
                 progress("writing the Anki deck")
                 manifest = Manifest.load(content_dir / MANIFEST_NAME)
-                write_deck(collection, figures, manifest, stage / DECK_NAME, verified)
+                write_deck(collection, figures, manifest, stage / DECK_NAME, verified, fields)
                 outputs.append(DECK_NAME)
                 manifest.retain(card.slug for card in collection.cards)
             for sheet in config.sheets:
@@ -243,7 +256,7 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
 
                     progress(f"writing {sheet.name}.html")
                     write_html(collection, figures, sheet, config.title, stage / f"{sheet.name}.html", date,
-                               verified)
+                               verified, views)
                     outputs.append(f"{sheet.name}.html")
         except BuildError as error:
             diagnostics.extend(error.diagnostics)
@@ -256,6 +269,9 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
     if diagnostics:
         raise BuildError(diagnostics)
     typeset.save()
+    fields.save()
+    views.save()
+    markup.save()
     if parts is not None:
         parts.save()
     outputs.sort(key=_output_order(config))

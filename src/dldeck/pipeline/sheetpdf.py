@@ -83,14 +83,15 @@ def _read(path: Path, digest: str) -> bytes | None:
 
 
 def write_sheet_pdf(typeset: Executor, parts: PartStore, collection: Collection, figures: Any, sheet: Any,
-                    title: str, stage: Path, date: str, verified: Verified, work: Work) -> None:
+                    title: str, stage: Path, date: str, verified: Verified, work: Work,
+                    fragments: Any = None) -> None:
     """A sheet's PDF into `stage`: parts reused or typeset, then joined (a small sheet is one
     document); the final PDF itself is reused from the current output set when the inputs of its
     last compile are unchanged."""
     from dldeck.emit.pdf import document_inputs, join_source, sheet_parts, typeset_document, typeset_part
 
     name = f"{sheet.name}.pdf"
-    document = sheet_parts(collection, figures, sheet, title, date, verified)
+    document = sheet_parts(collection, figures, sheet, title, date, verified, fragments)
     done = []
     for part in () if document.whole is not None else document.parts:
         key = parts.executor.key(document_inputs(part.document))
