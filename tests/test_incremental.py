@@ -434,12 +434,29 @@ def test_a_build_without_the_pdf_does_not_convert_formulas_to_typst(tmp_path: Pa
 
 def test_a_cards_marks_are_the_verified_formulas_between_its_heading_and_the_next() -> None:
     from dldeck.model import Collection, ComputedKey, Verified
-    from dldeck.pipeline.fragments import _marks
+    from dldeck.pipeline.fragments import card_marks
     from test_cheatsheet_samples import card
 
     cards = (card("one", (), (), line=3, path="a.md"), card("two", (), (), line=9, path="a.md"),
              card("three", (), (), line=1, path="b.md"))
     verified = Verified(frozenset({("a.md", 4, "x"), ("a.md", 9, "y"), ("a.md", 30, "z"), ("b.md", 2, "w")}),
                         {ComputedKey("two", 0): "0.5"})
-    assert _marks(Collection(cards, "/content"), verified) == {
+    assert card_marks(Collection(cards, "/content"), verified) == {
         "one": [[[4, "x"]], []], "two": [[[9, "y"], [30, "z"]], [[0, "0.5"]]], "three": [[[2, "w"]], []]}
+
+
+def test_a_build_gives_back_to_the_collector_what_its_caches_froze(tmp_path: Path) -> None:
+    """Loading caches pauses the cyclic collector and freezes what was loaded (buildcache.bulk); a
+    long-lived process (tests, an editor plug-in) must get those objects collectable again."""
+    import gc
+
+    content, build_dir = make_project(tmp_path)
+    build(content, build_dir, only=("anki",))
+    edit(content, PROSE, f"（修订）{PROSE}")
+    assert build(content, build_dir, only=("anki",)).work.read == ["content/a.md"]
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    with buildcache.bulk():
+        assert not gc.isenabled()
+    assert gc.get_freeze_count() > 0
+    pipeline.check(content, build_dir, timeout=60)
+    assert gc.get_freeze_count() == 0

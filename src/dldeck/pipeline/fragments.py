@@ -24,8 +24,9 @@ from dldeck.pipeline.outcome import Work
 class Fragments:
     """One output's per-card fragments: `get` the kept one or None, `put` a freshly rendered one."""
 
-    def __init__(self, build_dir: Path | None, name: str, code: Sequence[str], collection: Collection,
-                 figures: Mapping[FigureKey, RenderedFigure], verified: Verified, work: Work) -> None:
+    def __init__(self, build_dir: Path | None, name: str, code: Sequence[str], marks: Mapping[str, Any],
+                 figures: Mapping[FigureKey, RenderedFigure], work: Work) -> None:
+        """`marks`: `card_marks` of the collection, computed once for every output."""
         from dldeck.mathengines.formulas import engine_versions
         from dldeck.source.codec import digest
 
@@ -35,7 +36,7 @@ class Fragments:
         self.work = work
         self.figures = figures
         self.digest = digest
-        self.marks = _marks(collection, verified)
+        self.marks = marks
 
     def key(self, card: Card, setting: Any) -> str:
         shown = []
@@ -63,7 +64,7 @@ class Fragments:
         self.executor.save()
 
 
-def _marks(collection: Collection, verified: Verified) -> dict[str, list[Any]]:
+def card_marks(collection: Collection, verified: Verified) -> dict[str, list[Any]]:
     """Per card: its verified formulas (path, line, TeX: those between its heading and the next
     card's) and its computed numbers' text. Found by position, without walking any card."""
     by_path: dict[str, list[tuple[int, str]]] = {}

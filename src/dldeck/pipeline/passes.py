@@ -6,6 +6,7 @@ traceback. Each pass lives in a module of its own."""
 
 from __future__ import annotations
 
+import gc
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,7 +24,7 @@ from dldeck.pipeline.coverage import coverage, unread_diagnostics, verified
 from dldeck.pipeline.executor import Executor
 from dldeck.pipeline.figures import FigurePass
 from dldeck.pipeline.formulas import FormulaJob, FormulaMemo
-from dldeck.pipeline.fragments import Fragments
+from dldeck.pipeline.fragments import Fragments, card_marks
 from dldeck.pipeline.inputs import MANIFEST_NAME, build_date, build_inputs
 from dldeck.pipeline.outcome import BuildResult, CheckSummary, Progress, Work, quiet
 from dldeck.pipeline.sheetpdf import PARTS_DIR, PartStore, write_sheet_pdf
@@ -52,13 +53,17 @@ def check(content_dir: Path, build_dir: Path | None = None, *, timeout: float = 
     """Read, lint, verify every claim and compile every formula; raise BuildError listing all problems.
 
     `strict`: a shown formula with a relation that cannot be read (and is not exempt) is an error."""
-    with _machine_errors(build_dir, content_dir):
-        memo = FormulaMemo(build_dir) if build_dir is not None else None
-        work = Work()
-        summary = _check_collection(_read(content_dir, build_dir, progress, work), build_dir, timeout=timeout,
-                                    progress=progress, memo=memo, work=work, strict=strict)
-        if memo is not None:
-            memo.save(summary.collection)
+    try:
+        with _machine_errors(build_dir, content_dir):
+            memo = FormulaMemo(build_dir) if build_dir is not None else None
+            work = Work()
+            collection = _read(content_dir, build_dir, progress, work)
+            summary = _check_collection(collection, build_dir, timeout=timeout, progress=progress, memo=memo,
+                                        work=work, strict=strict)
+            if memo is not None:
+                memo.save(summary.collection)
+    finally:
+        gc.unfreeze()  # what caches froze (buildcache.bulk) is the collector's again
     return summary
 
 
@@ -133,12 +138,15 @@ def build(content_dir: Path, build_dir: Path, *, only: Sequence[str] = BACKENDS,
     if unknown:
         raise ValueError(f"unknown output {', '.join(unknown)} (choose from {', '.join(BACKENDS)})")
     project_dir = project_dir or content_dir.parent
-    with _machine_errors(build_dir, content_dir):
-        build_dir.mkdir(parents=True, exist_ok=True)
-        with publish.locked(build_dir):
-            _clean_leftovers(build_dir, content_dir)
-            return _build_unless_up_to_date(content_dir, build_dir, only=only, timeout=timeout,
-                                            project_dir=project_dir, progress=progress)
+    try:
+        with _machine_errors(build_dir, content_dir):
+            build_dir.mkdir(parents=True, exist_ok=True)
+            with publish.locked(build_dir):
+                _clean_leftovers(build_dir, content_dir)
+                return _build_unless_up_to_date(content_dir, build_dir, only=only, timeout=timeout,
+                                                project_dir=project_dir, progress=progress)
+    finally:
+        gc.unfreeze()  # what caches froze (buildcache.bulk) is the collector's again
 
 
 def _clean_leftovers(build_dir: Path, content_dir: Path) -> None:
@@ -227,8 +235,9 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
         typeset = Executor(stage.parent if "pdf" in only else None, "typeset", code=("emit/typeset.py",),
                            work=work)
         parts = PartStore(stage.parent, work) if "pdf" in only else None
-        markup = Fragments(stage.parent if "pdf" in only else None, "typst-cards", TYPST_CODE, collection,
-                           figures, verified, work)
+        marks = card_marks(collection, verified)
+        markup = Fragments(stage.parent if "pdf" in only else None, "typst-cards", TYPST_CODE, marks, figures,
+                           work)
         if parts is not None:
             for sheet in config.sheets:
                 progress(f"writing {sheet.name}.pdf")
@@ -236,10 +245,10 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
                                               config.title, stage, date, verified, work, markup))
         diagnostics: list[Diagnostic] = []
         manifest = None
-        fields = Fragments(stage.parent if "anki" in only else None, "anki-fields", ANKI_CODE, collection,
-                           figures, verified, work)
-        views = Fragments(stage.parent if "html" in only else None, "html-cards", HTML_CODE, collection,
-                          figures, verified, work)
+        fields = Fragments(stage.parent if "anki" in only else None, "anki-fields", ANKI_CODE, marks, figures,
+                           work)
+        views = Fragments(stage.parent if "html" in only else None, "html-cards", HTML_CODE, marks, figures,
+                          work)
         try:
             if "anki" in only:
                 from dldeck.emit.anki import write_deck

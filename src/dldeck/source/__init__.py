@@ -56,7 +56,8 @@ def read_collection(content_dir: Path, parsed: ParsedFiles | None = None,
         if parsed is not None:
             key = parsed.key([root, display, relative.as_posix(), buildcache.sha256_bytes(data),
                               repr(glossary)])
-            kept = parsed.get(key, _restore)
+            with buildcache.bulk():
+                kept = parsed.get(key, _restore)
             if kept is not None:
                 for card, digest in kept:
                     card = dataclasses.replace(card, order=len(cards))
