@@ -26,7 +26,7 @@ class Fragments:
 
     def __init__(self, build_dir: Path | None, name: str, code: Sequence[str], marks: Mapping[str, Any],
                  figures: Mapping[FigureKey, RenderedFigure], work: Work) -> None:
-        """`marks`: `card_marks` of the collection, computed once for every output."""
+        """`marks`: `marks_keys` of the collection, computed once for every output."""
         from dldeck.mathengines.formulas import engine_versions
         from dldeck.source.codec import digest
 
@@ -62,6 +62,11 @@ class Fragments:
 
     def save(self) -> None:
         self.executor.save()
+
+
+def marks_keys(collection: Collection, verified: Verified) -> dict[str, str]:
+    """Each card's marks (`card_marks`) hashed once, for the keys of all its fragments."""
+    return {slug: Executor.key(marks) for slug, marks in card_marks(collection, verified).items()}
 
 
 def card_marks(collection: Collection, verified: Verified) -> dict[str, list[Any]]:

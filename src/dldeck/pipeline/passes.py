@@ -24,7 +24,7 @@ from dldeck.pipeline.coverage import coverage, unread_diagnostics, verified
 from dldeck.pipeline.executor import Executor
 from dldeck.pipeline.figures import FigurePass
 from dldeck.pipeline.formulas import FormulaJob, FormulaMemo
-from dldeck.pipeline.fragments import Fragments, card_marks
+from dldeck.pipeline.fragments import Fragments, marks_keys
 from dldeck.pipeline.inputs import MANIFEST_NAME, build_date, build_inputs
 from dldeck.pipeline.outcome import BuildResult, CheckSummary, Progress, Work, quiet
 from dldeck.pipeline.sheetpdf import PARTS_DIR, PartStore, write_sheet_pdf
@@ -235,7 +235,7 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
         typeset = Executor(stage.parent if "pdf" in only else None, "typeset", code=("emit/typeset.py",),
                            work=work)
         parts = PartStore(stage.parent, work) if "pdf" in only else None
-        marks = card_marks(collection, verified)
+        marks = marks_keys(collection, verified)
         markup = Fragments(stage.parent if "pdf" in only else None, "typst-cards", TYPST_CODE, marks, figures,
                            work)
         if parts is not None:
