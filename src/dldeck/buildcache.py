@@ -229,6 +229,32 @@ class JsonCache:
         self.status = "ok"
 
 
+class ShardedCache:
+    """A `JsonCache` split by key into 16 files (`<name>.<0-f>.json`): a large per-card cache whose
+    few changed entries rewrite the files that hold them, not all of it. The same interface."""
+
+    def __init__(self, build_dir: Path, name: str, tool: str) -> None:
+        self.shards = {digit: JsonCache(build_dir, f"{name}.{digit}", tool) for digit in "0123456789abcdef"}
+        self.status = next((shard.status for shard in self.shards.values() if shard.status != "ok"), "ok")
+
+    def _shard(self, key: str) -> JsonCache:
+        return self.shards.get(key[-1:]) or self.shards[hashlib.sha256(key.encode("utf-8")).hexdigest()[-1]]
+
+    def get(self, key: str) -> Any | None:
+        return self._shard(key).get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        self._shard(key).put(key, value)
+
+    def forget(self, key: str) -> None:
+        self._shard(key).forget(key)
+
+    def save(self) -> None:
+        for shard in self.shards.values():
+            shard.save()
+        self.status = "ok"
+
+
 # --------------------------------------------------------------------------- the no-op stamp
 
 

@@ -25,7 +25,7 @@ class CardKeys:
                  work: Work) -> None:
         from dldeck.source.codec import digest  # the reader's package: not imported by a no-op build
 
-        self.executor = Executor(build_dir, name, code=DESCRIBE_CODE, work=work)
+        self.executor = Executor(build_dir, name, code=DESCRIBE_CODE, work=work, sharded=True)
         self.describe = describe
         self.digest = digest
         self.name = name

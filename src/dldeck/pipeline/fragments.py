@@ -31,7 +31,7 @@ class Fragments:
         from dldeck.source.codec import digest
 
         self.executor = Executor(build_dir, name, code=(*code, "pipeline/fragments.py", "mathengines"),
-                                 version=engine_versions(), work=work)
+                                 version=engine_versions(), work=work, sharded=True)
         self.name = name
         self.work = work
         self.figures = figures

@@ -94,7 +94,7 @@ def _read(content_dir: Path, build_dir: Path | None, progress: Progress, work: W
     from dldeck.source import read_collection
 
     progress("reading content")
-    parsed = Executor(build_dir, "read", code=READ_CODE, work=work)
+    parsed = Executor(build_dir, "read", code=READ_CODE, work=work, sharded=True)
     try:
         return read_collection(content_dir, parsed, work.read)
     finally:
