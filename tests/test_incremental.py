@@ -209,9 +209,9 @@ def test_an_edit_rereads_only_its_file_and_matches_a_cold_build(tmp_path: Path) 
     # only the edited card's claim and figure inputs are described again; the rest come by digest
     assert warm.work.described == ["check-inputs: relu-negative"]
     assert len(cold.work.described) == 5  # four cards' claims, one card's figures
-    # every output renders only the edited card (and, in the HTML, the card whose figure it embeds)
+    # every output renders only the edited card
     assert sorted(warm.work.rendered) == ["anki-fields: relu-negative", "html-cards: relu-negative",
-                                          "html-cards: sigmoid-max", "typst-cards: relu-negative"]
+                                          "typst-cards: relu-negative"]
     assert len(cold.work.rendered) == 12
     assert sorted(cold.work.read) == ["content/a.md", "content/b.md"]
     assert warm.summary is not None and cold.summary is not None

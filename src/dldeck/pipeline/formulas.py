@@ -70,6 +70,7 @@ class FormulaMemo:
         self.build_dir = build_dir
         self.executors: tuple[Executor, Executor] | None = None
         self._keys: dict[tuple[str, bool], tuple[str, str]] = {}  # each distinct formula's two keys
+        self._of: Collection | None = None  # the collection `_keys` holds the formulas of
 
     def _open(self, work: Work | None = None) -> tuple[Executor, Executor]:
         if self.executors is None:
@@ -81,16 +82,18 @@ class FormulaMemo:
         return self.executors
 
     def _formulas(self, collection: Collection) -> dict[tuple[str, bool], tuple[str, str]]:
-        """The collection's distinct formulas with their keys (computed once, for load and save)."""
+        """The collection's distinct formulas with their keys (found once, for load and save)."""
         from dldeck.mathengines.formulas import collection_formulas
 
+        if collection is self._of:
+            return self._keys
         found: dict[tuple[str, bool], tuple[str, str]] = {}
         for use in collection_formulas(collection):
             formula = (use.tex, use.display)
             if formula not in found:
                 found[formula] = self._keys.get(formula) or (Executor.key([use.tex, use.display]),
                                                              Executor.key(use.tex))
-        self._keys = found
+        self._keys, self._of = found, collection
         return found
 
     def load(self, collection: Collection, work: Work) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from dldeck.buildcache import sha256_bytes
 from dldeck.model import Card, Collection, FigureKey, RenderedFigure, Verified
 from dldeck.pipeline.executor import Executor
 from dldeck.pipeline.outcome import Work
@@ -45,7 +46,10 @@ class Fragments:
             shown.append(None if figure is None else [block.index, Path(figure.svg_path).name,
                                                       Path(figure.png_path).name, figure.caption, figure.alt,
                                                       figure.figure_id])
-        return Executor.key([self.digest(card), self.marks.get(card.slug), shown, setting])
+        # a plain join of hashes and literals: this runs for every card of every output
+        parts = [self.digest(card), self.marks.get(card.slug, ""), repr(setting),
+                 Executor.key(shown) if shown else ""]
+        return sha256_bytes("\0".join(parts).encode("utf-8"))
 
     def get(self, card: Card, setting: Any = "") -> Any:
         """The card's kept fragment (a JSON value) rendered with `setting` (what of the output's
