@@ -460,3 +460,29 @@ def test_a_build_gives_back_to_the_collector_what_its_caches_froze(tmp_path: Pat
     assert gc.get_freeze_count() > 0
     pipeline.check(content, build_dir, timeout=60)
     assert gc.get_freeze_count() == 0
+
+
+def test_an_edit_reads_the_fonts_glyphs_from_the_cache_not_the_font(tmp_path: Path) -> None:
+    """Which characters the PDF font has is kept by the font file's size and time: an edit renders its
+    card's Typst markup without importing fontTools to parse the font again, and finds the same set."""
+    from dldeck.emit.typst_markup import font_coverage
+    from dldeck.fonts import find_cjk_font
+    from dldeck.pipeline.executor import Executor
+    from dldeck.pipeline.sheetpdf import FONT_CODE
+    from dldeck.pipeline.sheetpdf import font_coverage as kept_coverage
+
+    content, build_dir = make_project(tmp_path)
+    build(content, build_dir)
+    edit(content, PROSE, f"（修订）{PROSE}")
+    probe = (
+        "import sys\nfrom pathlib import Path\nfrom dldeck import pipeline\n"
+        f"r = pipeline.build(Path({str(content)!r}), Path({str(build_dir)!r}), timeout=60)\n"
+        "print(r.work.cache_status['font-coverage'], sorted(r.work.rendered), 'fontTools' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                          env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH})
+    rendered = "['anki-fields: sigmoid-max', 'html-cards: sigmoid-max', 'typst-cards: sigmoid-max']"
+    assert done.stdout.split("\n")[0] == f"ok {rendered} False", done.stderr
+    font = Path(find_cjk_font().path)
+    kept = Executor(build_dir, "font-coverage", code=FONT_CODE)
+    assert kept_coverage(kept)(font) == font_coverage(font)

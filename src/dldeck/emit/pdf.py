@@ -13,7 +13,7 @@ import hashlib
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -187,19 +187,26 @@ def _preamble(sheet: SheetConfig, shown_title: str, build_date: str, *, furnitur
 
 def sheet_source(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
                  title: str, build_date: str, verified: Verified | None = None,
-                 fragments: Any = None) -> Sheet:
+                 fragments: Any = None, coverage: Callable[[Path], frozenset[int]] = font_coverage) -> Sheet:
     """The sheet as Typst sources, with everything needed to compile them and to point errors at cards.
 
     A sheet of up to PART_CARDS cards is one document (`whole`). A larger one is cut into parts of
     whole sections, each of at least PART_CARDS cards (the last may be smaller), typeset alone so an
     edit re-typesets only its part; each part starts on a new page, and the joining document
     (`join_source`) writes the title and the outline on the first page and numbers the pages.
-    `fragments`: cards' markup kept from earlier builds (dldeck.pipeline.fragments.Fragments)."""
+    `fragments`: cards' markup kept from earlier builds (dldeck.pipeline.fragments.Fragments);
+    `coverage`: the code points a font has, asked only when a card is written afresh."""
     cards = sheet.select(collection)
     font = find_cjk_font()
-    covered = font_coverage(font.path)
+    covered: list[frozenset[int]] = []
+
+    def is_covered(char: str) -> bool:
+        if not covered:
+            covered.append(coverage(Path(font.path)))
+        return ord(char) in covered[0]
+
     assets = _Assets(figures, collection.root, verified=verified or Verified())
-    writer = TypstWriter(assets.figure, assets.image, covered=lambda char: ord(char) in covered,
+    writer = TypstWriter(assets.figure, assets.image, covered=is_covered,
                          computed=assets.computed, verified=assets.verified.formula)
     shown_title = title if sheet.name == "cheatsheet" else f"{title} · {sheet.name}"
     front = [
@@ -347,9 +354,9 @@ def write_pdf(collection: Collection, figures: Mapping[FigureKey, RenderedFigure
 
 def sheet_parts(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
                 title: str, build_date: str, verified: Verified | None = None,
-                fragments: Any = None) -> Sheet:
+                fragments: Any = None, coverage: Callable[[Path], frozenset[int]] = font_coverage) -> Sheet:
     """The sheet's parts, ready to typeset; BuildError lists every problem found writing them."""
-    parts = sheet_source(collection, figures, sheet, title, build_date, verified, fragments)
+    parts = sheet_source(collection, figures, sheet, title, build_date, verified, fragments, coverage)
     if parts.diagnostics:
         raise BuildError(parts.diagnostics)
     return parts
@@ -381,10 +388,10 @@ def document_inputs(document: TypstDocument) -> dict[str, object]:
     font = find_cjk_font().path
     return {"source": document.source, "copies": copies, "typst": typst_version(),
             "style": hashlib.sha256((TEMPLATE_DIR / STYLE_FILE).read_bytes()).hexdigest(),
-            "fonts": [list(typst_font_paths()), str(font), _file_stamp(Path(font))]}
+            "fonts": [list(typst_font_paths()), str(font), file_stamp(Path(font))]}
 
 
-def _file_stamp(path: Path) -> list[int]:
+def file_stamp(path: Path) -> list[int]:
     """Size and modification time: a replaced font file shows, without hashing megabytes each build."""
     stat = path.stat()
     return [stat.st_size, stat.st_mtime_ns]

@@ -27,7 +27,7 @@ from dldeck.pipeline.formulas import FormulaJob, FormulaMemo
 from dldeck.pipeline.fragments import Fragments, marks_keys
 from dldeck.pipeline.inputs import MANIFEST_NAME, build_date, build_inputs
 from dldeck.pipeline.outcome import BuildResult, CheckSummary, Progress, Work, quiet
-from dldeck.pipeline.sheetpdf import PARTS_DIR, PartStore, write_sheet_pdf
+from dldeck.pipeline.sheetpdf import FONT_CODE, PARTS_DIR, PartStore, font_coverage, write_sheet_pdf
 
 if TYPE_CHECKING:
     from dldeck.manifest import Manifest
@@ -234,6 +234,7 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
         # are written.
         typeset = Executor(stage.parent if "pdf" in only else None, "typeset", code=("emit/typeset.py",),
                            work=work)
+        fonts = Executor(stage.parent if "pdf" in only else None, "font-coverage", code=FONT_CODE, work=work)
         parts = PartStore(stage.parent, work) if "pdf" in only else None
         marks = marks_keys(collection, verified)
         markup = Fragments(stage.parent if "pdf" in only else None, "typst-cards", TYPST_CODE, marks, figures,
@@ -242,7 +243,8 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
             for sheet in config.sheets:
                 progress(f"writing {sheet.name}.pdf")
                 pdfs.append(typesetter.submit(write_sheet_pdf, typeset, parts, collection, figures, sheet,
-                                              config.title, stage, date, verified, work, markup))
+                                              config.title, stage, date, verified, work, markup,
+                                              font_coverage(fonts)))
         diagnostics: list[Diagnostic] = []
         manifest = None
         fields = Fragments(stage.parent if "anki" in only else None, "anki-fields", ANKI_CODE, marks, figures,
@@ -278,6 +280,7 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
     if diagnostics:
         raise BuildError(diagnostics)
     typeset.save()
+    fonts.save()
     fields.save()
     views.save()
     markup.save()
