@@ -70,3 +70,29 @@ def test_the_cache_state_is_reported(tmp_path: Path) -> None:
 def test_keys_do_not_depend_on_dict_order() -> None:
     assert Executor.key({"a": 1, "b": [1, 2]}) == Executor.key({"b": [1, 2], "a": 1})
     assert Executor.key({"a": 1}) != Executor.key({"a": 2})
+
+
+def test_a_sharded_cache_rewrites_only_the_files_whose_entries_changed(tmp_path: Path) -> None:
+    folder = tmp_path / buildcache.CACHE_DIR_NAME
+    keys = [Executor.key(n) for n in range(40)]
+    first = Executor(tmp_path, "cards", sharded=True)
+    for key in keys:
+        first.put(key, key[:8])
+    first.save()
+    files = sorted(folder.glob("cards.*.json"))
+    assert len(files) == 16
+    before = {path.name: path.stat().st_mtime_ns for path in files}
+    second = Executor(tmp_path, "cards", sharded=True, work=(work := Work()))
+    assert work.cache_status["cards"] == "ok"
+    assert [second.get(key) for key in keys] == [key[:8] for key in keys]
+    second.put(keys[0], "changed")
+    second.save()
+    after = {path.name: path.stat().st_mtime_ns for path in sorted(folder.glob("cards.*.json"))}
+    assert [name for name in after if after[name] != before[name]] == [f"cards.{keys[0][-1]}.json"]
+    # a damaged shard is discarded alone: its entries are computed again, the others are kept
+    (folder / f"cards.{keys[1][-1]}.json").write_text("{", encoding="utf-8")
+    third = Executor(tmp_path, "cards", sharded=True, work=(work := Work()))
+    assert work.cache_status["cards"] == "corrupt (not JSON)"
+    assert third.get(keys[1]) is None
+    kept = [key for key in keys if key[-1] != keys[1][-1]]
+    assert [third.get(key) for key in kept] == ["changed" if key == keys[0] else key[:8] for key in kept]

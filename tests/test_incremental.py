@@ -179,6 +179,60 @@ def test_cached_and_uncached_builds_are_byte_identical(tmp_path: Path) -> None:
     assert (warm_content / manifest).read_bytes() == (cold_content / manifest).read_bytes()
 
 
+OTHER_FILE = """\
+---
+deck: 测试::其他
+---
+
+## ReLU 在负半轴的导数？ {#relu-negative}
+
+负半轴上导数为 $0$。
+"""
+
+
+def test_an_edit_rereads_only_its_file_and_matches_a_cold_build(tmp_path: Path) -> None:
+    warm_content, warm_build = make_project(tmp_path / "warm")
+    cold_content, cold_build = make_project(tmp_path / "cold")
+    for content in (warm_content, cold_content):
+        (content / "b.md").write_text(OTHER_FILE, encoding="utf-8")
+    first = build(warm_content, warm_build)
+    assert sorted(first.work.read) == ["content/a.md", "content/b.md"]
+    build(cold_content, cold_build)
+    for content in (warm_content, cold_content):
+        path = content / "b.md"
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace("负半轴上", "（修订）负半轴上"), encoding="utf-8")
+    shutil.rmtree(cold_build)
+    warm = build(warm_content, warm_build)
+    cold = build(cold_content, cold_build)
+    assert warm.work.cache_status["read"] == "ok" and warm.work.read == ["content/b.md"]
+    # only the edited card's claim and figure inputs are described again; the rest come by digest
+    assert warm.work.described == ["check-inputs: relu-negative"]
+    assert len(cold.work.described) == 5  # four cards' claims, one card's figures
+    # every output renders only the edited card
+    assert sorted(warm.work.rendered) == ["anki-fields: relu-negative", "html-cards: relu-negative",
+                                          "typst-cards: relu-negative"]
+    assert len(cold.work.rendered) == 12
+    assert sorted(cold.work.read) == ["content/a.md", "content/b.md"]
+    assert warm.summary is not None and cold.summary is not None
+    assert warm.summary.collection.cards == cold.summary.collection.cards
+    assert [c.order for c in warm.summary.collection.cards] == [0, 1, 2, 3]
+    assert outputs(warm_build) == outputs(cold_build)
+    manifest = pipeline.MANIFEST_NAME
+    assert (warm_content / manifest).read_bytes() == (cold_content / manifest).read_bytes()
+
+
+def test_a_file_is_read_again_when_the_glossary_changes(tmp_path: Path) -> None:
+    """The language rule judges a file's text by the glossary: a new term is a new input to every file."""
+    content, build_dir = make_project(tmp_path)
+    build(content, build_dir, only=("anki",))
+    (content / "_glossary.toml").write_text('[[term]]\nuse = "极大值"\nnot = ["最大值"]\n', encoding="utf-8")
+    with pytest.raises(BuildError, match=r"a\.md:\d+: use “极大值” instead of “最大值”"):
+        build(content, build_dir, only=("anki",))
+    edit(content, "最大值", "极大值")
+    assert build(content, build_dir, only=("anki",)).work.read == ["content/a.md"]
+
+
 def test_a_pdf_whose_document_is_unchanged_is_reused_not_typeset(tmp_path: Path) -> None:
     warm_content, warm_build = make_project(tmp_path / "warm")
     first = build(warm_content, warm_build)
@@ -344,7 +398,10 @@ def test_an_image_is_an_input(tmp_path: Path) -> None:
     build(content, build_dir, only=("anki",))
     assert build(content, build_dir, only=("anki",)).up_to_date
     picture.write_bytes(_png(200))
-    assert not build(content, build_dir, only=("anki",)).up_to_date
+    changed = build(content, build_dir, only=("anki",))
+    assert not changed.up_to_date
+    assert changed.work.read == ["content/a.md"]  # the file that shows it is read (and checked) again
+    assert changed.work.rendered == ["anki-fields: relu-range"]  # a card with an image is never kept
 
 
 def test_a_process_that_already_ran_typst_can_still_build(tmp_path: Path) -> None:
@@ -373,3 +430,59 @@ def test_a_build_without_the_pdf_does_not_convert_formulas_to_typst(tmp_path: Pa
         build(content, build_dir)
     with pytest.raises(BuildError, match="xrightarrow"):
         pipeline.check(content, build_dir)  # `dldeck check` checks every engine, whatever was built
+
+
+def test_a_cards_marks_are_the_verified_formulas_between_its_heading_and_the_next() -> None:
+    from dldeck.model import Collection, ComputedKey, Verified
+    from dldeck.pipeline.fragments import card_marks
+    from test_cheatsheet_samples import card
+
+    cards = (card("one", (), (), line=3, path="a.md"), card("two", (), (), line=9, path="a.md"),
+             card("three", (), (), line=1, path="b.md"))
+    verified = Verified(frozenset({("a.md", 4, "x"), ("a.md", 9, "y"), ("a.md", 30, "z"), ("b.md", 2, "w")}),
+                        {ComputedKey("two", 0): "0.5"})
+    assert card_marks(Collection(cards, "/content"), verified) == {
+        "one": [[[4, "x"]], []], "two": [[[9, "y"], [30, "z"]], [[0, "0.5"]]], "three": [[[2, "w"]], []]}
+
+
+def test_a_build_gives_back_to_the_collector_what_its_caches_froze(tmp_path: Path) -> None:
+    """Loading caches pauses the cyclic collector and freezes what was loaded (buildcache.bulk); a
+    long-lived process (tests, an editor plug-in) must get those objects collectable again."""
+    import gc
+
+    content, build_dir = make_project(tmp_path)
+    build(content, build_dir, only=("anki",))
+    edit(content, PROSE, f"（修订）{PROSE}")
+    assert build(content, build_dir, only=("anki",)).work.read == ["content/a.md"]
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    with buildcache.bulk():
+        assert not gc.isenabled()
+    assert gc.get_freeze_count() > 0
+    pipeline.check(content, build_dir, timeout=60)
+    assert gc.get_freeze_count() == 0
+
+
+def test_an_edit_reads_the_fonts_glyphs_from_the_cache_not_the_font(tmp_path: Path) -> None:
+    """Which characters the PDF font has is kept by the font file's size and time: an edit renders its
+    card's Typst markup without importing fontTools to parse the font again, and finds the same set."""
+    from dldeck.emit.typst_markup import font_coverage
+    from dldeck.fonts import find_cjk_font
+    from dldeck.pipeline.executor import Executor
+    from dldeck.pipeline.sheetpdf import FONT_CODE
+    from dldeck.pipeline.sheetpdf import font_coverage as kept_coverage
+
+    content, build_dir = make_project(tmp_path)
+    build(content, build_dir)
+    edit(content, PROSE, f"（修订）{PROSE}")
+    probe = (
+        "import sys\nfrom pathlib import Path\nfrom dldeck import pipeline\n"
+        f"r = pipeline.build(Path({str(content)!r}), Path({str(build_dir)!r}), timeout=60)\n"
+        "print(r.work.cache_status['font-coverage'], sorted(r.work.rendered), 'fontTools' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                          env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH})
+    rendered = "['anki-fields: sigmoid-max', 'html-cards: sigmoid-max', 'typst-cards: sigmoid-max']"
+    assert done.stdout.split("\n")[0] == f"ok {rendered} False", done.stderr
+    font = Path(find_cjk_font().path)
+    kept = Executor(build_dir, "font-coverage", code=FONT_CODE)
+    assert kept_coverage(kept)(font) == font_coverage(font)

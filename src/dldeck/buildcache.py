@@ -12,11 +12,13 @@ nothing heavier than the standard library.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +51,30 @@ def hash_file(path: Path) -> str:
         return f"unreadable:{error.errno}"
 
 
+@contextmanager
+def bulk() -> Iterator[None]:
+    """While many objects that all live on are made (a cache loaded, cards restored), the cyclic
+    garbage collector is paused, and then everything alive is moved out of its sight (`gc.freeze`):
+    it would walk them again and again and find nothing (at 5,000 cards that was most of the time of
+    restoring them). `pipeline.build` gives them back to it (`gc.unfreeze`) when it ends."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if paused:
+            gc.enable()
+
+
+def _canonical(value: Any) -> str:
+    """The one JSON text of a value that `hash_json` hashes."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def hash_json(value: Any) -> str:
     """Hash of a JSON-able value, independent of dict order."""
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return sha256_bytes(text.encode("utf-8"))
+    return sha256_bytes(_canonical(value).encode("utf-8"))
 
 
 def tree_files(root: Path, *, skip: Iterable[str] = ()) -> Iterator[Path]:
@@ -115,9 +137,25 @@ def tool_hash(*parts: str) -> str:
     return digest.hexdigest()
 
 
+_ENTRIES = b',"entries":'
+
+
 def _envelope(tool: str, entries: dict[str, Any]) -> bytes:
-    body = {"version": CACHE_VERSION, "tool": tool, "digest": hash_json(entries), "entries": entries}
-    return (json.dumps(body, sort_keys=True, ensure_ascii=False, indent=0) + "\n").encode("utf-8")
+    """The entries serialized once, last in the file, so a reader can check the digest on their
+    bytes instead of serializing them again."""
+    text = _canonical(entries).encode("utf-8")
+    head = json.dumps({"version": CACHE_VERSION, "tool": tool, "digest": sha256_bytes(text)}, sort_keys=True)
+    return head[:-1].encode("utf-8") + _ENTRIES + text + b"}\n"
+
+
+def _digest_matches(raw: bytes, data: dict[str, Any]) -> bool:
+    """Whether the entries are the ones the digest was taken of: on the bytes as `_envelope` wrote them
+    (fast), else on the parsed entries (a well-formed file written some other way)."""
+    start = raw.find(_ENTRIES)
+    written = raw[start + len(_ENTRIES):-2] if start >= 0 and raw.endswith(b"}\n") else b""
+    if written and sha256_bytes(written) == data.get("digest"):
+        return True
+    return data.get("digest") == hash_json(data["entries"])
 
 
 def _open_envelope(path: Path, tool: str) -> tuple[dict[str, Any] | None, str]:
@@ -132,7 +170,8 @@ def _open_envelope(path: Path, tool: str) -> tuple[dict[str, Any] | None, str]:
     except OSError as error:
         return None, f"unreadable ({error.strerror})"
     try:
-        data = json.loads(raw.decode("utf-8"))
+        with bulk():
+            data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return None, "corrupt (not JSON)"
     if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
@@ -141,7 +180,7 @@ def _open_envelope(path: Path, tool: str) -> tuple[dict[str, Any] | None, str]:
         return None, "stale (cache format changed)"
     if data.get("tool") != tool:
         return None, "stale (dldeck or a dependency changed)"
-    if data.get("digest") != hash_json(data["entries"]):
+    if not _digest_matches(raw, data):
         return None, "corrupt (digest mismatch)"
     return data["entries"], "ok"
 
@@ -187,6 +226,32 @@ class JsonCache:
             return
         write_atomically(self.path, _envelope(self.tool, dict(sorted(self._used.items()))))
         self._loaded = dict(self._used)
+        self.status = "ok"
+
+
+class ShardedCache:
+    """A `JsonCache` split by key into 16 files (`<name>.<0-f>.json`): a large per-card cache whose
+    few changed entries rewrite the files that hold them, not all of it. The same interface."""
+
+    def __init__(self, build_dir: Path, name: str, tool: str) -> None:
+        self.shards = {digit: JsonCache(build_dir, f"{name}.{digit}", tool) for digit in "0123456789abcdef"}
+        self.status = next((shard.status for shard in self.shards.values() if shard.status != "ok"), "ok")
+
+    def _shard(self, key: str) -> JsonCache:
+        return self.shards.get(key[-1:]) or self.shards[hashlib.sha256(key.encode("utf-8")).hexdigest()[-1]]
+
+    def get(self, key: str) -> Any | None:
+        return self._shard(key).get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        self._shard(key).put(key, value)
+
+    def forget(self, key: str) -> None:
+        self._shard(key).forget(key)
+
+    def save(self) -> None:
+        for shard in self.shards.values():
+            shard.save()
         self.status = "ok"
 
 

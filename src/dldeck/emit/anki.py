@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import genanki
 
@@ -192,11 +193,13 @@ class _CardRenderer:
         self.media = _Media({})
         self.diagnostics: list[Diagnostic] = []
         self.card: Card | None = None
+        self.images = 0  # content images the current card showed
 
     def computed(self, node: Computed) -> str:
         return computed_value(self.verified, self.card, node, self.diagnostics)
 
     def image_source(self, image: Image) -> str:
+        self.images += 1
         data = load_image(image, self.collection.root, self.diagnostics)
         if data is None:
             return ""
@@ -214,14 +217,32 @@ class _CardRenderer:
                 )
             )
             return ""
-        png = Path(rendered.png_path)
-        name = self.media.add(png.name, png)
+        name = self.figure_media(rendered)
         caption = render_inlines(caption_inlines(rendered.caption, block.span), self.math,
                                  text_filter=anki_text)
         figcaption = f"<figcaption>{caption}</figcaption>" if caption else ""
         alt = rendered.alt or rendered.caption
         anchor = f' id="{_attr(rendered.figure_id)}"' if rendered.figure_id else ""
         return f'<figure{anchor}><img src="{_attr(name)}" alt="{_attr(alt)}">{figcaption}</figure>'
+
+    def figure_media(self, rendered: RenderedFigure) -> str:
+        png = Path(rendered.png_path)
+        return self.media.add(png.name, png)
+
+    def kept_fields(self, card: Card, fragments: Any) -> tuple[str, ...]:
+        """The card's fields from `fragments` (see dldeck.pipeline.fragments) when kept, its figures'
+        media added again; otherwise rendered, and kept when they showed no image and had no problem."""
+        kept = fragments.get(card) if fragments is not None else None
+        size = len(CLOZE_FIELDS if card.kind == "cloze" else BASIC_FIELDS)
+        if isinstance(kept, list) and len(kept) == size and all(isinstance(field, str) for field in kept):
+            for block in card.figures:
+                self.figure_media(self.figures[FigureKey(card.slug, block.index)])
+            return tuple(kept)
+        problems, self.images = len(self.diagnostics), 0
+        fields = self.fields(card)
+        if fragments is not None:
+            fragments.put(card, list(fields), keep=not self.images and len(self.diagnostics) == problems)
+        return fields
 
     def math(self, tex: str, display: bool) -> str:
         """Every formula a field gets passes the allow-list here too, whoever called the writer."""
@@ -278,11 +299,13 @@ def write_deck(
     manifest: Manifest,
     out_path: Path,
     verified: Verified | None = None,
+    fragments: Any = None,
 ) -> None:
     """Write the whole collection as one .apkg (atomically).
 
     Records new mtimes in `manifest` but does not save it: the caller saves once every output of
-    the build succeeded (see pipeline.build).
+    the build succeeded (see pipeline.build). `fragments`: cards' fields kept from earlier builds
+    (dldeck.pipeline.fragments.Fragments).
     """
     now = build_time()
     renderer = _CardRenderer(collection, figures, verified or Verified())
@@ -296,7 +319,7 @@ def write_deck(
     decks: dict[str, genanki.Deck] = {}
     mtimes: list[int] = [basic_type.mtime, cloze_type.mtime]
     for card in collection.cards:
-        fields = renderer.fields(card)
+        fields = renderer.kept_fields(card, fragments)
         note_type = cloze_type if card.kind == "cloze" else basic_type
         tags = list(dict.fromkeys(anki_tag(tag) for tag in card.tags if tag.strip()))
         content_hash = rendered_hash([note_type.name, *fields, "\x1f", *tags])

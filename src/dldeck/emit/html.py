@@ -14,6 +14,7 @@ import mimetypes
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from markupsafe import Markup
@@ -57,6 +58,9 @@ from dldeck.model import (
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "cheatsheet.html.j2"
 MATHML_NAMESPACE = "http://www.w3.org/1998/Math/MathML"
+# Where a figure's data URI goes. Only the slots of the card's own figures are filled: text that
+# spelled one out (NUL and the figure's content-hashed name) would at most show that data URI as text.
+_FIGURE_SLOT = "\x00figure:{}\x00"
 IMAGE_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                ".gif": "image/gif", ".webp": "image/webp"}
 
@@ -156,6 +160,7 @@ class _CardRenderer:
         self.diagnostics: list[Diagnostic] = []
         self.card: Card | None = None
         self.formula_spans: dict[str, SourceSpan] = {}
+        self.images = 0  # content images the current card embedded (read from disk)
 
     def problem(self, line: int | None, message: str) -> None:
         assert self.card is not None
@@ -181,17 +186,35 @@ class _CardRenderer:
         caption_html = render_inlines(caption_inlines(rendered.caption, block.span), math=self.math)
         caption = f"<figcaption>{caption_html}</figcaption>" if rendered.caption else ""
         alt = html.escape(rendered.alt or rendered.caption, quote=True)
-        source = data_uri(rendered.svg_path, Path(rendered.svg_path).read_bytes())
-        return f'<figure><img src="{source}" alt="{alt}">{caption}</figure>'
+        # a slot for the SVG's data URI, filled by `_embed`: a kept view holds the slot, not the picture
+        slot = _FIGURE_SLOT.format(Path(rendered.svg_path).name)
+        return f'<figure><img src="{slot}" alt="{alt}">{caption}</figure>'
 
     def computed(self, node: Computed) -> str:
         return computed_value(self.verified, self.card, node, self.diagnostics)
 
     def image(self, image: Image) -> str:
+        self.images += 1
         data = load_image(image, self.root, self.diagnostics)
         return "" if data is None else data_uri(image.src, data)
 
     def render(self, card: Card, include_extra: bool) -> CardView:
+        return self._embed(card, self._render(card, include_extra))
+
+    def _embed(self, card: Card, view: CardView) -> CardView:
+        """Fill the slots of the card's figures with their SVGs as data URIs."""
+        for block in card.figures:
+            rendered = self.figures.get(FigureKey(card.slug, block.index))
+            if rendered is None:
+                continue
+            slot = _FIGURE_SLOT.format(Path(rendered.svg_path).name)
+            if any(slot in part for part in (view.question, view.answer, view.extra, view.sources)):
+                source = data_uri(rendered.svg_path, Path(rendered.svg_path).read_bytes())
+                view = dataclasses.replace(view, **{name: Markup(getattr(view, name).replace(slot, source))
+                                                    for name in ("question", "answer", "extra", "sources")})
+        return view
+
+    def _render(self, card: Card, include_extra: bool) -> CardView:
         self.card = card
         self.formula_spans = {use.tex: use.span for use in reversed(list(card_formulas(card)))}
         shown = {"computed": self.computed, "verified": self.verified.formula}
@@ -209,6 +232,23 @@ class _CardRenderer:
         return CardView(card.slug, Markup(question), Markup(answer), Markup(extra), Markup(sources),
                         search_text, card.tags)
 
+    def kept(self, card: Card, include_extra: bool, fragments: Any) -> CardView:
+        """The card's view from `fragments` (dldeck.pipeline.fragments.Fragments) when kept; otherwise
+        rendered, and kept (with its figures' slots, not their pictures) unless it embeds a content
+        image (read and checked afresh every time) or had a problem."""
+        kept = fragments.get(card, include_extra) if fragments is not None else None
+        if isinstance(kept, list) and len(kept) == 5 and all(isinstance(part, str) for part in kept):
+            *shown, search_text = kept
+            view = CardView(card.slug, *(Markup(part) for part in shown), search_text, card.tags)
+            return self._embed(card, view)
+        before = (self.images, len(self.diagnostics))
+        view = self._render(card, include_extra)
+        if fragments is not None:
+            fragments.put(card, [str(view.question), str(view.answer), str(view.extra), str(view.sources),
+                                 view.search_text], include_extra,
+                          keep=before == (self.images, len(self.diagnostics)))
+        return self._embed(card, view)
+
 
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
@@ -222,8 +262,9 @@ def _environment() -> jinja2.Environment:
 
 
 def render_html(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
-                title: str, build_date: str, verified: Verified | None = None) -> str:
-    """The whole page as text; BuildError (every problem, path:line) when a card cannot be rendered."""
+                title: str, build_date: str, verified: Verified | None = None, fragments: Any = None) -> str:
+    """The whole page as text; BuildError (every problem, path:line) when a card cannot be rendered.
+    `fragments`: cards' views kept from earlier builds (dldeck.pipeline.fragments.Fragments)."""
     cards = sheet.select(collection)
     sections = group_sections(cards)
     titles = deck_titles(list(dict.fromkeys(s.deck for s in sections)))
@@ -231,7 +272,7 @@ def render_html(collection: Collection, figures: Mapping[FigureKey, RenderedFigu
     views: list[SectionView] = []
     previous_deck = None
     for number, section in enumerate(sections, start=1):
-        rendered = tuple(renderer.render(card, sheet.include_extra) for card in section.cards)
+        rendered = tuple(renderer.kept(card, sheet.include_extra, fragments) for card in section.cards)
         # `_` never occurs in a card slug, so section anchors cannot collide with card anchors.
         views.append(SectionView(f"section_{number}", titles[section.deck], section.section,
                                  section.deck != previous_deck, rendered))
@@ -253,8 +294,9 @@ def render_html(collection: Collection, figures: Mapping[FigureKey, RenderedFigu
 
 
 def write_html(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
-               title: str, out_path: Path, build_date: str, verified: Verified | None = None) -> None:
+               title: str, out_path: Path, build_date: str, verified: Verified | None = None,
+               fragments: Any = None) -> None:
     """Write the sheet's self-contained HTML page to out_path (atomically)."""
-    page = render_html(collection, figures, sheet, title, build_date, verified)
+    page = render_html(collection, figures, sheet, title, build_date, verified, fragments)
     write_atomically(out_path, page.encode("utf-8"))
 

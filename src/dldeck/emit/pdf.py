@@ -13,7 +13,7 @@ import hashlib
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -68,6 +68,7 @@ class _Assets:
     verified: Verified = field(default_factory=Verified)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     card: Card | None = None
+    images: int = 0  # content images shown so far
 
     def computed(self, node: Computed) -> str:
         return computed_value(self.verified, self.card, node, self.diagnostics)
@@ -85,6 +86,7 @@ class _Assets:
 
     def image(self, image: Image) -> str:
         assert self.card is not None
+        self.images += 1
         data = load_image(image, self.root, self.diagnostics)
         if data is None:
             return ""
@@ -184,18 +186,27 @@ def _preamble(sheet: SheetConfig, shown_title: str, build_date: str, *, furnitur
 
 
 def sheet_source(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
-                 title: str, build_date: str, verified: Verified | None = None) -> Sheet:
+                 title: str, build_date: str, verified: Verified | None = None,
+                 fragments: Any = None, coverage: Callable[[Path], frozenset[int]] = font_coverage) -> Sheet:
     """The sheet as Typst sources, with everything needed to compile them and to point errors at cards.
 
     A sheet of up to PART_CARDS cards is one document (`whole`). A larger one is cut into parts of
     whole sections, each of at least PART_CARDS cards (the last may be smaller), typeset alone so an
     edit re-typesets only its part; each part starts on a new page, and the joining document
-    (`join_source`) writes the title and the outline on the first page and numbers the pages."""
+    (`join_source`) writes the title and the outline on the first page and numbers the pages.
+    `fragments`: cards' markup kept from earlier builds (dldeck.pipeline.fragments.Fragments);
+    `coverage`: the code points a font has, asked only when a card is written afresh."""
     cards = sheet.select(collection)
     font = find_cjk_font()
-    covered = font_coverage(font.path)
+    covered: list[frozenset[int]] = []
+
+    def is_covered(char: str) -> bool:
+        if not covered:
+            covered.append(coverage(Path(font.path)))
+        return ord(char) in covered[0]
+
     assets = _Assets(figures, collection.root, verified=verified or Verified())
-    writer = TypstWriter(assets.figure, assets.image, covered=lambda char: ord(char) in covered,
+    writer = TypstWriter(assets.figure, assets.image, covered=is_covered,
                          computed=assets.computed, verified=assets.verified.formula)
     shown_title = title if sheet.name == "cheatsheet" else f"{title} · {sheet.name}"
     front = [
@@ -227,7 +238,8 @@ def sheet_source(collection: Collection, figures: Mapping[FigureKey, RenderedFig
             for card in section.cards:
                 assets.card = card
                 card_at[len(lines)] = card
-                lines.append(_card_markup(card, writer, sheet.include_extra))
+                lines.append(_kept_markup(card, writer, assets, sheet.include_extra, fragments,
+                                          [sheet.include_extra, str(font.path)]))
         if not cards:
             lines.append('#text(fill: muted)["（这张速查表没有卡片）"]')
         if len(groups) > 1:
@@ -286,6 +298,26 @@ def _card_markup(card: Card, writer: TypstWriter, include_extra: bool) -> str:
     return f"#card{extra_arg}[{question}][{answer}]"
 
 
+def _kept_markup(card: Card, writer: TypstWriter, assets: _Assets, include_extra: bool, fragments: Any,
+                 setting: list[Any]) -> str:
+    """The card's markup from `fragments` when kept for this `setting` (the font decides which
+    characters are problems), its figures registered again as files to copy; otherwise written,
+    and kept when it showed no image and found no problem."""
+    kept = fragments.get(card, setting) if fragments is not None else None
+    if isinstance(kept, str):
+        for block in card.figures:
+            assets.figure(block)
+        return kept
+    def state() -> tuple[int, ...]:
+        return assets.images, len(assets.diagnostics), len(writer.missing), len(writer.bad_formulas)
+
+    before = state()
+    markup = _card_markup(card, writer, include_extra)
+    if fragments is not None:
+        fragments.put(card, markup, setting, keep=state() == before)
+    return markup
+
+
 def _part_file(index: int) -> str:
     return f"part-{index:03d}.pdf"
 
@@ -321,9 +353,10 @@ def write_pdf(collection: Collection, figures: Mapping[FigureKey, RenderedFigure
 
 
 def sheet_parts(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
-                title: str, build_date: str, verified: Verified | None = None) -> Sheet:
+                title: str, build_date: str, verified: Verified | None = None,
+                fragments: Any = None, coverage: Callable[[Path], frozenset[int]] = font_coverage) -> Sheet:
     """The sheet's parts, ready to typeset; BuildError lists every problem found writing them."""
-    parts = sheet_source(collection, figures, sheet, title, build_date, verified)
+    parts = sheet_source(collection, figures, sheet, title, build_date, verified, fragments, coverage)
     if parts.diagnostics:
         raise BuildError(parts.diagnostics)
     return parts
@@ -355,10 +388,10 @@ def document_inputs(document: TypstDocument) -> dict[str, object]:
     font = find_cjk_font().path
     return {"source": document.source, "copies": copies, "typst": typst_version(),
             "style": hashlib.sha256((TEMPLATE_DIR / STYLE_FILE).read_bytes()).hexdigest(),
-            "fonts": [list(typst_font_paths()), str(font), _file_stamp(Path(font))]}
+            "fonts": [list(typst_font_paths()), str(font), file_stamp(Path(font))]}
 
 
-def _file_stamp(path: Path) -> list[int]:
+def file_stamp(path: Path) -> list[int]:
     """Size and modification time: a replaced font file shows, without hashing megabytes each build."""
     stat = path.stat()
     return [stat.st_size, stat.st_mtime_ns]

@@ -39,9 +39,13 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
                   ) -> tuple[list[Any], list[Diagnostic]]:
     """Claims of cards whose checks changed are verified; the others come from the cache."""
     checked = [card for card in collection.cards if has_claims(card)]
+    from dldeck.pipeline.cardkeys import CardKeys
+
     executor = Executor(build_dir if checked else None, "checks", code=CHECK_CODE, work=work)
     facts = facts_hash(collection) if executor.cache is not None else ""
-    split = executor.split(checked, lambda card: _check_inputs(card, facts, timeout), _restore_results)
+    described = CardKeys(build_dir if checked else None, "check-inputs", check_inputs, work)
+    split = executor.split(checked, lambda card: [described(card), facts, float(timeout)], _restore_results)
+    described.save()
     cached = {card.slug: restored for _, card, restored in split.reused}
     known: dict[tuple[str, int], Any] = {}  # (slug, line) → a remembered timeout
     for key, card in split.pending:
@@ -78,7 +82,9 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
 
 def has_claims(card: Card) -> bool:
     """A card with a check block, a formula or a computed number has something to verify."""
-    return bool(card.checks) or next(shown_items(card), None) is not None
+    from dldeck.source.reader import shown_nodes
+
+    return next(shown_nodes(card), None) is not None
 
 
 def _shown(card: Card) -> tuple[list[Any], dict[int, Any]]:
@@ -118,11 +124,12 @@ def _check_base(card: Card) -> int:
     return card.checks[0].span.line if card.checks else card.span.line
 
 
-def _check_inputs(card: Card, facts: str, timeout: float) -> dict[str, Any]:
-    """Everything a card's claim results depend on, except where in its file the card sits and how much
-    prose lies between its formulas: a prose edit re-verifies nothing."""
+def check_inputs(card: Card) -> dict[str, Any]:
+    """Everything of a card its claim results depend on (the facts and the time limit aside), except
+    where in its file the card sits and how much prose lies between its formulas: a prose edit
+    re-verifies nothing."""
     base = _check_base(card)
-    return {"path": card.span.path, "facts": facts, "timeout": float(timeout),
+    return {"path": card.span.path,
             "blocks": [[b.source, b.span.line - base] for b in card.checks],
             "shown": list(shown_items(card)), "notation": list(card.notation)}
 

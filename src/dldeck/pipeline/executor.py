@@ -3,7 +3,8 @@ hash, and the next build that meets the same inputs reuses the result instead of
 
 Every pass (claims, figures, formula conversions) and every output goes through an `Executor`, so
 what "incremental" means — which entries are trusted, which are dropped, when the cache is
-written — is written once here and tested once. Results live in `build/cache/<name>.json`
+written — is written once here and tested once. Results live in `build/cache/<name>.json` (a
+cache with an entry per card in 16 files `<name>.<0-f>.json`, so an edit rewrites few of them)
 (see `dldeck.buildcache.JsonCache`: versioned, digested, written atomically, entries a build did
 not use are dropped); the code that produces them is part of the key (`tool`), so an edit to
 dldeck invalidates exactly the caches of the code it touched. Only the standard library and
@@ -34,12 +35,14 @@ class Executor:
     shape: such an entry is dropped, never trusted, and the step runs again."""
 
     def __init__(self, build_dir: Path | None, name: str, *, code: Sequence[str] = (), version: str = "",
-                 work: Work | None = None) -> None:
+                 work: Work | None = None, sharded: bool = False) -> None:
+        """`sharded`: a cache with an entry per card, kept in 16 files so an edit rewrites few."""
         self.name = name
-        self.cache: buildcache.JsonCache | None = None
+        self.cache: buildcache.JsonCache | buildcache.ShardedCache | None = None
         if build_dir is not None:
             tool = buildcache.tool_hash(*code) + (f"|{version}" if version else "")
-            self.cache = buildcache.JsonCache(build_dir, name, tool)
+            kind = buildcache.ShardedCache if sharded else buildcache.JsonCache
+            self.cache = kind(build_dir, name, tool)
             if work is not None:
                 work.cache_status[name] = self.cache.status
 

@@ -16,6 +16,7 @@ from typing import Any
 from dldeck.errors import BuildError, Diagnostic
 from dldeck.figures.files import is_complete
 from dldeck.model import Card, Collection, FigureKey, RenderedFigure
+from dldeck.pipeline.cardkeys import CardKeys
 from dldeck.pipeline.child import ForkedChild
 from dldeck.pipeline.claims import shown_items
 from dldeck.pipeline.executor import Executor
@@ -41,8 +42,10 @@ class FigurePass:
         self.executor = Executor(build_dir if self.cards else None, "figures", code=FIGURE_CODE, work=work)
         facts = facts_hash(collection) if self.cards else ""
         out_dir = Path(build_dir) / "figures"
-        self.split = self.executor.split(self.cards, lambda card: _figure_inputs(card, facts),
+        described = CardKeys(build_dir if self.cards else None, "figure-inputs", figure_inputs, work)
+        self.split = self.executor.split(self.cards, lambda card: [described(card), facts],
                                          lambda card, entry: _restore_figures(card, entry, out_dir))
+        described.save()
         self.pending = self.split.pending_items
         for _, _, restored in self.split.reused:
             self.results.update(restored)
@@ -108,9 +111,9 @@ def _render(collection: Collection, build_dir: Path, facts_root: Path,
     return render_figures(collection, build_dir, jobs=jobs, facts_root=facts_root)
 
 
-def _figure_inputs(card: Card, facts: str) -> dict[str, Any]:
-    """Figures see the card's definitions, from its checks and from its shown formulas."""
-    return {"slug": card.slug, "facts": facts, "checks": [b.source for b in card.checks],
+def figure_inputs(card: Card) -> dict[str, Any]:
+    """Figures see the card's definitions, from its checks and from its shown formulas (and the facts)."""
+    return {"slug": card.slug, "checks": [b.source for b in card.checks],
             "shown": list(shown_items(card)), "notation": list(card.notation),
             "figures": [[b.index, b.source] for b in card.figures]}
 

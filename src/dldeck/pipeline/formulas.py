@@ -69,6 +69,8 @@ class FormulaMemo:
     def __init__(self, build_dir: Path) -> None:
         self.build_dir = build_dir
         self.executors: tuple[Executor, Executor] | None = None
+        self._keys: dict[tuple[str, bool], tuple[str, str]] = {}  # each distinct formula's two keys
+        self._of: Collection | None = None  # the collection `_keys` holds the formulas of
 
     def _open(self, work: Work | None = None) -> tuple[Executor, Executor]:
         if self.executors is None:
@@ -79,32 +81,45 @@ class FormulaMemo:
                                             work=work) for name in ("mathml", "typst-math"))
         return self.executors
 
-    def load(self, collection: Collection, work: Work) -> None:
-        from dldeck.mathengines import engines
+    def _formulas(self, collection: Collection) -> dict[tuple[str, bool], tuple[str, str]]:
+        """The collection's distinct formulas with their keys (found once, for load and save)."""
         from dldeck.mathengines.formulas import collection_formulas
 
-        mathml, typst_math = self._open(work)
+        if collection is self._of:
+            return self._keys
+        found: dict[tuple[str, bool], tuple[str, str]] = {}
         for use in collection_formulas(collection):
-            converted = mathml.get(mathml.key([use.tex, use.display]), _text)
+            formula = (use.tex, use.display)
+            if formula not in found:
+                found[formula] = self._keys.get(formula) or (Executor.key([use.tex, use.display]),
+                                                             Executor.key(use.tex))
+        self._keys, self._of = found, collection
+        return found
+
+    def load(self, collection: Collection, work: Work) -> None:
+        from dldeck.mathengines import engines
+
+        mathml, typst_math = self._open(work)
+        for (tex, display), (mathml_key, typst_key) in self._formulas(collection).items():
+            converted = mathml.get(mathml_key, _text)
             if converted is not None:
-                engines.MATHML_MEMO[(use.tex, use.display)] = converted
-            converted = typst_math.get(typst_math.key(use.tex), _text)
+                engines.MATHML_MEMO[(tex, display)] = converted
+            converted = typst_math.get(typst_key, _text)
             if converted is not None:
-                engines.TYPST_MEMO[use.tex] = converted
+                engines.TYPST_MEMO[tex] = converted
 
     def save(self, collection: Collection) -> None:
         """Keep the conversions this collection uses (only those, so the cache does not grow forever)."""
         from dldeck.mathengines import engines
-        from dldeck.mathengines.formulas import collection_formulas
 
         mathml, typst_math = self._open()
-        for use in collection_formulas(collection):
-            converted = engines.MATHML_MEMO.get((use.tex, use.display))
+        for (tex, display), (mathml_key, typst_key) in self._formulas(collection).items():
+            converted = engines.MATHML_MEMO.get((tex, display))
             if converted is not None:
-                mathml.put(mathml.key([use.tex, use.display]), converted)
-            converted = engines.TYPST_MEMO.get(use.tex)
+                mathml.put(mathml_key, converted)
+            converted = engines.TYPST_MEMO.get(tex)
             if converted is not None:
-                typst_math.put(typst_math.key(use.tex), converted)
+                typst_math.put(typst_key, converted)
         mathml.save()
         typst_math.save()
 

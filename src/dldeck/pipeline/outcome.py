@@ -21,6 +21,9 @@ def quiet(_: str) -> None:
 class Work:
     """What a build actually did, not what it reused: how tests see that a cache was used."""
 
+    read: list[str] = field(default_factory=list)  # content files read and linted afresh
+    described: list[str] = field(default_factory=list)  # "<cache>: <slug>": card inputs described afresh
+    rendered: list[str] = field(default_factory=list)  # "<output>: <slug>": card fragments rendered afresh
     verified: list[str] = field(default_factory=list)  # slugs whose claims were checked afresh
     figured: list[str] = field(default_factory=list)  # slugs whose figures were prepared afresh
     typeset: list[str] = field(default_factory=list)  # PDFs joined afresh (not reused)

@@ -6,6 +6,7 @@ traceback. Each pass lives in a module of its own."""
 
 from __future__ import annotations
 
+import gc
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,15 +24,25 @@ from dldeck.pipeline.coverage import coverage, unread_diagnostics, verified
 from dldeck.pipeline.executor import Executor
 from dldeck.pipeline.figures import FigurePass
 from dldeck.pipeline.formulas import FormulaJob, FormulaMemo
+from dldeck.pipeline.fragments import Fragments, marks_keys
 from dldeck.pipeline.inputs import MANIFEST_NAME, build_date, build_inputs
 from dldeck.pipeline.outcome import BuildResult, CheckSummary, Progress, Work, quiet
-from dldeck.pipeline.sheetpdf import PARTS_DIR, PartStore, write_sheet_pdf
+from dldeck.pipeline.sheetpdf import FONT_CODE, PARTS_DIR, PartStore, font_coverage, write_sheet_pdf
 
 if TYPE_CHECKING:
     from dldeck.manifest import Manifest
 
 BACKENDS = ("anki", "html", "pdf")
 DECK_NAME = "dldeck.apkg"
+# The code that renders a card's Anki fields: editing it invalidates the kept fields.
+ANKI_CODE = ("emit/anki.py", "emit/markup.py", "mathengines/whitelist.py")
+# The code that renders a card's part of the HTML page: editing it invalidates the kept views.
+HTML_CODE = ("emit/html.py", "emit/markup.py")
+# The code that writes a card's Typst markup: editing it invalidates the kept markup.
+TYPST_CODE = ("emit/pdf.py", "emit/typst_markup.py", "emit/markup.py")
+# The parts of dldeck whose code decides what a file reads as: editing them invalidates the read cache.
+READ_CODE = ("source", "model.py", "contain.py", "safeyaml.py", "errors.py", "timelimit.py",
+             "verify/numbers.py")
 
 
 # --------------------------------------------------------------------------- check
@@ -42,12 +53,17 @@ def check(content_dir: Path, build_dir: Path | None = None, *, timeout: float = 
     """Read, lint, verify every claim and compile every formula; raise BuildError listing all problems.
 
     `strict`: a shown formula with a relation that cannot be read (and is not exempt) is an error."""
-    with _machine_errors(build_dir, content_dir):
-        memo = FormulaMemo(build_dir) if build_dir is not None else None
-        summary = _check_collection(_read(content_dir, progress), build_dir, timeout=timeout,
-                                    progress=progress, memo=memo, work=Work(), strict=strict)
-        if memo is not None:
-            memo.save(summary.collection)
+    try:
+        with _machine_errors(build_dir, content_dir):
+            memo = FormulaMemo(build_dir) if build_dir is not None else None
+            work = Work()
+            collection = _read(content_dir, build_dir, progress, work)
+            summary = _check_collection(collection, build_dir, timeout=timeout, progress=progress, memo=memo,
+                                        work=work, strict=strict)
+            if memo is not None:
+                memo.save(summary.collection)
+    finally:
+        gc.unfreeze()  # what caches froze (buildcache.bulk) is the collector's again
     return summary
 
 
@@ -73,11 +89,16 @@ def _machine_errors(build_dir: Path | None, content_dir: Path) -> Iterator[None]
                           f"{error.strerror or error}{detail}") from error
 
 
-def _read(content_dir: Path, progress: Progress) -> Collection:
+def _read(content_dir: Path, build_dir: Path | None, progress: Progress, work: Work) -> Collection:
+    """Files read and linted without a problem are kept per file, so a build reads only the changed ones."""
     from dldeck.source import read_collection
 
     progress("reading content")
-    return read_collection(content_dir)
+    parsed = Executor(build_dir, "read", code=READ_CODE, work=work, sharded=True)
+    try:
+        return read_collection(content_dir, parsed, work.read)
+    finally:
+        parsed.save()
 
 
 def _check_collection(collection: Collection, build_dir: Path | None, *, timeout: float, progress: Progress,
@@ -117,12 +138,15 @@ def build(content_dir: Path, build_dir: Path, *, only: Sequence[str] = BACKENDS,
     if unknown:
         raise ValueError(f"unknown output {', '.join(unknown)} (choose from {', '.join(BACKENDS)})")
     project_dir = project_dir or content_dir.parent
-    with _machine_errors(build_dir, content_dir):
-        build_dir.mkdir(parents=True, exist_ok=True)
-        with publish.locked(build_dir):
-            _clean_leftovers(build_dir, content_dir)
-            return _build_unless_up_to_date(content_dir, build_dir, only=only, timeout=timeout,
-                                            project_dir=project_dir, progress=progress)
+    try:
+        with _machine_errors(build_dir, content_dir):
+            build_dir.mkdir(parents=True, exist_ok=True)
+            with publish.locked(build_dir):
+                _clean_leftovers(build_dir, content_dir)
+                return _build_unless_up_to_date(content_dir, build_dir, only=only, timeout=timeout,
+                                                project_dir=project_dir, progress=progress)
+    finally:
+        gc.unfreeze()  # what caches froze (buildcache.bulk) is the collector's again
 
 
 def _clean_leftovers(build_dir: Path, content_dir: Path) -> None:
@@ -164,8 +188,8 @@ def _build(content_dir: Path, build_dir: Path, *, only: Sequence[str], timeout: 
     config = load_config(project_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     memo = FormulaMemo(build_dir)
-    collection = _read(content_dir, progress)
     work = Work()
+    collection = _read(content_dir, build_dir, progress, work)
     figure_pass = FigurePass(collection, build_dir, work)
     try:
         # Figures are drawn in a forked process while the claims are verified: both keep all cores busy.
@@ -210,14 +234,23 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
         # are written.
         typeset = Executor(stage.parent if "pdf" in only else None, "typeset", code=("emit/typeset.py",),
                            work=work)
+        fonts = Executor(stage.parent if "pdf" in only else None, "font-coverage", code=FONT_CODE, work=work)
         parts = PartStore(stage.parent, work) if "pdf" in only else None
+        marks = marks_keys(collection, verified)
+        markup = Fragments(stage.parent if "pdf" in only else None, "typst-cards", TYPST_CODE, marks, figures,
+                           work)
         if parts is not None:
             for sheet in config.sheets:
                 progress(f"writing {sheet.name}.pdf")
                 pdfs.append(typesetter.submit(write_sheet_pdf, typeset, parts, collection, figures, sheet,
-                                              config.title, stage, date, verified, work))
+                                              config.title, stage, date, verified, work, markup,
+                                              font_coverage(fonts)))
         diagnostics: list[Diagnostic] = []
         manifest = None
+        fields = Fragments(stage.parent if "anki" in only else None, "anki-fields", ANKI_CODE, marks, figures,
+                           work)
+        views = Fragments(stage.parent if "html" in only else None, "html-cards", HTML_CODE, marks, figures,
+                          work)
         try:
             if "anki" in only:
                 from dldeck.emit.anki import write_deck
@@ -225,7 +258,7 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
 
                 progress("writing the Anki deck")
                 manifest = Manifest.load(content_dir / MANIFEST_NAME)
-                write_deck(collection, figures, manifest, stage / DECK_NAME, verified)
+                write_deck(collection, figures, manifest, stage / DECK_NAME, verified, fields)
                 outputs.append(DECK_NAME)
                 manifest.retain(card.slug for card in collection.cards)
             for sheet in config.sheets:
@@ -234,7 +267,7 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
 
                     progress(f"writing {sheet.name}.html")
                     write_html(collection, figures, sheet, config.title, stage / f"{sheet.name}.html", date,
-                               verified)
+                               verified, views)
                     outputs.append(f"{sheet.name}.html")
         except BuildError as error:
             diagnostics.extend(error.diagnostics)
@@ -247,6 +280,10 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
     if diagnostics:
         raise BuildError(diagnostics)
     typeset.save()
+    fonts.save()
+    fields.save()
+    views.save()
+    markup.save()
     if parts is not None:
         parts.save()
     outputs.sort(key=_output_order(config))

@@ -12,6 +12,7 @@ the name the cache recorded, and files no cached entry names are removed after a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from dldeck.pipeline.executor import Executor
 from dldeck.pipeline.outcome import Work
 
 PARTS_DIR = "typeset-parts"
+FONT_CODE = ("emit/typst_markup.py", "pipeline/sheetpdf.py")  # the code that reads a font's coverage
 
 
 class PartStore:
@@ -82,15 +84,53 @@ def _read(path: Path, digest: str) -> bytes | None:
     return data if buildcache.sha256_bytes(data) == digest else None
 
 
+def font_coverage(executor: Executor) -> Callable[[Path], frozenset[int]]:
+    """A font's code points, kept through `executor` by the font file's size and time: reading them
+    imports fontTools and parses the font's cmap (a large part of a one-card edit's time)."""
+    from dldeck.emit.pdf import file_stamp
+    from dldeck.emit.typst_markup import font_coverage as read_coverage
+
+    def coverage(path: Path) -> frozenset[int]:
+        key = executor.key([str(path), file_stamp(path)])
+        kept = executor.get(key, _points)
+        if kept is None:
+            kept = read_coverage(path)
+            executor.put(key, _ranges(kept))
+        return kept
+
+    return coverage
+
+
+def _ranges(points: frozenset[int]) -> list[list[int]]:
+    """Code points as [first, last] runs (a CJK font's 30,000 points are a few thousand runs)."""
+    runs: list[list[int]] = []
+    for point in sorted(points):
+        if runs and runs[-1][1] == point - 1:
+            runs[-1][1] = point
+        else:
+            runs.append([point, point])
+    return runs
+
+
+def _points(value: Any) -> frozenset[int] | None:
+    """Code points from [first, last] ranges, or None for anything else."""
+    if not isinstance(value, list) or not all(isinstance(pair, list) and len(pair) == 2 and
+                                              all(isinstance(n, int) for n in pair) for pair in value):
+        return None
+    return frozenset(point for first, last in value for point in range(first, last + 1))
+
+
 def write_sheet_pdf(typeset: Executor, parts: PartStore, collection: Collection, figures: Any, sheet: Any,
-                    title: str, stage: Path, date: str, verified: Verified, work: Work) -> None:
+                    title: str, stage: Path, date: str, verified: Verified, work: Work,
+                    fragments: Any = None, coverage: Callable[[Path], frozenset[int]] | None = None) -> None:
     """A sheet's PDF into `stage`: parts reused or typeset, then joined (a small sheet is one
     document); the final PDF itself is reused from the current output set when the inputs of its
     last compile are unchanged."""
     from dldeck.emit.pdf import document_inputs, join_source, sheet_parts, typeset_document, typeset_part
 
     name = f"{sheet.name}.pdf"
-    document = sheet_parts(collection, figures, sheet, title, date, verified)
+    document = sheet_parts(collection, figures, sheet, title, date, verified, fragments,
+                           *([coverage] if coverage is not None else []))
     done = []
     for part in () if document.whole is not None else document.parts:
         key = parts.executor.key(document_inputs(part.document))

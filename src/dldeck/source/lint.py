@@ -217,13 +217,20 @@ def pseudo_tex(cards: Sequence[Card]) -> Iterable[Diagnostic]:
                     yield _diag(card, message.format(quote(match.group())), line)
 
 
-RULES: tuple[Rule, ...] = (unique_slugs, slug_shape, not_empty, balanced_math, cloze_math_braces, phone_width,
-                           pseudo_tex, text_escapes)
+# Every rule judges one card at a time, except unique_slugs, which compares them all.
+CARD_RULES: tuple[Rule, ...] = (slug_shape, not_empty, balanced_math, cloze_math_braces, phone_width,
+                                pseudo_tex, text_escapes)
+RULES: tuple[Rule, ...] = (unique_slugs, *CARD_RULES)
+
+
+def lint_cards(cards: Sequence[Card], glossary: Glossary | None = None) -> list[Diagnostic]:
+    """The findings of every rule that judges cards one by one (so a file's cards can be judged alone)."""
+    found = [diagnostic for rule in CARD_RULES for diagnostic in rule(cards)]
+    if glossary is not None:
+        found.extend(language(cards, glossary))
+    return found
 
 
 def lint(cards: Sequence[Card], glossary: Glossary | None = None) -> list[Diagnostic]:
     """Every rule's findings; the language rule runs when the collection has a glossary."""
-    found = [diagnostic for rule in RULES for diagnostic in rule(cards)]
-    if glossary is not None:
-        found.extend(language(cards, glossary))
-    return found
+    return [*unique_slugs(cards), *lint_cards(cards, glossary)]

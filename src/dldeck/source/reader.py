@@ -720,38 +720,65 @@ def _has_cloze(blocks: list[Block]) -> bool:
     return False
 
 
+def content_files(root: Path) -> list[tuple[Path, Path, str]]:
+    """Every `*.md` under root in sorted path order (files starting with `_` or `.` are skipped), as
+    (path, path relative to root, the path diagnostics show)."""
+    paths = sorted(p for p in root.rglob("*.md")
+                   if not any(part.startswith(("_", ".")) for part in p.relative_to(root).parts))
+    found = []
+    for path in paths:
+        relative = path.relative_to(root)
+        found.append((path, relative, str(Path(root.name) / relative) if root.name else str(relative)))
+    return found
+
+
+def file_bytes(root: Path, path: Path, display: str, diagnostics: list[Diagnostic]) -> bytes | None:
+    """A content file's bytes, or None with a diagnostic: a symlinked .md that leads out of the
+    content folder, a folder, FIFO or dangling link named *.md, or a huge file is refused unread."""
+    try:
+        return read_content(path, root, MAX_FILE_BYTES)
+    except Refused as refused:
+        problem = f"cannot read this file: {refused}"
+    except OSError as exc:
+        problem = f"cannot read the file: {exc.strerror or exc}"
+    diagnostics.append(Diagnostic(display, 1, problem))
+    return None
+
+
+def read_file(md: MarkdownIt, root: Path, path: Path, relative: Path, display: str, data: bytes,
+              first_order: int, diagnostics: list[Diagnostic]) -> list[Card]:
+    """One file's cards, numbered from `first_order`; its problems are added to `diagnostics`."""
+    reader = FileReader(md, path, display, diagnostics, root)
+    problem = ""
+    try:
+        text = data.decode("utf-8")
+        with time_limit(READ_SECONDS):
+            defaults, drafts = reader.read(relative, text)
+    except TimeLimitExceeded:
+        problem = f"reading took longer than {READ_SECONDS:g} s: split the file or simplify its markup"
+    except UnicodeDecodeError as exc:
+        problem = f"file is not UTF-8 text: {exc.reason}"
+    except OSError as exc:
+        problem = f"cannot read the file: {exc.strerror or exc}"
+    if problem:
+        diagnostics.append(Diagnostic(display, 1, problem))
+        return []
+    cards: list[Card] = []
+    for draft in drafts:
+        card = _finish(draft, defaults, display, first_order + len(cards), diagnostics)
+        if card is not None:
+            cards.append(card)
+    return cards
+
+
 def read_files(root: Path, diagnostics: list[Diagnostic]) -> tuple[list[Card], list[str]]:
-    """Read every `*.md` under root in sorted path order (files starting with `_` or `.` are skipped)."""
+    """Read every content file (see `content_files`) into cards, in order."""
     md = make_parser()
     cards: list[Card] = []
     files: list[str] = []
-    paths = sorted(p for p in root.rglob("*.md")
-                   if not any(part.startswith(("_", ".")) for part in p.relative_to(root).parts))
-    for path in paths:
-        relative = path.relative_to(root)
-        display = str(Path(root.name) / relative) if root.name else str(relative)
+    for path, relative, display in content_files(root):
         files.append(display)
-        reader = FileReader(md, path, display, diagnostics, root)
-        problem = ""
-        try:
-            # a symlinked .md that leads out of the content folder, a folder, FIFO or dangling link
-            # named *.md, or a huge file: refused before anything is read
-            text = read_content(path, root, MAX_FILE_BYTES).decode("utf-8")
-            with time_limit(READ_SECONDS):
-                defaults, drafts = reader.read(relative, text)
-        except Refused as refused:
-            problem = f"cannot read this file: {refused}"
-        except TimeLimitExceeded:
-            problem = f"reading took longer than {READ_SECONDS:g} s: split the file or simplify its markup"
-        except UnicodeDecodeError as exc:
-            problem = f"file is not UTF-8 text: {exc.reason}"
-        except OSError as exc:
-            problem = f"cannot read the file: {exc.strerror or exc}"
-        if problem:
-            diagnostics.append(Diagnostic(display, 1, problem))
-            continue
-        for draft in drafts:
-            card = _finish(draft, defaults, display, len(cards), diagnostics)
-            if card is not None:
-                cards.append(card)
+        data = file_bytes(root, path, display, diagnostics)
+        if data is not None:
+            cards.extend(read_file(md, root, path, relative, display, data, len(cards), diagnostics))
     return cards, files

@@ -1,0 +1,74 @@
+"""The model's cards as JSON and back, so a file's parsed cards can be cached between builds and an
+edit re-reads only the files whose bytes changed.
+
+A model object is `{"ClassName": [field, …]}` (fields in declaration order), a tuple is a list;
+nothing else in a card is a dict or a list. Only the model's own classes are rebuilt, so a cache
+entry can name nothing else; one of the wrong shape is refused (ValueError), never half used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import weakref
+from typing import Any
+
+from dldeck import buildcache, model
+
+_CLASSES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (model.SourceSpan, model.Text, model.Code, model.Math, model.Computed, model.Strong,
+                model.Emph, model.Link, model.Image, model.Cloze, model.LineBreak, model.Paragraph,
+                model.DisplayMath, model.CodeBlock, model.ListBlock, model.Quote, model.Table,
+                model.CheckBlock, model.FigureBlock, model.Card)
+}
+_FIELDS: dict[type, tuple[str, ...]] = {cls: tuple(f.name for f in dataclasses.fields(cls))
+                                        for cls in _CLASSES.values()}
+
+
+_DIGESTS: dict[int, str] = {}  # id of a live card → its digest
+
+
+def digest(card: model.Card) -> str:
+    """The hash of everything a card says except its place in the collection (`order`): what the
+    per-card caches key on. Known at once for a card the read cache restored (see `remember`)."""
+    known = _DIGESTS.get(id(card))
+    if known is None:
+        known = buildcache.hash_json(encode(dataclasses.replace(card, order=0)))
+        remember(card, known)
+    return known
+
+
+def remember(card: model.Card, value: str) -> None:
+    """Note a card's digest (computed when its file was read) for as long as the card lives."""
+    if id(card) not in _DIGESTS:
+        _DIGESTS[id(card)] = value
+        weakref.finalize(card, _DIGESTS.pop, id(card), None)
+
+
+def encode(value: Any) -> Any:
+    """A card (or any part of one) as JSON-able lists, dicts and scalars."""
+    if isinstance(value, tuple):
+        return [encode(item) for item in value]
+    names = _FIELDS.get(type(value))
+    if names is not None:
+        return {type(value).__name__: [encode(getattr(value, name)) for name in names]}
+    if value is None or isinstance(value, str | int | float):
+        return value
+    raise TypeError(f"not part of the model: {type(value).__name__}")
+
+
+def decode(value: Any) -> Any:
+    """The inverse of `encode`; ValueError for anything `encode` cannot have written."""
+    if isinstance(value, list):
+        return tuple(decode(item) for item in value)
+    if isinstance(value, dict):
+        if len(value) != 1:
+            raise ValueError("a model object is a dict of one class name")
+        ((name, fields),) = value.items()
+        cls = _CLASSES.get(name)
+        if cls is None or not isinstance(fields, list) or len(fields) != len(_FIELDS[cls]):
+            raise ValueError(f"not a model object: {name!r}")
+        return cls(*(decode(item) for item in fields))
+    if value is None or isinstance(value, str | int | float):
+        return value
+    raise ValueError(f"not JSON of the model: {type(value).__name__}")

@@ -1,0 +1,37 @@
+"""The model as JSON (the read cache's form): every card of the real content comes back equal, with
+the source positions that take no part in equality, and a malformed entry is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dldeck.model import Text
+from dldeck.source import codec, read_collection
+from dldeck.source.reader import walk_inlines
+
+CONTENT = Path(__file__).resolve().parents[1] / "content"
+
+
+def test_every_real_card_round_trips() -> None:
+    cards = read_collection(CONTENT).cards
+    restored = codec.decode(codec.encode(cards))
+    assert restored == cards
+    lines = [node.lines for card in cards for block in card.answer for node in walk_inlines(block)
+             if isinstance(node, Text)]
+    again = [node.lines for card in restored for block in card.answer for node in walk_inlines(block)
+             if isinstance(node, Text)]
+    assert again == lines and any(len(entry) > 1 for entry in lines)
+
+
+@pytest.mark.parametrize("entry", [
+    {"Print": ["x"]},
+    {"Text": ["x"]},  # a field missing
+    {"Text": ["x", []], "Code": ["y"]},
+    {"SourceSpan": "a.md"},
+    {"Text": ["x", {1, 2}]},
+])
+def test_an_entry_that_encode_cannot_have_written_is_refused(entry: object) -> None:
+    with pytest.raises(ValueError):
+        codec.decode(entry)
