@@ -450,7 +450,8 @@ def test_an_example_value_no_claim_uses_is_counted_as_unused(tmp_path: Path) -> 
 
 
 def test_an_example_value_reaches_a_definition_inside_an_approx(tmp_path: Path) -> None:
-    body = "## 近似？ {#ap}\n\n$$d_{ff}=\\frac{8}{3}d$$\n\nLLaMA 的 $d=4096$，$d_{ff}\\approx10922.7$ 不是整数。\n"
+    body = ("## 近似？ {#ap}\n\n$$d_{ff}=\\frac{8}{3}d$$\n\n"
+            "LLaMA 的 $d=4096$，$d_{ff}\\approx10922.7$ 不是整数。\n")
     [claim] = [r for r in by_line(verify(content(tmp_path, body)), 9) if r.text.startswith("approx")]
     assert claim.status == "symbolic" and "with_value(d_ff, d, 4096)" in claim.text
 
