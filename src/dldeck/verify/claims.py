@@ -262,7 +262,7 @@ def not_equal(left: Any, right: Any, rng: random.Random) -> str:
             return "symbolic" if value.is_number else "numeric"
         raise _Failed(f"both sides are {show(left)}")
     # sympy calls exp(oo*sign(log(w))) (a limit in a parameter) nonzero, though it is 0 for |w| < 1
-    if difference.is_zero is False and not difference.has(sympy.oo, -sympy.oo, sympy.zoo):
+    if difference.is_zero is False and not _has_infinity(difference):
         return "symbolic"
     # Random points almost never land where two expressions agree (`q != p` passes at every sampled
     # point), so a free-symbol `!=` needs a proof that no value makes the sides equal, or that value.
@@ -328,7 +328,7 @@ def _zero_of(difference: sympy.Expr, symbols: list[sympy.Symbol], rng: random.Ra
     from dldeck.verify.library import domain_of
 
     # with an infinity inside (a limit in a parameter) sympy's solving and assumptions are unreliable
-    solvable = not difference.has(sympy.oo, -sympy.oo, sympy.zoo)
+    solvable = not _has_infinity(difference)
     for symbol in symbols if solvable else []:
         domain = domain_of(symbol)
         try:
@@ -475,8 +475,8 @@ def _dense_search(
     for point in inequality_points(symbols, rng):
         value = gap_at(point)
         if value is None and infinity(gap, point) == -math.inf:
-            raise _Failed(f"at {show_point(point)}: lhs={number(numeric(a, point) or infinity(a, point))}, "
-                          f"rhs={number(numeric(b, point) or infinity(b, point))}")
+            raise _Failed(f"at {show_point(point)}: lhs={number(_value_or_infinity(a, point))}, "
+                          f"rhs={number(_value_or_infinity(b, point))}")
         if value is None or isinstance(value, complex):
             continue
         valid += 1
@@ -595,10 +595,22 @@ def numeric(expr: sympy.Expr, point: dict, precision: int = 15) -> float | compl
 def _evaluated(expr: sympy.Expr, point: dict, precision: int) -> sympy.Basic:
     if not point:
         return expr.evalf(precision)
-    if expr.has(sympy.oo, -sympy.oo, sympy.zoo):
+    if _has_infinity(expr):
         # evalf(subs=…) mishandles infinities (1 - exp(oo*sign(log(w))) at w=0.5 gives oo, not 1)
         return expr.subs(point).evalf(precision)
     return expr.evalf(precision, subs=point)
+
+
+def _has_infinity(expr: sympy.Expr) -> bool:
+    """A limit in a parameter is written with oo (`exp(oo*sign(log(w)))`): sympy's evalf(subs=…), its
+    nonzero assumption and its solvers are unreliable on such expressions."""
+    return expr.has(sympy.oo, -sympy.oo, sympy.zoo)
+
+
+def _value_or_infinity(expr: sympy.Expr, point: dict) -> float | complex | None:
+    """The value at a point, a real infinity there as ±inf, or None where undefined."""
+    value = numeric(expr, point)
+    return value if value is not None else infinity(expr, point)
 
 
 def infinity(expr: sympy.Expr, point: dict) -> float | None:
