@@ -222,7 +222,8 @@ def _scope_word(note: FormulaNote) -> str:
 
 
 def _differs(note: FormulaNote) -> bool:
-    return "!=" in note.text and "==" not in note.text
+    condition = note.condition
+    return isinstance(condition, ast.Compare) and all(isinstance(op, ast.NotEq) for op in condition.ops)
 
 
 def _idle_condition(note: FormulaNote) -> FormulaNote:
@@ -457,7 +458,7 @@ def _run_formula(item: FormulaStatement, scope: Scope, card: Card) -> ClaimResul
                                 f"but it holds: {text}")
     if outcome.status in ("symbolic", "numeric"):
         assert item.body is not None
-        loose = unreached(item.body, scope, item.line, lambda claim, where: check_claim(claim, where).status)
+        loose = unreached(item.body, scope, item.line)
         if loose:
             return result("failed", f"formula {shown}: {loose}")
     if outcome.status == "failed":

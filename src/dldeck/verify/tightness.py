@@ -16,11 +16,11 @@ bound is therefore also checked to be reached:
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
 
 import sympy
 
 from dldeck.timelimit import TimeLimitExceeded, time_limit
+from dldeck.verify.claims import check_claim
 from dldeck.verify.conditions import substitute_name
 from dldeck.verify.evaluate import Evaluator, Scope
 from dldeck.verify.syntax import CheckError, Statement
@@ -31,13 +31,11 @@ _BOUNDS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 _UPPER = (ast.Lt, ast.LtE)  # `e < c`: c is an upper bound of e
 
 
-def unreached(body: ast.expr, scope: Scope, line: int,
-              decide: Callable[[Statement, Scope], str]) -> str:
-    """Why the verified bound `body` is not reached, or "". `decide` runs a claim statement and returns
-    its status (the verifier's own check_claim, passed in to keep this module below it)."""
+def unreached(body: ast.expr, scope: Scope, line: int) -> str:
+    """Why the verified bound `body` is not reached, or "" (each boundary is decided by check_claim)."""
     peeled = _conditional(body)
     if peeled is not None:
-        return _at_boundary(*peeled, scope, line, decide)
+        return _at_boundary(*peeled, scope, line)
     if isinstance(body, ast.Compare) and any(isinstance(op, _BOUNDS) for op in body.ops):
         return _extremum(body, scope)
     return ""
@@ -62,8 +60,8 @@ def _conditional(body: ast.expr) -> tuple[ast.expr, ast.expr, list[ast.Compare]]
     return left, body.comparators[0], conditions
 
 
-def _at_boundary(left: ast.expr, right: ast.expr, conditions: list[ast.Compare], scope: Scope, line: int,
-                 decide: Callable[[Statement, Scope], str]) -> str:
+def _at_boundary(left: ast.expr, right: ast.expr, conditions: list[ast.Compare], scope: Scope,
+                 line: int) -> str:
     tried = []
     sides = [_bounded_side(condition) for condition in conditions]
     for condition in conditions:
@@ -73,7 +71,7 @@ def _at_boundary(left: ast.expr, right: ast.expr, conditions: list[ast.Compare],
         for where, claim in _boundary_claims(left, right, condition)[: 1 if closed else 2]:
             text = ast.unparse(claim)
             try:
-                status = decide(Statement("claim", text, line, body=claim), scope)
+                status = check_claim(Statement("claim", text, line, body=claim), scope).status
             except (CheckError, ArithmeticError, TypeError, ValueError, NotImplementedError):
                 return ""  # undecidable there: not judged
             if status != "failed":
