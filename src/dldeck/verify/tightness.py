@@ -64,8 +64,7 @@ def _at_boundary(left: ast.expr, right: ast.expr, conditions: list[ast.Compare],
                  line: int) -> str:
     tried = []
     sides = [_bounded_side(condition) for condition in conditions]
-    for condition in conditions:
-        name_side = _bounded_side(condition)
+    for condition, name_side in zip(conditions, sides, strict=True):
         # `0 < η < 2/λ`: η's far ends are the other link's boundary, not ±∞
         closed = name_side is not None and (name_side[0], not name_side[1]) in sides
         for where, claim in _boundary_claims(left, right, condition)[: 1 if closed else 2]:
