@@ -31,7 +31,7 @@ CACHED_STATUSES = ("symbolic", "numeric", "definition", "wrong", "exempt", "sett
 _TIMEOUTS = "timeouts:"  # prefix of the cache entries that remember a card's timed-out claims
 REMEMBERED = " (remembered from an earlier build: edit the card or raise --timeout to try again)"
 # The parts of dldeck whose code decides claim results: editing them invalidates the cache.
-CHECK_CODE = ("verify", "model.py", "errors.py")
+CHECK_CODE = ("verify", "model.py", "errors.py", "pipeline/claims.py")
 
 
 def verify_claims(collection: Collection, build_dir: Path | None, timeout: float, progress: Progress,
