@@ -217,7 +217,8 @@ def test_check_prints_the_coverage_line(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["check"])
     assert result.exit_code == 0, result.output
-    assert ("formulas: 4 relational — 1 verified, 0 definitions, 1 example values (1 used by no claim), "
+    assert ("formulas: 4 relational — 1 verified, 0 definitions (0 used by no claim), "
+            "1 example values (1 used by no claim), "
             "1 exempt, 1 wrong (proved wrong), 0 unread; prose numbers: 1 computed, 1 literal"
             ) in result.output
 
@@ -463,3 +464,29 @@ def test_strict_mode_refuses_an_example_value_no_claim_uses(tmp_path: Path) -> N
         pipeline.check(folder, strict=True)
     [problem] = caught.value.diagnostics
     assert problem.line == 7 and "used by no claim" in problem.message and "\\gamma=0.9" in problem.message
+
+
+def test_a_shown_definition_no_claim_uses_is_counted_and_strict_refuses_it(tmp_path: Path) -> None:
+    """`$p=q-v$` (an update rule) that nothing after it uses is read and checked by nothing: a
+    changed term would pass. Used by a claim directly, or through another definition a claim uses, it
+    is guarded."""
+    body = ("## 更新？ {#update}\n\n$$p=q-v$$\n\n"
+            "$$s(x)=x^2$$\n\n$$u(x)=s(x)+1$$\n\n所以 $u(2)=5$。\n")
+    folder = content(tmp_path, body)
+    report = verify(folder)
+    [unused] = by_line(report, 7)
+    assert unused.status == "unused definition" and "used by no claim" in unused.message
+    assert [r.status for r in by_line(report, 9)] == ["definition"]  # through u
+    assert [r.status for r in by_line(report, 11)] == ["definition"]
+    pipeline.check(folder, strict=False)  # counted, not refused
+    with pytest.raises(BuildError) as caught:
+        pipeline.check(folder, strict=True)
+    [problem] = caught.value.diagnostics
+    assert problem.line == 7 and "«p=q-v»" in problem.message and "used by no claim" in problem.message
+
+
+def test_a_definition_a_check_line_or_a_computed_number_uses_is_guarded(tmp_path: Path) -> None:
+    body = ("## 用？ {#used}\n\n$$f(x)=3x$$\n\n$$g(x)=x+1$$\n\n$g(1)$ 是 `= g(1)`。\n\n"
+            "```check\nf(2) == 6\n```\n")
+    report = verify(content(tmp_path, body))
+    assert [r.status for r in report.results if r.source == "formula"] == ["definition", "definition"]

@@ -220,7 +220,7 @@ def _judge(card: Card, results: Sequence[Any], strict: bool) -> _Judged:
     """A build's verdict on one card. Problems: failed claims, errors and timeouts anywhere in the card,
     and, in strict mode, every formula that is not read as verified, a definition, an example value,
     exempt or proved wrong. Formulas are named by position, check lines by line and message."""
-    from dldeck.pipeline.coverage import formula_verdicts
+    from dldeck.pipeline.coverage import UNGUARDED, formula_verdicts
 
     position = _formula_index(card)
     problems: set[tuple[Any, ...]] = set()
@@ -229,7 +229,7 @@ def _judge(card: Card, results: Sequence[Any], strict: bool) -> _Judged:
     for verdict in formula_verdicts(results):
         where = position[(verdict.line, verdict.tex)]
         relational.add(where)
-        if verdict.verdict == "failed" or (strict and verdict.verdict in ("unread", "unused")):
+        if verdict.verdict == "failed" or (strict and verdict.verdict in UNGUARDED):
             problems.add(("formula", where))
         elif verdict.verdict == "verified":
             verified.add(where)

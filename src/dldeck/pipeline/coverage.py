@@ -12,7 +12,11 @@ from dldeck.errors import Diagnostic, quote
 from dldeck.model import Card, Collection, ComputedKey, Paragraph, Text, Verified
 
 # A verdict per formula, from its statements' statuses (the first that applies wins).
-FORMULA_VERDICTS = ("failed", "unread", "wrong", "exempt", "unused", "verified", "definition", "setting")
+FORMULA_VERDICTS = ("failed", "unread", "wrong", "exempt", "unused", "verified", "unused definition",
+                    "definition", "setting")
+# Verdicts a strict build refuses besides failures: a formula not read, and a shown example value or
+# definition no claim uses (a changed value or term would pass).
+UNGUARDED = ("unread", "unused", "unused definition")
 _PROBLEMS = ("failed", "error", "timeout")
 # A number typed in prose: digits, with `,` or `.` between digit groups (`61,100,840`, `0.5`).
 PROSE_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -38,8 +42,10 @@ class Coverage:
     def line(self) -> str:
         c = self.counts
         examples = c.get("setting", 0) + c.get("unused", 0)
+        definitions = c.get("definition", 0) + c.get("unused definition", 0)
         return (f"formulas: {len(self.formulas)} relational — {c.get('verified', 0)} verified, "
-                f"{c.get('definition', 0)} definitions, {examples} example values "
+                f"{definitions} definitions ({c.get('unused definition', 0)} used by no claim), "
+                f"{examples} example values "
                 f"({c.get('unused', 0)} used by no claim), "
                 f"{c.get('exempt', 0)} exempt, {c.get('wrong', 0)} wrong (proved wrong), "
                 f"{c.get('unread', 0)} unread; "
@@ -68,12 +74,14 @@ def formula_verdicts(results: Iterable) -> tuple[FormulaVerdict, ...]:
             verdict = "unused"
         elif statuses & {"symbolic", "numeric"}:
             verdict = "verified"
+        elif "unused definition" in statuses:
+            verdict = "unused definition"
         elif "definition" in statuses:
             verdict = "definition"
         else:
             verdict = "setting"
         message = next((r.message for r in group
-                        if r.status in ("unread", "unused", *_PROBLEMS) and r.message), "")
+                        if r.status in (*UNGUARDED, *_PROBLEMS) and r.message), "")
         verdicts.append(FormulaVerdict(slugs[key], key[0], key[1], key[2], verdict, message))
     return tuple(sorted(verdicts, key=lambda v: (v.path, v.line, v.tex)))
 
@@ -111,12 +119,12 @@ def verified(results: Sequence, formulas: Sequence[FormulaVerdict]) -> Verified:
 
 def unread_diagnostics(formulas: Sequence[FormulaVerdict]) -> list[Diagnostic]:
     """Strict mode: a relation the reader cannot read, and nobody exempted, is an error; so is an
-    example value no claim uses (a changed value would pass)."""
+    example value or definition no claim uses (a changed value or term would pass)."""
     return [
         Diagnostic(f.path, f.line, f"formula {quote(f.tex, 80)} is not read as a claim: {f.message}"
                    + ("" if "% exempt:" in f.message else HOW_TO_DECLARE)) if f.verdict == "unread"
         else Diagnostic(f.path, f.line, f"formula {quote(f.tex, 80)}: {f.message}")
-        for f in formulas if f.verdict in ("unread", "unused")
+        for f in formulas if f.verdict in UNGUARDED
     ]
 
 

@@ -56,6 +56,8 @@ class FormulaStatement(Statement):
     # the claim at the example values given before it in its paragraph: decided when the claim does not
     # hold for all values (`$n=4$，$n^2=16$`), so a general identity stays verified in general
     at_example: ast.expr | None = None
+    # a definition no claim of the card uses, directly or through other definitions: why it guards nothing
+    unused: str = ""
 
 
 @dataclass(frozen=True)
@@ -166,22 +168,47 @@ def card_statements(card: Card) -> Iterator[Item]:
         assumptions = [item for item in ordered if isinstance(item, Statement) and item.kind == "assume"]
         ordered = assumptions + [item for item in ordered if item not in assumptions]
     relations = _mark_unused(relations, names, mentioned)
-    yield from ordered
-    yield from relations
+    numbers: list[Item] = []
     for node in computed:
         try:
             body = parse_expression(node.expression, node.span.line)
-            yield ComputedStatement("computed", node.expression, node.span.line, body=body,
-                                    format=node.format, index=node.index)
+            numbers.append(ComputedStatement("computed", node.expression, node.span.line, body=body,
+                                             format=node.format, index=node.index))
         except CheckError as error:
             error.line = error.line or node.span.line
             error.text = node.expression
-            yield error
+            numbers.append(error)
+    used = _used_by_claims([*ordered, *relations, *numbers], names)
+    yield from (_unused_definition(item, used) for item in ordered)
+    yield from (_unused_definition(item, used) for item in relations)
+    yield from numbers
 
 
 def _names_in(node: ast.expr) -> set[str]:
     """Every name a node uses, functions it calls included (a function may be defined through a name)."""
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _used_by_claims(items: list[Item], names: _Names) -> set[str]:
+    """Every name a claim of the card (a check line, a shown relation, a computed number) uses, directly
+    or through the definitions it uses."""
+    used: set[str] = set()
+    for item in items:
+        if isinstance(item, Statement) and item.kind not in ("define", "assume"):
+            for body in (item.body, getattr(item, "at_example", None)):
+                if body is not None:
+                    used |= _names_in(body)
+    return used.union(*(names.reaches(name) for name in used))
+
+
+def _unused_definition(item: Item, used: set[str]) -> Item:
+    """A shown definition no claim uses is read by the learner and checked by nothing: a changed
+    coefficient would pass. Its name is still defined (figures and later lines may read it)."""
+    if isinstance(item, FormulaStatement) and item.kind == "define" and item.name not in used:
+        return dataclasses.replace(item, unused=(
+            f"the definition of {item.name} is used by no claim of its card: a changed term would pass; "
+            "state what follows from it (a relation, a check line or a computed number that uses it)"))
+    return item
 
 
 def _given(condition: ast.expr) -> set[str]:
@@ -444,7 +471,7 @@ def _run_formula(item: FormulaStatement, scope: Scope, card: Card) -> ClaimResul
         except (CheckError, ArithmeticError, TypeError, ValueError, NotImplementedError) as error:
             scope.broken.pop(item.name, None)  # later lines read the name as a symbol, as if unread
             return result("unread", getattr(error, "message", f"{type(error).__name__}: {error}"))
-        return result("definition")
+        return result("unused definition", item.unused) if item.unused else result("definition")
     try:
         outcome = check_claim(item, scope)
     except CheckError as error:
