@@ -79,7 +79,8 @@ def test_a_changed_definition_that_costs_a_later_formula_its_mark_is_caught(tmp_
 
 
 def test_strict_mode_counts_a_formula_that_is_no_longer_read_as_a_problem(tmp_path: Path) -> None:
-    card = "## 定义？ {#define}\n\n$h(x) = \\frac{1}{1+e^{-x}}$\n"
+    # a computed number uses h: the definition is not "used by no claim" (a problem strict mode has already)
+    card = "## 定义？ {#define}\n\n$h(x) = \\frac{1}{1+e^{-x}}$，`= h(0)`。\n"
     flipped = "h(x) \\neq \\frac{1}{1+e^{-x}}"  # no longer a definition: a claim that fails for some x
     assert _outcomes(tmp_path, card)[flipped] == "survived"
     assert _outcomes(tmp_path, card, strict=True)[flipped] == "caught"

@@ -213,13 +213,15 @@ def test_strict_from_the_configuration_and_the_flag(tmp_path: Path, monkeypatch:
 
 def test_check_prints_the_coverage_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     content(tmp_path, "## 问？ {#q}\n\n共 12 层，$(a+b)^2 = a^2 + 2ab + b^2$，参数 `= 3*64*9 + 64 | ,` 个；"
-                      "$x=0$；$a=b % exempt: 记号$；$1+1=3 % wrong: 笔误$；$\\frac{1}{2}$。\n")
+                      "$x=0$；$a=b % exempt: 记号$；$1+1=3 % wrong: 笔误$；$\\frac{1}{2}$；"
+                      "$x_{t-1} % exempt: 记号$。\n")
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["check"])
     assert result.exit_code == 0, result.output
     assert ("formulas: 4 relational — 1 verified, 0 definitions (0 used by no claim), "
             "1 example values (1 used by no claim), "
-            "1 exempt, 1 wrong (proved wrong), 0 unread; prose numbers: 1 computed, 1 literal"
+            "1 exempt, 1 wrong (proved wrong), 0 unread; 1 exempt expressions (no relation); "
+            "prose numbers: 1 computed, 1 literal"
             ) in result.output
 
 

@@ -26,8 +26,8 @@ from dldeck.pipeline.outcome import Progress, Work
 
 CLAIM_STATUSES = ("symbolic", "numeric", "failed", "timeout", "error")
 # failures, errors and timeouts are always re-checked; the rest are verdicts worth keeping
-CACHED_STATUSES = ("symbolic", "numeric", "definition", "unused definition", "wrong", "exempt", "setting",
-                   "unused", "unread", "computed")
+CACHED_STATUSES = ("symbolic", "numeric", "definition", "unused definition", "wrong", "exempt",
+                   "exempt expression", "setting", "unused", "unread", "computed")
 _TIMEOUTS = "timeouts:"  # prefix of the cache entries that remember a card's timed-out claims
 REMEMBERED = " (remembered from an earlier build: edit the card or raise --timeout to try again)"
 # The parts of dldeck whose code decides claim results: editing them invalidates the cache.

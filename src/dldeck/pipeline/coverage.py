@@ -12,8 +12,8 @@ from dldeck.errors import Diagnostic, quote
 from dldeck.model import Card, Collection, ComputedKey, Paragraph, Text, Verified
 
 # A verdict per formula, from its statements' statuses (the first that applies wins).
-FORMULA_VERDICTS = ("failed", "unread", "wrong", "exempt", "unused", "verified", "unused definition",
-                    "definition", "setting")
+FORMULA_VERDICTS = ("failed", "unread", "wrong", "exempt", "exempt expression", "unused", "verified",
+                    "unused definition", "definition", "setting")
 # Verdicts a strict build refuses besides failures: a formula not read, and a shown example value or
 # definition no claim uses (a changed value or term would pass).
 UNGUARDED = ("unread", "unused", "unused definition")
@@ -43,13 +43,14 @@ class Coverage:
         c = self.counts
         examples = c.get("setting", 0) + c.get("unused", 0)
         definitions = c.get("definition", 0) + c.get("unused definition", 0)
-        return (f"formulas: {len(self.formulas)} relational — {c.get('verified', 0)} verified, "
+        relational = len(self.formulas) - c.get("exempt expression", 0)
+        return (f"formulas: {relational} relational — {c.get('verified', 0)} verified, "
                 f"{definitions} definitions ({c.get('unused definition', 0)} used by no claim), "
                 f"{examples} example values "
                 f"({c.get('unused', 0)} used by no claim), "
                 f"{c.get('exempt', 0)} exempt, {c.get('wrong', 0)} wrong (proved wrong), "
-                f"{c.get('unread', 0)} unread; "
-                f"prose numbers: {self.computed} computed, {self.literal} literal")
+                f"{c.get('unread', 0)} unread; {c.get('exempt expression', 0)} exempt expressions (no "
+                f"relation); prose numbers: {self.computed} computed, {self.literal} literal")
 
 
 def formula_verdicts(results: Iterable) -> tuple[FormulaVerdict, ...]:
@@ -68,8 +69,8 @@ def formula_verdicts(results: Iterable) -> tuple[FormulaVerdict, ...]:
             verdict = "failed"
         elif "unread" in statuses:
             verdict = "unread"
-        elif statuses & {"wrong", "exempt"}:
-            verdict = "wrong" if "wrong" in statuses else "exempt"
+        elif statuses & {"wrong", "exempt", "exempt expression"}:
+            verdict = next(v for v in ("wrong", "exempt", "exempt expression") if v in statuses)
         elif "unused" in statuses:
             verdict = "unused"
         elif statuses & {"symbolic", "numeric"}:

@@ -9,10 +9,10 @@ from dldeck.errors import Diagnostic
 
 STATUSES = ("symbolic", "numeric", "failed", "timeout", "error")
 # What a shown formula or computed number can end as besides STATUSES (none of them is a problem):
-# a definition (one no claim uses), proved wrong as marked, exempt, a value for an example (one no claim
-# uses), not read, a computed value.
-SHOWN_STATUSES = ("definition", "unused definition", "wrong", "exempt", "setting", "unused", "unread",
-                  "computed")
+# a definition (one no claim uses), proved wrong as marked, exempt (a relation, or an expression that
+# states none), a value for an example (one no claim uses), not read, a computed value.
+SHOWN_STATUSES = ("definition", "unused definition", "wrong", "exempt", "exempt expression", "setting",
+                  "unused", "unread", "computed")
 SOURCES = ("check", "formula", "computed")
 PASSED = ("symbolic", "numeric")
 # The message of a shown claim verified only at the example values of its paragraph (`$n=4$，$n^2=16$`).

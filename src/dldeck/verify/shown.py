@@ -41,7 +41,7 @@ from dldeck.verify.numbers import FormatError, format_value
 from dldeck.verify.results import AT_EXAMPLE, PASSED, ClaimResult
 from dldeck.verify.sentences import Place, places
 from dldeck.verify.syntax import CheckError, Statement, parse_expression, validate
-from dldeck.verify.tex import definition_of, read_formula, strip_cloze
+from dldeck.verify.tex import definition_of, read_formula, states_relation, strip_cloze
 from dldeck.verify.tightness import unreached
 from dldeck.verify.values import describe
 
@@ -72,7 +72,7 @@ class ComputedStatement(Statement):
 class FormulaNote:
     """A shown formula that gives nothing to run: exempt, unread, or a value for an example."""
 
-    status: str  # "exempt" | "unread" | "setting" | "unused"
+    status: str  # "exempt" | "exempt expression" | "unread" | "setting" | "unused"
     tex: str
     line: int
     message: str = ""
@@ -285,7 +285,8 @@ def _formula_items(node: Math | DisplayMath, names: _Names, notation: dict[str, 
     value fails there (definitions stay general: an example does not make `$f(x)=…$` a claim)."""
     line = node.span.line
     if node.claim == "exempt":
-        yield FormulaNote("exempt", node.tex, line, node.reason)
+        status = "exempt" if states_relation(node.tex, line) else "exempt expression"
+        yield FormulaNote(status, node.tex, line, node.reason)
         return
     try:
         callable_names = frozenset(names.functions | set(FUNCTIONS))

@@ -509,6 +509,20 @@ def read_formula(
         return []  # `x \to \infty`, `[0, 1)`, `\|x\|`: notation, not a claim
 
 
+def states_relation(tex: str, line: int) -> bool:
+    """Whether a formula says `=`, `<`, `\\in`, …, without reading it: an exempt formula is counted with
+    the relational ones only when it states one (an exempt `$x_{t-1}$` is notation, not a hidden claim).
+    A formula too large or hostile to lex counts as one."""
+    if len(tex) > MAX_FORMULA_CHARS:
+        return True
+    tokenizer = Tokenizer(tex, line, {}, frozenset())
+    try:
+        tokenizer.guard()
+    except CheckError:
+        return True
+    return tokenizer.states_relation()
+
+
 def _read(tokenizer: Tokenizer, callable_names: frozenset[str]) -> list[Statement]:
     tex, line = tokenizer.tex, tokenizer.line
     tokens = tokenizer.run()
