@@ -73,8 +73,8 @@ def read_collection(content_dir: Path, parsed: ParsedFiles | None = None,
         if parsed is not None and not found:
             encoded = codec.encode(tuple(file_cards))
             images = {src: buildcache.hash_file(Path(src)) for src in sorted(_images(encoded))}
-            parsed.put(key, {"cards": encoded, "digests": [codec.digest(card) for card in file_cards],
-                             "images": images})
+            digests = [codec.digest(card) for card in file_cards]
+            parsed.put(key, {"cards": codec.dumps(encoded), "digests": digests, "images": images})
         diagnostics.extend(found)
         cards.extend(file_cards)
     diagnostics.extend(unique_slugs(cards))
@@ -110,7 +110,7 @@ def _restore(entry: Any) -> list[tuple[Card, str]] | None:
         images, encoded, digests = entry["images"], entry["cards"], entry["digests"]
         if any(buildcache.hash_file(Path(src)) != digest for src, digest in images.items()):
             return None
-        cards = codec.decode(encoded)
+        cards = codec.decode(codec.loads(encoded))
     except (TypeError, KeyError, ValueError, AttributeError):
         return None
     if not (isinstance(digests, list) and len(digests) == len(cards)
