@@ -90,6 +90,16 @@ def test_false_identity_fails_with_a_counterexample():
     assert not report.ok
 
 
+def test_cases_that_leave_a_range_out_fail_but_a_single_point_left_out_holds():
+    # ReLU' as cases: leaving out 0 (not differentiable there) is right; leaving out (0, 1] is not,
+    # though sympy reads the missing range as undefined, which sampling used to skip
+    report = verify(make_card("relu", (5, "diff(Max(0, x), x) == Piecewise((1, x > 0), (0, x < 0))\n"
+                                          "diff(Max(0, x), x) == Piecewise((1, x > 1), (0, x < 0))\n")))
+    assert only(report, 6).status in ("symbolic", "numeric")
+    result = only(report, 7)
+    assert result.status == "failed" and "rhs has no case for this point" in result.message, result.message
+
+
 def test_false_inequality_reports_where_it_breaks():
     report = verify(make_card("bound", (5, "diff(1/(1 + exp(-x)), x) <= 1/5\n")))
     result = only(report, 6)
