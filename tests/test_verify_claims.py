@@ -97,7 +97,14 @@ def test_cases_that_leave_a_range_out_fail_but_a_single_point_left_out_holds():
                                           "diff(Max(0, x), x) == Piecewise((1, x > 1), (0, x < 0))\n")))
     assert only(report, 6).status in ("symbolic", "numeric")
     result = only(report, 7)
-    assert result.status == "failed" and "rhs has no case for this point" in result.message, result.message
+    assert result.status == "failed" and "rhs has no value here" in result.message, result.message
+
+
+def test_a_series_claimed_beyond_where_it_converges_fails():
+    report = verify(make_card("geometric", (5, "assume g: positive\n"
+                                               "sum(g**k, (k, 0, oo)) == 1/(1 - g)\n")))
+    result = only(report, 7)
+    assert result.status == "failed" and "lhs has no value here" in result.message, result.message
 
 
 def test_false_inequality_reports_where_it_breaks():

@@ -235,18 +235,21 @@ def _search_counterexample(
         )
 
 
-# Sample points at which a `cases` side has no case while the other side has a value, before that is a
-# counterexample: a range the cases leave out (`1` for `x>1`, `0` for `x<0` as ReLU') is met at many
-# random points; a single point left out on purpose (ReLU' at 0) is not met at random.
+# Sample points at which a side has no value (no case of a `cases` block applies, or a series in it
+# diverges) while the other side has one, before that is a counterexample: a range the cases leave out
+# (`1` for `x>1`, `0` for `x<0` as ReLU'), or a condition wider than a series' convergence (`0<\gamma<2`
+# for the geometric series), is met at many random points; a single point left out on purpose (ReLU'
+# at 0) is not met at random.
 GAP_POINTS = 2
 
 
 def _no_case(side: sympy.Expr, value: Any, other: Any, name: str) -> str:
-    """Why `side` is undefined where the other side has the finite value `other`: no case of a `cases`
-    block applies there; "" when that is not why."""
-    if value is not None or other is None or not side.has(sympy.Piecewise):
+    """Why `side` is undefined where the other side has the finite value `other`: no case applies or a
+    series diverges there; "" when that is not why (a pole, a complex value: skipped)."""
+    if value is not None or other is None or not side.has(sympy.Piecewise, sympy.Sum):
         return ""
-    return f"{name} has no case for this point (undefined), the other side is {number(other)}"
+    return (f"{name} has no value here (no case applies, or its series diverges), "
+            f"the other side is {number(other)}")
 
 
 def not_equal(left: Any, right: Any, rng: random.Random) -> str:
