@@ -3,6 +3,7 @@ the source positions that take no part in equality, and a malformed entry is ref
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ CONTENT = Path(__file__).resolve().parents[1] / "content"
 
 def test_every_real_card_round_trips() -> None:
     cards = read_collection(CONTENT).cards
-    restored = codec.decode(codec.encode(cards))
+    restored = codec.loads(codec.dumps(codec.encode(cards)))
     assert restored == cards
     lines = [node.lines for card in cards for block in card.answer for node in walk_inlines(block)
              if isinstance(node, Text)]
@@ -30,8 +31,11 @@ def test_every_real_card_round_trips() -> None:
     {"Text": ["x"]},  # a field missing
     {"Text": ["x", []], "Code": ["y"]},
     {"SourceSpan": "a.md"},
-    {"Text": ["x", {1, 2}]},
+    {"Text": ["x", {"lines": [1]}]},  # a dict that is no model object, inside one
+    [{"Text": ["x", []]}, {"Print": []}],
 ])
 def test_an_entry_that_encode_cannot_have_written_is_refused(entry: object) -> None:
     with pytest.raises(ValueError):
-        codec.decode(entry)
+        codec.loads(json.dumps(entry))
+    with pytest.raises(ValueError):
+        codec.loads(entry)  # not even a JSON text

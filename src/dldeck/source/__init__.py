@@ -110,7 +110,7 @@ def _restore(entry: Any) -> list[tuple[Card, str]] | None:
         images, encoded, digests = entry["images"], entry["cards"], entry["digests"]
         if any(buildcache.hash_file(Path(src)) != digest for src, digest in images.items()):
             return None
-        cards = codec.decode(codec.loads(encoded))
+        cards = codec.loads(encoded)
     except (TypeError, KeyError, ValueError, AttributeError):
         return None
     if not (isinstance(digests, list) and len(digests) == len(cards)
