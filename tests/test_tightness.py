@@ -25,6 +25,11 @@ CARD = "## 界？ {#bounds}\n\n"
     (r"\tanh x\in(-1,2)", False),
     (r"0<e^{-x^2}\le 1", True),
     (r"e^{-x^2}\le 2", False),
+    # sympy finds no extremum of these: the sampled values and the limits at ±∞ decide
+    (r"\min(\max(0,x),6)\in[0,6]", True),
+    (r"\min(\max(0,x),6)\in[0,7]", False),
+    (r"\frac{x}{1+|x|}\in(-1,1)", True),  # reached only as x → ±∞
+    (r"\frac{x}{1+|x|}\in(-1,2)", False),
 ])
 def test_a_shown_bound_must_be_reached(tmp_path: Path, formula: str, reached: bool) -> None:
     folder = content(tmp_path, CARD + f"$${formula}$$\n")
@@ -44,6 +49,16 @@ def test_prose_conditions_mark_the_boundary_too(tmp_path: Path) -> None:
     assert weak.status == "failed" and "at T = 1" in weak.message
     [exact] = [r for r in report.results if "sigma(1)" in r.text and r.source == "formula"]
     assert exact.status in ("symbolic", "numeric"), exact.message
+
+
+def test_a_boundary_where_the_sides_are_undefined_is_met_in_the_limit(tmp_path: Path) -> None:
+    """Under m<0, σ(1/m) is undefined at m = 0 itself: its limit from inside the condition decides."""
+    body = (CARD + "```check\nsigma(x) := 1/(1+exp(-x))\n```\n\n"
+            "若 $m<0$，$\\sigma(1/m)<\\frac12$。\n\n若 $m<0$，$\\sigma(1/m)<1$。\n")
+    report = verify(content(tmp_path, body))
+    [exact, weak] = [r for r in report.results if r.source == "formula" and "sigma(1 / m)" in r.text]
+    assert exact.status in ("symbolic", "numeric"), exact.message
+    assert weak.status == "failed" and "at m = 0, as m → -∞" in weak.message, weak.message
 
 
 def test_what_sympy_cannot_bound_is_not_judged() -> None:

@@ -8,7 +8,8 @@ bound is therefore also checked to be reached:
 - under a condition on a name (`当 v>c 时`, prose or `\\text{当 … 时}`), the two sides meet at the
   condition's boundary v = c, or in the limit at its far end (v → ±∞);
 - without one, a constant bound on an expression of one variable is its infimum or supremum over the
-  variable's domain, when sympy can compute that within REACH_SECONDS (else nothing is said).
+  variable's domain, as sympy computes it within REACH_SECONDS; where sympy cannot, the values on a
+  dense grid (refined around the best one) and the limits at ±∞ must come within a millionth of it.
 
 `unreached` returns why a verified bound is not reached, or "" (reached, or undecidable).
 """
@@ -19,7 +20,7 @@ import ast
 
 import sympy
 
-from dldeck.timelimit import TimeLimitExceeded, time_limit
+from dldeck.timelimit import time_limit
 from dldeck.verify.claims import check_claim
 from dldeck.verify.conditions import substitute_name
 from dldeck.verify.evaluate import Evaluator, Scope
@@ -67,19 +68,26 @@ def _at_boundary(left: ast.expr, right: ast.expr, conditions: list[ast.Compare],
     for condition, name_side in zip(conditions, sides, strict=True):
         # `0 < η < 2/λ`: η's far ends are the other link's boundary, not ±∞
         closed = name_side is not None and (name_side[0], not name_side[1]) in sides
-        for where, claim in _boundary_claims(left, right, condition)[: 1 if closed else 2]:
-            text = ast.unparse(claim)
-            try:
-                status = check_claim(Statement("claim", text, line, body=claim), scope).status
-            except (CheckError, ArithmeticError, TypeError, ValueError, NotImplementedError):
-                return ""  # undecidable there: not judged
+        for where, claims in _boundary_claims(left, right, condition)[: 1 if closed else 2]:
+            status = _first_decided(claims, scope, line)
             if status != "failed":
-                return ""
+                return ""  # met there, or undecidable there: not judged
             tried.append(where)
     if not tried:
         return ""
     return (f"the sides do not meet where its condition ends ({', '.join(tried)}): the bound holds but is "
             "not the one the condition marks")
+
+
+def _first_decided(claims: list[ast.expr], scope: Scope, line: int) -> str:
+    """The status of the first of `claims` that can be decided (the sides at the boundary, else their
+    one-sided limit there: `σ(1/m)` at m = 0 is undefined, its limit from below is 0); "" if none."""
+    for claim in claims:
+        try:
+            return check_claim(Statement("claim", ast.unparse(claim), line, body=claim), scope).status
+        except (CheckError, ArithmeticError, TypeError, ValueError, NotImplementedError):
+            continue
+    return ""
 
 
 def _bounded_side(condition: ast.Compare) -> tuple[str, bool] | None:
@@ -94,9 +102,11 @@ def _bounded_side(condition: ast.Compare) -> tuple[str, bool] | None:
     return None
 
 
-def _boundary_claims(left: ast.expr, right: ast.expr, condition: ast.Compare) -> list[tuple[str, ast.expr]]:
-    """`left == right` at the boundary of `v op c` (or `c op v`), and `limit(left - right, v, ±oo) == 0`
-    at its far end."""
+def _boundary_claims(left: ast.expr, right: ast.expr,
+                     condition: ast.Compare) -> list[tuple[str, list[ast.expr]]]:
+    """`left == right` at the boundary of `v op c` (or `c op v`), or, where that is undefined, the limit
+    of `left - right` as v approaches c from inside the condition; `limit(left - right, v, ±oo) == 0` at
+    its far end."""
     side = _bounded_side(condition)
     if side is None:
         return []
@@ -104,12 +114,18 @@ def _boundary_claims(left: ast.expr, right: ast.expr, condition: ast.Compare) ->
     a, b = condition.left, condition.comparators[0]
     bound = b if isinstance(a, ast.Name) and a.id == name else a
     meet = ast.Compare(left=left, ops=[ast.Eq()], comparators=[right])
+    difference = make_binop(left, ast.Sub(), right)
+
+    def vanishes(point: ast.expr, *direction: str) -> ast.expr:
+        limit = make_call("limit", difference, make_name(name), point,
+                          *(ast.Constant(value=d) for d in direction))
+        return ast.Compare(left=limit, ops=[ast.Eq()], comparators=[make_int(0)])
+
     infinity = make_name("oo") if grows else ast.UnaryOp(op=ast.USub(), operand=make_name("oo"))
-    far = make_call("limit", make_binop(left, ast.Sub(), right), make_name(name), infinity)
     return [
-        (f"at {name} = {ast.unparse(bound)}", substitute_name(meet, name, bound)),
-        (f"as {name} → {'+' if grows else '-'}∞", ast.Compare(left=far, ops=[ast.Eq()],
-                                                               comparators=[make_int(0)])),
+        (f"at {name} = {ast.unparse(bound)}",
+         [substitute_name(meet, name, bound), vanishes(bound, "+" if grows else "-")]),
+        (f"as {name} → {'+' if grows else '-'}∞", [vanishes(infinity)]),
     ]
 
 
@@ -140,16 +156,72 @@ def _extremum(body: ast.Compare, scope: Scope) -> str:
         expression, bound = (low, high) if low.free_symbols else (high, low)
         if not bound.is_number:
             continue
+        word = "supremum" if upper else "infimum"
         try:
             with time_limit(REACH_SECONDS):
                 reached = (maximum if upper else minimum)(expression, variable, domain)
-        except TimeLimitExceeded:
-            continue
-        except Exception:  # noqa: BLE001 - sympy raises many kinds here; any means "not judged"
-            continue
+        except Exception:  # noqa: BLE001 - sympy raises many kinds here (and the time limit): try numbers
+            reached = None
+        if reached is None:
+            approached = _approached(expression, variable, bound, upper)
+            if approached is None:
+                continue
+            return (f"the bound {sympy.sstr(bound)} is not reached: the {word} of {sympy.sstr(expression)} "
+                    f"over {variable} is about {approached:.6g} (sampled, and its limits at ±∞)")
         if not (reached.is_number and reached.is_finite) or sympy.simplify(reached - bound) == 0:
             continue
-        word = "supremum" if upper else "infimum"
         return (f"the bound {sympy.sstr(bound)} is not reached: the {word} of {sympy.sstr(expression)} over "
                 f"{variable} is {sympy.sstr(reached)}")
     return ""
+
+
+def _approached(expression: sympy.Expr, variable: sympy.Symbol, bound: sympy.Expr,
+                upper: bool) -> float | None:
+    """Where sympy finds no extremum: the largest (`upper`) or smallest value seen on the dense grid of
+    inequality checks, refined around the best grid point, and the limits at ±∞ — None when one of them
+    comes within a millionth of the bound (reached, or too close to tell), else the closest of them."""
+    import random
+
+    from dldeck.verify.claims import inequality_points, numeric
+
+    target = float(bound)
+    sign = 1.0 if upper else -1.0
+    seen: list[tuple[float, float]] = []  # (signed value, variable's value)
+    for point in inequality_points([variable], random.Random(0)):
+        value = numeric(expression, point)
+        if isinstance(value, float):
+            seen.append((sign * value, float(point[variable])))
+    if not seen:
+        return None
+    best, at = max(seen)
+    if not variable.is_integer:
+        step = max(abs(b - a) for (_, a), (_, b) in zip(seen, seen[1:], strict=False)) if len(seen) > 1 else 0
+        best = max(best, _refined(expression, variable, at - step, at + step, sign))
+    candidates = [sign * best]
+    for end in (sympy.oo, -sympy.oo):
+        try:
+            with time_limit(REACH_SECONDS):
+                far = sympy.limit(expression, variable, end)
+        except Exception:  # noqa: BLE001 - as above: that end is simply not used
+            continue
+        if far.is_number and far.is_real and far.is_finite:
+            candidates.append(float(far))
+    closest = min(candidates, key=lambda value: abs(value - target))
+    return None if abs(closest - target) <= 1e-6 * max(1.0, abs(target)) else closest
+
+
+def _refined(expression: sympy.Expr, variable: sympy.Symbol, low: float, high: float, sign: float) -> float:
+    """The signed extreme between two grid points by ternary search (a peak between them)."""
+    from dldeck.verify.claims import numeric
+
+    def value(x: float) -> float:
+        result = numeric(expression, {variable: sympy.Float(x, 30)})
+        return sign * result if isinstance(result, float) else float("-inf")
+
+    for _ in range(60):
+        a, b = low + (high - low) / 3, high - (high - low) / 3
+        if value(a) < value(b):
+            low = a
+        else:
+            high = b
+    return value((low + high) / 2)
