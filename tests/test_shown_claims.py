@@ -492,3 +492,21 @@ def test_a_definition_a_check_line_or_a_computed_number_uses_is_guarded(tmp_path
             "```check\nf(2) == 6\n```\n")
     report = verify(content(tmp_path, body))
     assert [r.status for r in report.results if r.source == "formula"] == ["definition", "definition"]
+
+
+def test_a_claim_under_conditions_no_value_satisfies_states_nothing(tmp_path: Path) -> None:
+    """`当 $1<\\gamma<1$ 时 …` (a mutated `0<\\gamma<1`), or an example value outside its sentence's
+    condition, made any claim true of nothing: it is unread, and strict mode refuses it."""
+    body = ("## 级数？ {#geo}\n\n当 $0<\\gamma<1$ 时 $\\sum_{k=0}^{\\infty}\\gamma^k=1/(1-\\gamma)$。\n\n"
+            "当 $1<\\gamma<1$ 时 $\\sum_{k=0}^{\\infty}\\gamma^k=1/(1-\\gamma)$。\n\n"
+            "当 $0<\\gamma<1$ 时，$\\gamma=1$ 时 $1/(1-\\gamma)=10$。\n")
+    folder = content(tmp_path, body)
+    report = verify(folder)
+    [general] = [r for r in by_line(report, 7) if r.status != "setting"]
+    assert general.status in ("symbolic", "numeric"), general.message
+    for line in (9, 11):
+        [empty] = [r for r in by_line(report, line) if r.status != "setting"]
+        assert empty.status == "unread" and "no value satisfies its conditions" in empty.message, empty
+    with pytest.raises(BuildError) as caught:
+        pipeline.check(folder, strict=True)
+    assert sorted(d.line for d in caught.value.diagnostics) == [9, 11]

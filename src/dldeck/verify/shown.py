@@ -32,6 +32,7 @@ import sympy
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.model import Card, CheckBlock, Computed, DisplayMath, Math
 from dldeck.source.reader import shown_nodes
+from dldeck.timelimit import time_limit
 from dldeck.verify.claims import check_claim, one_line
 from dldeck.verify.conditions import apply, resets
 from dldeck.verify.evaluate import Evaluator, Scope
@@ -42,7 +43,8 @@ from dldeck.verify.results import AT_EXAMPLE, PASSED, ClaimResult
 from dldeck.verify.sentences import Place, places
 from dldeck.verify.syntax import CheckError, Statement, parse_expression, validate
 from dldeck.verify.tex import definition_of, read_formula, states_relation, strip_cloze
-from dldeck.verify.tightness import unreached
+from dldeck.verify.tex_idioms import conditions_under
+from dldeck.verify.tightness import REACH_SECONDS, unreached
 from dldeck.verify.values import describe
 
 
@@ -437,6 +439,10 @@ def run_shown(item: Statement, scope: Scope, card: Card) -> ClaimResult:
     if isinstance(item, ComputedStatement):
         return _computed(item, scope, card)
     assert isinstance(item, FormulaStatement)
+    empty = _no_value_satisfies(item, scope)
+    if empty:
+        return ClaimResult(card.slug, card.span.path, item.line, one_line(item.text), "unread", empty,
+                           "formula", item.tex)
     if item.at_example is None:
         return _run_formula(item, scope, card)
     example = dataclasses.replace(item, body=item.at_example, at_example=None,
@@ -449,6 +455,28 @@ def run_shown(item: Statement, scope: Scope, card: Card) -> ClaimResult:
             _run_formula(item, scope, card)
     general = _run_formula(item, scope, card)
     return general if general.status in PASSED else dataclasses.replace(at_example, message=AT_EXAMPLE)
+
+
+def _no_value_satisfies(item: FormulaStatement, scope: Scope) -> str:
+    """Why the conditions a claim is decided under hold for no value ("" when some value satisfies them,
+    or that is undecided): the claim is then true of nothing and says nothing (`当 $1<\\gamma<1$ 时`, or
+    an example value outside its sentence's condition)."""
+    peeled = conditions_under(item.body) if item.body is not None else None
+    if peeled is None:
+        return ""
+    evaluator = Evaluator(scope, item.text)
+    try:
+        with time_limit(REACH_SECONDS):
+            combined = sympy.And(*(evaluator.evaluate(condition) for condition in peeled[2]))
+            empty = combined is sympy.false or (
+                len(combined.free_symbols) == 1 and combined.as_set().is_empty is True)
+    except Exception:  # noqa: BLE001 - sympy raises many kinds (and the time limit): not judged
+        return ""
+    if not empty:
+        return ""
+    shown = " and ".join(ast.unparse(condition) for condition in peeled[2])
+    return (f"no value satisfies its conditions ({shown}): the claim is true of nothing and states "
+            "nothing; give a condition some value meets")
 
 
 def _fails(item: FormulaStatement, scope: Scope) -> bool:

@@ -236,6 +236,22 @@ def under(claim: ast.expr, condition: ast.Compare) -> list[ast.expr]:
     return links
 
 
+def conditions_under(claim: ast.expr) -> tuple[ast.expr, ast.expr, list[ast.Compare]] | None:
+    """The inverse of `under` on one link: `Piecewise((l, condition), (…, True)) op r` → (l, r, the
+    conditions, innermost first); None for a claim under no condition."""
+    if not (isinstance(claim, ast.Compare) and len(claim.ops) == 1):
+        return None
+    left, conditions = claim.left, []
+    while (isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id == "Piecewise"
+           and len(left.args) == 2 and isinstance(left.args[0], ast.Tuple) and len(left.args[0].elts) == 2):
+        left, condition = left.args[0].elts
+        if isinstance(condition, ast.Compare):
+            conditions.append(condition)
+    if not conditions:
+        return None
+    return left, claim.comparators[0], conditions
+
+
 def displayed(node: ast.expr, depth: int = 0) -> tuple[Fraction, Fraction | None] | None:
     """A number side's value and the unit of its last displayed digit (None: exact, no digits).
 

@@ -25,7 +25,7 @@ from dldeck.verify.claims import check_claim
 from dldeck.verify.conditions import substitute_name
 from dldeck.verify.evaluate import Evaluator, Scope
 from dldeck.verify.syntax import CheckError, Statement
-from dldeck.verify.tex_idioms import make_binop, make_call, make_int, make_name
+from dldeck.verify.tex_idioms import conditions_under, make_binop, make_call, make_int, make_name
 
 REACH_SECONDS = 1.0  # CPU for sympy's infimum/supremum of one bound; beyond it the bound is not judged
 _BOUNDS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
@@ -46,19 +46,16 @@ def unreached(body: ast.expr, scope: Scope, line: int) -> str:
 
 
 def _conditional(body: ast.expr) -> tuple[ast.expr, ast.expr, list[ast.Compare]] | None:
-    """`Piecewise((l, condition), (…, True)) op r`, as `under` writes a claim under a condition: the
-    claim's sides and the conditions (one per link, outermost last)."""
+    """A bound under conditions (see `tex_idioms.under`): its sides and the conditions, outermost last;
+    only one-comparison conditions mark a boundary."""
     if not (isinstance(body, ast.Compare) and len(body.ops) == 1 and isinstance(body.ops[0], _BOUNDS)):
         return None
-    left, conditions = body.left, []
-    while (isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id == "Piecewise"
-           and len(left.args) == 2 and isinstance(left.args[0], ast.Tuple) and len(left.args[0].elts) == 2):
-        left, condition = left.args[0].elts
-        if isinstance(condition, ast.Compare) and len(condition.ops) == 1:
-            conditions.append(condition)
-    if not conditions:
+    peeled = conditions_under(body)
+    if peeled is None:
         return None
-    return left, body.comparators[0], conditions
+    left, right, conditions = peeled
+    marking = [condition for condition in conditions if len(condition.ops) == 1]
+    return (left, right, marking) if marking else None
 
 
 def _at_boundary(left: ast.expr, right: ast.expr, conditions: list[ast.Compare], scope: Scope,
