@@ -180,12 +180,14 @@ def _approached(expression: sympy.Expr, variable: sympy.Symbol, bound: sympy.Exp
     import random
 
     from dldeck.verify.claims import inequality_points, numeric
+    from dldeck.verify.floats import Screen
 
     target = float(bound)
     sign = 1.0 if upper else -1.0
     seen: list[tuple[float, float]] = []  # (signed value, variable's value)
+    value_at = Screen(expression, [variable], numeric)  # machine floats where they settle a point
     for point in inequality_points([variable], random.Random(0)):
-        value = numeric(expression, point)
+        value = value_at(point)
         if isinstance(value, float):
             seen.append((sign * value, float(point[variable])))
     if not seen:
@@ -210,9 +212,12 @@ def _approached(expression: sympy.Expr, variable: sympy.Symbol, bound: sympy.Exp
 def _refined(expression: sympy.Expr, variable: sympy.Symbol, low: float, high: float, sign: float) -> float:
     """The signed extreme between two grid points by ternary search (a peak between them)."""
     from dldeck.verify.claims import numeric
+    from dldeck.verify.floats import Screen
+
+    value_at = Screen(expression, [variable], numeric)
 
     def value(x: float) -> float:
-        result = numeric(expression, {variable: sympy.Float(x, 30)})
+        result = value_at({variable: sympy.Float(x, 30)})
         return sign * result if isinstance(result, float) else float("-inf")
 
     for _ in range(60):
