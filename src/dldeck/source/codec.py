@@ -90,4 +90,3 @@ def _tupled(value: Any) -> Any:
     if type(value) is list:
         return tuple([_tupled(item) if type(item) is list else item for item in value])
     return value
-

@@ -24,6 +24,7 @@ from dldeck.timelimit import time_limit
 from dldeck.verify.claims import check_claim
 from dldeck.verify.conditions import substitute_name
 from dldeck.verify.evaluate import Evaluator, Scope
+from dldeck.verify.floats import Screen
 from dldeck.verify.syntax import CheckError, Statement
 from dldeck.verify.tex_idioms import conditions_under, make_binop, make_call, make_int, make_name
 
@@ -180,7 +181,6 @@ def _approached(expression: sympy.Expr, variable: sympy.Symbol, bound: sympy.Exp
     import random
 
     from dldeck.verify.claims import inequality_points, numeric
-    from dldeck.verify.floats import Screen
 
     target = float(bound)
     sign = 1.0 if upper else -1.0
@@ -195,7 +195,7 @@ def _approached(expression: sympy.Expr, variable: sympy.Symbol, bound: sympy.Exp
     best, at = max(seen)
     if not variable.is_integer:
         step = max(abs(b - a) for (_, a), (_, b) in zip(seen, seen[1:], strict=False)) if len(seen) > 1 else 0
-        best = max(best, _refined(expression, variable, at - step, at + step, sign))
+        best = max(best, _refined(value_at, variable, at - step, at + step, sign))
     candidates = [sign * best]
     for end in (sympy.oo, -sympy.oo):
         try:
@@ -209,12 +209,9 @@ def _approached(expression: sympy.Expr, variable: sympy.Symbol, bound: sympy.Exp
     return None if abs(closest - target) <= 1e-6 * max(1.0, abs(target)) else closest
 
 
-def _refined(expression: sympy.Expr, variable: sympy.Symbol, low: float, high: float, sign: float) -> float:
-    """The signed extreme between two grid points by ternary search (a peak between them)."""
-    from dldeck.verify.claims import numeric
-    from dldeck.verify.floats import Screen
-
-    value_at = Screen(expression, [variable], numeric)
+def _refined(value_at: Screen, variable: sympy.Symbol, low: float, high: float, sign: float) -> float:
+    """The signed extreme between two grid points by ternary search (a peak between them); `value_at`
+    is the grid's own screen of the expression, compiled once."""
 
     def value(x: float) -> float:
         result = value_at({variable: sympy.Float(x, 30)})
