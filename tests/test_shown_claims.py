@@ -33,6 +33,15 @@ def by_line(report, line: int) -> list:
     return [r for r in report.results if r.line == line]
 
 
+def strict_problems(folder: Path) -> list:
+    """A check that passes without strict mode (counted, not refused) and the diagnostics strict mode
+    refuses the content with."""
+    pipeline.check(folder, strict=False)
+    with pytest.raises(BuildError) as caught:
+        pipeline.check(folder, strict=True)
+    return list(caught.value.diagnostics)
+
+
 # --------------------------------------------------------------------------- formulas are claims
 
 
@@ -461,10 +470,7 @@ def test_an_example_value_reaches_a_definition_inside_an_approx(tmp_path: Path) 
 
 def test_strict_mode_refuses_an_example_value_no_claim_uses(tmp_path: Path) -> None:
     folder = content(tmp_path, "## 几倍？ {#momentum}\n\n$\\gamma=0.9$ 时 $\\frac{1}{1-0.9}=10$。\n")
-    pipeline.check(folder, strict=False)  # counted, not refused
-    with pytest.raises(BuildError) as caught:
-        pipeline.check(folder, strict=True)
-    [problem] = caught.value.diagnostics
+    [problem] = strict_problems(folder)
     assert problem.line == 7 and "used by no claim" in problem.message and "\\gamma=0.9" in problem.message
 
 
@@ -480,10 +486,7 @@ def test_a_shown_definition_no_claim_uses_is_counted_and_strict_refuses_it(tmp_p
     assert unused.status == "unused definition" and "used by no claim" in unused.message
     assert [r.status for r in by_line(report, 9)] == ["definition"]  # through u
     assert [r.status for r in by_line(report, 11)] == ["definition"]
-    pipeline.check(folder, strict=False)  # counted, not refused
-    with pytest.raises(BuildError) as caught:
-        pipeline.check(folder, strict=True)
-    [problem] = caught.value.diagnostics
+    [problem] = strict_problems(folder)
     assert problem.line == 7 and "«p=q-v»" in problem.message and "used by no claim" in problem.message
 
 
@@ -507,6 +510,4 @@ def test_a_claim_under_conditions_no_value_satisfies_states_nothing(tmp_path: Pa
     for line in (9, 11):
         [empty] = [r for r in by_line(report, line) if r.status != "setting"]
         assert empty.status == "unread" and "no value satisfies its conditions" in empty.message, empty
-    with pytest.raises(BuildError) as caught:
-        pipeline.check(folder, strict=True)
-    assert sorted(d.line for d in caught.value.diagnostics) == [9, 11]
+    assert sorted(d.line for d in strict_problems(folder)) == [9, 11]
