@@ -486,3 +486,56 @@ def test_an_edit_reads_the_fonts_glyphs_from_the_cache_not_the_font(tmp_path: Pa
     font = Path(find_cjk_font().path)
     kept = Executor(build_dir, "font-coverage", code=FONT_CODE)
     assert kept_coverage(kept)(font) == font_coverage(font)
+
+
+TWIN = """\
+---
+deck: 测试::孪生
+---
+
+# 孪生
+
+## tanh 与 sigmoid？ {{#{slug}}}
+
+{prose}
+
+$$\\tanh(x) = 2\\sigma(2x) - 1$$
+
+```check
+sigma(x) := 1/(1 + exp(-x))
+tanh(x) == 2*sigma(2*x) - 1
+```
+
+## 错误的导数？ {{#{slug}-wrong}}
+
+见下。
+
+```check
+diff(x**2, x) == 3*x
+```
+"""
+
+
+def test_cards_that_claim_the_same_are_verified_once_and_report_at_their_own_lines(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "b.md").write_text(TWIN.format(prose="一段。", slug="first"), encoding="utf-8")
+    (content / "c.md").write_text(TWIN.format(prose="两段。\n\n又一段。\n\n再一段。", slug="second"),
+                                  encoding="utf-8")
+    with pytest.raises(BuildError) as failed:
+        build(content, tmp_path / "build")
+    # the failing twins are each verified, and each reports its own file and line
+    lines = sorted((d.path, d.line) for d in failed.value.diagnostics)
+    assert lines == [("content/b.md", 23), ("content/c.md", 27)]
+    for name in ("b.md", "c.md"):  # the wrong cards go
+        (content / name).write_text((content / name).read_text(encoding="utf-8").split("## 错误")[0],
+                                    encoding="utf-8")
+    shutil.rmtree(tmp_path / "build")
+    twins = build(content, tmp_path / "build")
+    assert twins.work.verified == ["first"]  # its twin took its verdicts
+    alone = tmp_path / "alone" / "content"
+    alone.mkdir(parents=True)
+    shutil.copy(content / "c.md", alone / "c.md")
+    by_itself = pipeline.check(alone, None, timeout=60).results
+    assert by_itself and all(r.status == "symbolic" for r in by_itself)
+    assert [r for r in twins.summary.results if r.slug == "second"] == list(by_itself)

@@ -52,21 +52,8 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
         for result in executor.get(_TIMEOUTS + key, lambda entry, card=card: _restore_results(
                 card, entry, "timeout")) or ():
             known[(card.slug, result.line)] = dataclasses.replace(result, message=result.message + REMEMBERED)
-    pending = split.pending_items
-    fresh: dict[str, list[Any]] = {}
-    diagnostics: list[Diagnostic] = []
-    if pending:
-        from dldeck.verify import verify_collection
-
-        progress(f"verifying claims of {len(pending)} cards")
-        if before_verifying is not None:
-            before_verifying()
-        report = verify_collection(dataclasses.replace(collection, cards=tuple(pending)), timeout=timeout,
-                                   known=known)
-        for result in report.results:
-            fresh.setdefault(result.slug, []).append(result)
-        diagnostics.extend(report.diagnostics)
-        work.verified.extend(card.slug for card in pending)
+    fresh, diagnostics = _verify_distinct(collection, split.pending, timeout, known, progress, work,
+                                          before_verifying)
     for key, card in split.pending:
         card_results = fresh.get(card.slug, [])
         cached[card.slug] = card_results
@@ -78,6 +65,54 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
             executor.put(_TIMEOUTS + key, _entries(card, timed_out))
     executor.save()
     return [result for card in checked for result in cached[card.slug]], diagnostics
+
+
+def _verify_distinct(collection: Collection, pending: list[tuple[str, Card]], timeout: float,
+                     known: dict[tuple[str, int], Any], progress: Progress, work: Work,
+                     before_verifying: Callable[[], None] | None
+                     ) -> tuple[dict[str, list[Any]], list[Diagnostic]]:
+    """Results by card slug, and diagnostics. Cards with the same claim inputs (the same key) are
+    verified once: the others take the first one's verdicts, anchored to their own lines as a cached
+    entry would be. A card whose twin did not end in verdicts only (a failure, an error, a timeout)
+    is verified itself, so every message it prints is its own."""
+    results: dict[str, list[Any]] = {}
+    diagnostics: list[Diagnostic] = []
+
+    def verify(cards: list[Card]) -> None:
+        from dldeck.verify import verify_collection
+
+        report = verify_collection(dataclasses.replace(collection, cards=tuple(cards)), timeout=timeout,
+                                   known=known)
+        for result in report.results:
+            results.setdefault(result.slug, []).append(result)
+        diagnostics.extend(report.diagnostics)
+        work.verified.extend(card.slug for card in cards)
+
+    first: dict[str, Card] = {}
+    for key, card in pending:
+        first.setdefault(key, card)
+    if not first:
+        return results, diagnostics
+    twins = len(pending) - len(first)
+    progress(f"verifying claims of {len(first)} cards" + (f" and taking their {twins} twins' from them"
+                                                          if twins else ""))
+    if before_verifying is not None:
+        before_verifying()
+    verify(list(first.values()))
+    left = []
+    for key, card in pending:
+        if first[key] is card:
+            continue
+        verdicts = results.get(first[key].slug, [])
+        restored = (_restore_results(card, _entries(first[key], verdicts))
+                    if all(r.status in CACHED_STATUSES for r in verdicts) else None)
+        if restored is None:
+            left.append(card)
+        else:
+            results[card.slug] = restored
+    if left:
+        verify(left)
+    return results, diagnostics
 
 
 def has_claims(card: Card) -> bool:
@@ -126,11 +161,10 @@ def _check_base(card: Card) -> int:
 
 def check_inputs(card: Card) -> dict[str, Any]:
     """Everything of a card its claim results depend on (the facts and the time limit aside), except
-    where in its file the card sits and how much prose lies between its formulas: a prose edit
-    re-verifies nothing."""
+    which file holds it, where in its file the card sits and how much prose lies between its
+    formulas: a prose edit re-verifies nothing, and two cards that claim the same are verified once."""
     base = _check_base(card)
-    return {"path": card.span.path,
-            "blocks": [[b.source, b.span.line - base] for b in card.checks],
+    return {"blocks": [[b.source, b.span.line - base] for b in card.checks],
             "shown": list(shown_items(card)), "notation": list(card.notation)}
 
 
