@@ -27,7 +27,14 @@ from dldeck.pipeline.formulas import FormulaJob, FormulaMemo
 from dldeck.pipeline.fragments import Fragments, marks_keys
 from dldeck.pipeline.inputs import MANIFEST_NAME, build_date, build_inputs
 from dldeck.pipeline.outcome import BuildResult, CheckSummary, Progress, Work, quiet
-from dldeck.pipeline.sheetpdf import FONT_CODE, PARTS_DIR, PartStore, font_coverage, write_sheet_pdf
+from dldeck.pipeline.sheetpdf import (
+    FONT_CODE,
+    PARTS_DIR,
+    PartStore,
+    font_coverage,
+    prepare_sheet_pdf,
+    write_sheet_pdf,
+)
 
 if TYPE_CHECKING:
     from dldeck.manifest import Manifest
@@ -229,7 +236,7 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
     Returns the outputs' names and, when the deck was written, the manifest that goes with it."""
     with ThreadPoolExecutor(max_workers=1) as typesetter:
         outputs: list[str] = []
-        pdfs: list[Future] = []
+        pdfs: list[tuple[str, Future]] = []
         # Typst typesets in a child process (dldeck.emit.typeset): the PDFs compile while the deck and pages
         # are written.
         typeset = Executor(stage.parent if "pdf" in only else None, "typeset", code=("emit/typeset.py",),
@@ -239,13 +246,17 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
         marks = marks_keys(collection, verified)
         markup = Fragments(stage.parent if "pdf" in only else None, "typst-cards", TYPST_CODE, marks, figures,
                            work)
+        diagnostics: list[Diagnostic] = []
         if parts is not None:
             for sheet in config.sheets:
                 progress(f"writing {sheet.name}.pdf")
-                pdfs.append(typesetter.submit(write_sheet_pdf, typeset, parts, collection, figures, sheet,
-                                              config.title, stage, date, verified, work, markup,
-                                              font_coverage(fonts)))
-        diagnostics: list[Diagnostic] = []
+                try:
+                    job = prepare_sheet_pdf(parts, collection, figures, sheet, config.title, date, verified,
+                                            markup, font_coverage(fonts))
+                except BuildError as error:
+                    diagnostics.extend(error.diagnostics)
+                    continue
+                pdfs.append((job.name, typesetter.submit(write_sheet_pdf, typeset, parts, job, stage, work)))
         manifest = None
         fields = Fragments(stage.parent if "anki" in only else None, "anki-fields", ANKI_CODE, marks, figures,
                            work)
@@ -271,10 +282,10 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
                     outputs.append(f"{sheet.name}.html")
         except BuildError as error:
             diagnostics.extend(error.diagnostics)
-        for sheet, pdf in zip(config.sheets, pdfs, strict=False):
+        for name, pdf in pdfs:
             try:
                 pdf.result()
-                outputs.append(f"{sheet.name}.pdf")
+                outputs.append(name)
             except BuildError as error:
                 diagnostics.extend(error.diagnostics)
     if diagnostics:

@@ -13,6 +13,7 @@ the name the cache recorded, and files no cached entry names are removed after a
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,17 @@ class PartStore:
         self.executor = Executor(build_dir, PARTS_DIR, code=("emit/typeset.py",), work=work)
         self.folder = build_dir / buildcache.CACHE_DIR_NAME / PARTS_DIR
         self.used: set[str] = set()
+        self.kept: dict[str, tuple[Any, Any]] = {}  # key → (cache entry, the part restored from it)
 
     def get(self, key: str) -> Any:
         """The typeset part cached under `key` (a dldeck.emit.pdf.TypesetPart), or None."""
-        return self.executor.get(key, self._restore)
+        return self.executor.get(key, lambda value: self._restore(key, value))
 
     def put(self, key: str, part: Any) -> None:
+        entry, restored = self.kept.get(key, (None, None))
+        if restored is part:  # its file was read and hashed when it was restored
+            self.executor.put(key, entry)
+            return
         digest = buildcache.sha256_bytes(part.pdf)
         path = self.folder / f"{digest}.pdf"
         if _read(path, digest) is None:
@@ -50,7 +56,7 @@ class PartStore:
         self.executor.put(key, {"pdf": digest, "pages": part.pages,
                                 "headings": [list(heading) for heading in part.headings]})
 
-    def _restore(self, value: Any) -> Any:
+    def _restore(self, key: str, value: Any) -> Any:
         from dldeck.emit.pdf import TypesetPart
 
         try:
@@ -62,7 +68,9 @@ class PartStore:
         if pdf is None:
             return None
         self.used.add(f"{digest}.pdf")
-        return TypesetPart(pdf, pages, headings)
+        part = TypesetPart(pdf, pages, headings)
+        self.kept[key] = (value, part)
+        return part
 
     def save(self) -> None:
         """Keep the parts this build used; every other part file goes."""
@@ -120,35 +128,55 @@ def _points(value: Any) -> frozenset[int] | None:
     return frozenset(point for first, last in value for point in range(first, last + 1))
 
 
-def write_sheet_pdf(typeset: Executor, parts: PartStore, collection: Collection, figures: Any, sheet: Any,
-                    title: str, stage: Path, date: str, verified: Verified, work: Work,
-                    fragments: Any = None, coverage: Callable[[Path], frozenset[int]] | None = None) -> None:
-    """A sheet's PDF into `stage`: parts reused or typeset, then joined (a small sheet is one
-    document); the final PDF itself is reused from the current output set when the inputs of its
-    last compile are unchanged."""
-    from dldeck.emit.pdf import document_inputs, join_source, sheet_parts, typeset_document, typeset_part
+@dataclass(frozen=True)
+class SheetJob:
+    """A sheet ready to typeset: its parts, each with its key and what an earlier build typeset of it."""
 
-    name = f"{sheet.name}.pdf"
+    name: str
+    document: Any  # dldeck.emit.pdf.Sheet
+    parts: list[tuple[str, Any, Any]]  # (key, part, its TypesetPart from the cache or None)
+
+
+def prepare_sheet_pdf(parts: PartStore, collection: Collection, figures: Any, sheet: Any, title: str,
+                      date: str, verified: Verified, fragments: Any = None,
+                      coverage: Callable[[Path], frozenset[int]] | None = None) -> SheetJob:
+    """The sheet's Typst parts, and which of them are cached. Run before the deck and pages are written:
+    done in the typesetting thread meanwhile, every cached part's file read waited for the GIL (about
+    0.3 s at 5,000 cards, on the path every edit waits for)."""
+    from dldeck.emit.pdf import document_inputs, sheet_parts
+
     document = sheet_parts(collection, figures, sheet, title, date, verified, fragments,
                            *([coverage] if coverage is not None else []))
-    done = []
+    looked = []
     for part in () if document.whole is not None else document.parts:
         key = parts.executor.key(document_inputs(part.document))
-        typeset_done = parts.get(key)
+        looked.append((key, part, parts.get(key)))
+    return SheetJob(f"{sheet.name}.pdf", document, looked)
+
+
+def write_sheet_pdf(typeset: Executor, parts: PartStore, job: SheetJob, stage: Path, work: Work) -> None:
+    """A sheet's PDF into `stage`: the parts not cached typeset, then joined (a small sheet is one
+    document); the final PDF itself is reused from the current output set when the inputs of its
+    last compile are unchanged."""
+    from dldeck.emit.pdf import document_inputs, join_source, typeset_document, typeset_part
+
+    done = []
+    for key, part, typeset_done in job.parts:
         if typeset_done is None:
             typeset_done = typeset_part(part)
-            work.typeset_parts.append(f"{name}: {part.name}")
+            work.typeset_parts.append(f"{job.name}: {part.name}")
         parts.put(key, typeset_done)
         done.append(typeset_done)
+    document = job.document
     joined = document.whole if document.whole is not None else join_source(document, done)
-    key = typeset.key([name, document_inputs(joined)])
+    key = typeset.key([job.name, document_inputs(joined)])
     previous = publish.current_folder(stage.parent)
-    pdf = typeset.get(key, lambda digest: _previous(previous / name if previous else None, digest))
+    pdf = typeset.get(key, lambda digest: _previous(previous / job.name if previous else None, digest))
     if pdf is None:
         pdf = typeset_document(joined)
-        work.typeset.append(name)
+        work.typeset.append(job.name)
     typeset.put(key, buildcache.sha256_bytes(pdf))
-    write_atomically(stage / name, pdf)
+    write_atomically(stage / job.name, pdf)
 
 
 def _previous(path: Path | None, digest: Any) -> bytes | None:
