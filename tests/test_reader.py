@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import textwrap
 from pathlib import Path
 
@@ -207,3 +209,42 @@ def test_figure_indices_count_within_each_card(tmp_path: Path) -> None:
     a, b = collection.cards
     assert [f.index for f in a.figures] == [0, 1]
     assert [f.index for f in b.figures] == [0]
+
+
+def test_forked_readers_give_what_reading_here_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large read goes to one forked reader per core; the collection and every problem (with its
+    file and line) are the same as reading each file here, in the same order."""
+    import dldeck.source as source
+
+    content = tmp_path / "content"
+    content.mkdir()
+    for n in range(6):
+        (content / f"{n}.md").write_text(re.sub(r"\{#([a-z0-9-]+)", rf"{{#\1-{n}", GOOD), encoding="utf-8")
+    broken = "---\ndeck: x\n---\n\n# s\n\n## 问？ {#broken}\n\n$x\n\n## 问？ {#broken}\n\n答。\n"
+    (content / "3.md").write_text(broken, encoding="utf-8")
+    monkeypatch.setattr(source, "PARALLEL_BYTES", 10**9)
+    with pytest.raises(BuildError) as here:
+        read_collection(content)
+    monkeypatch.setattr(source, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(source, "_read_one", _counting(source._read_one, tmp_path / "pids"))
+    with pytest.raises(BuildError) as forked:
+        read_collection(content)
+    assert forked.value.diagnostics == here.value.diagnostics
+    assert set((tmp_path / "pids").read_text().split()) - {str(os.getpid())}  # read elsewhere
+    (content / "3.md").unlink()
+    monkeypatch.setattr(source, "PARALLEL_BYTES", 10**9)
+    serial = read_collection(content)
+    monkeypatch.setattr(source, "PARALLEL_BYTES", 1)
+    assert read_collection(content) == serial
+    assert [card.order for card in serial.cards] == list(range(len(serial.cards)))
+
+
+def _counting(read_one, log: Path):
+    """`read_one` that notes the id of the process it ran in."""
+
+    def wrapped(*args, **kwargs):
+        with log.open("a") as handle:
+            handle.write(f"{os.getpid()}\n")
+        return read_one(*args, **kwargs)
+
+    return wrapped

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -44,8 +48,8 @@ def read_collection(content_dir: Path, parsed: ParsedFiles | None = None,
     diagnostics: list[Diagnostic] = []
     glossary = load_glossary(content_dir, diagnostics)
     root = str(content_dir.resolve())  # images are kept by their real path
-    md = None
-    cards: list[Card] = []
+    # Each file in order: its cached (card, digest) pairs, or its bytes and cache key to read it.
+    slots: list[list[tuple[Card, str]] | _Unread] = []
     files: list[str] = []
     for path, relative, display in content_files(content_dir):
         files.append(display)
@@ -59,24 +63,32 @@ def read_collection(content_dir: Path, parsed: ParsedFiles | None = None,
             with buildcache.bulk():
                 kept = parsed.get(key, _restore)
             if kept is not None:
-                for card, digest in kept:
-                    card = dataclasses.replace(card, order=len(cards))
-                    codec.remember(card, digest)
-                    cards.append(card)
+                slots.append(kept)
                 continue
-        md = md or make_parser()
-        found: list[Diagnostic] = []
-        file_cards = read_file(md, content_dir, path, relative, display, data, len(cards), found)
-        found.extend(lint_cards(file_cards, glossary))
-        if fresh is not None:
-            fresh.append(display)
-        if parsed is not None and not found:
-            encoded = codec.encode(tuple(file_cards))
-            images = {src: buildcache.hash_file(Path(src)) for src in sorted(_images(encoded))}
-            digests = [codec.digest(card) for card in file_cards]
-            parsed.put(key, {"cards": codec.dumps(encoded), "digests": digests, "images": images})
-        diagnostics.extend(found)
-        cards.extend(file_cards)
+        slots.append(_Unread(path, relative, display, data, key))
+    unread = [slot for slot in slots if isinstance(slot, _Unread)]
+    done = read_files(content_dir, unread, glossary, encode=parsed is not None)
+    read_of = {id(slot): read for slot, read in zip(unread, done, strict=True)}
+    cards: list[Card] = []
+    for slot in slots:
+        pairs: Iterable[tuple[Card, str]] = slot if not isinstance(slot, _Unread) else ()
+        if isinstance(slot, _Unread):
+            if fresh is not None:
+                fresh.append(slot.display)
+            read = read_of[id(slot)]
+            if parsed is not None and not read.problems:
+                images = {src: buildcache.hash_file(Path(src)) for src in read.images}
+                parsed.put(slot.key, {"cards": read.text, "digests": read.digests, "images": images})
+            diagnostics.extend(read.problems)
+            if read.cards is None:
+                pairs = zip(codec.loads(read.text), read.digests, strict=True)
+            else:  # read here: the cards themselves (their digests are known if they were encoded)
+                pairs = zip(read.cards, read.digests or [""] * len(read.cards), strict=True)
+        for card, digest in pairs:
+            card = dataclasses.replace(card, order=len(cards))
+            if digest:
+                codec.remember(card, digest)
+            cards.append(card)
     diagnostics.extend(unique_slugs(cards))
     if not cards and not diagnostics:
         # Building nothing would replace the previous outputs with an empty deck.
@@ -85,6 +97,76 @@ def read_collection(content_dir: Path, parsed: ParsedFiles | None = None,
     if diagnostics:
         raise BuildError(diagnostics)
     return Collection(tuple(cards), root, tuple(files))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Unread:
+    """A content file to read: its bytes and the key its cards will be cached under."""
+
+    path: Path
+    relative: Path
+    display: str
+    data: bytes
+    key: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _Read:
+    """A file's problems and, when it is to be cached or was read in a forked reader, its cards as
+    `codec.dumps` text (cheap to send back), their digests and the image files they show."""
+
+    problems: list[Diagnostic]
+    text: str = ""
+    digests: list[str] = dataclasses.field(default_factory=list)
+    images: list[str] = dataclasses.field(default_factory=list)
+    cards: tuple[Card, ...] | None = None  # read in this process: the cards themselves
+
+
+PARALLEL_BYTES = 200_000  # below this much Markdown to read, forking readers costs more than it saves
+
+_JOB: tuple[Path, list[_Unread], Any] | None = None  # what forked readers inherit instead of a pickle
+
+
+def read_files(content_dir: Path, unread: list[_Unread], glossary: Any, encode: bool) -> list[_Read]:
+    """Each file read and linted, in order: by one forked process per core when there is enough to
+    read (a cold build of a large deck), else here."""
+    global _JOB
+    workers = min(os.cpu_count() or 1, len(unread))
+    if workers > 1 and sum(len(item.data) for item in unread) >= PARALLEL_BYTES \
+            and "fork" in multiprocessing.get_all_start_methods():
+        _JOB = (content_dir, unread, glossary)
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                chunk = max(1, len(unread) // (8 * workers))
+                return list(pool.map(_read_nth, range(len(unread)), chunksize=chunk))
+        except BrokenProcessPool:
+            pass  # a reader died (out of memory, killed): read here, where the failure shows as itself
+        finally:
+            _JOB = None
+    return [_read_one(content_dir, item, glossary, encode=encode, here=True) for item in unread]
+
+
+def _read_nth(index: int) -> _Read:
+    assert _JOB is not None
+    content_dir, unread, glossary = _JOB
+    return _read_one(content_dir, unread[index], glossary, encode=True, here=False)
+
+
+_PARSER: list[Any] = []  # this process's markdown-it parser, made once
+
+
+def _read_one(content_dir: Path, item: _Unread, glossary: Any, *, encode: bool, here: bool) -> _Read:
+    if not _PARSER:
+        _PARSER.append(make_parser())
+    found: list[Diagnostic] = []
+    cards = read_file(_PARSER[0], content_dir, item.path, item.relative, item.display, item.data, 0, found)
+    found.extend(lint_cards(cards, glossary))
+    objects = tuple(cards) if here else None
+    if not encode:
+        return _Read(found, cards=objects)
+    encoded = codec.encode(tuple(cards))
+    digests = [codec.digest(card) for card in cards]
+    return _Read(found, codec.dumps(encoded), digests, sorted(_images(encoded)), objects)
 
 
 def _images(encoded: Any) -> set[str]:
