@@ -21,7 +21,7 @@ import sympy
 from dldeck.verify.evaluate import Evaluator, Scope
 from dldeck.verify.floats import Screen
 from dldeck.verify.syntax import CheckError, Statement
-from dldeck.verify.values import describe, dims, expect_expr, is_matrix, short
+from dldeck.verify.values import describe, dims, expect_expr, is_matrix, short, simplified
 
 IDENTITY_POINTS = 60
 INEQUALITY_GRID = 1201
@@ -153,7 +153,7 @@ def _matrix_equal(left: Any, right: Any, rng: random.Random) -> str:
 
 def identity(left: sympy.Expr, right: sympy.Expr, rng: random.Random) -> str:
     if left.is_infinite or right.is_infinite:  # oo - oo is nan: infinities compare as values
-        if left == right or sympy.simplify(left) == sympy.simplify(right):
+        if left == right or simplified(left) == simplified(right):
             return "symbolic"
         raise _Failed(f"computed {show(left)}, right side {show(right)}")
     difference = left - right
@@ -177,17 +177,17 @@ def identity(left: sympy.Expr, right: sympy.Expr, rng: random.Random) -> str:
 
 def _simplifications(difference: sympy.Expr) -> Iterator[sympy.Expr]:
     """Ever more expensive rewrites; the caller stops at the first that gives zero."""
-    yield sympy.simplify(difference)
-    yield sympy.simplify(difference.rewrite(sympy.exp))
-    yield sympy.simplify(sympy.expand(sympy.piecewise_fold(difference), force=True))
-    yield sympy.simplify(sympy.expand_log(sympy.expand_power_base(difference, force=True), force=True))
+    yield simplified(difference)
+    yield simplified(difference.rewrite(sympy.exp))
+    yield simplified(sympy.expand(sympy.piecewise_fold(difference), force=True))
+    yield simplified(sympy.expand_log(sympy.expand_power_base(difference, force=True), force=True))
 
 
 def _constant_identity(left: sympy.Expr, right: sympy.Expr, difference: sympy.Expr) -> str:
-    simplified = sympy.simplify(difference)
-    if simplified == 0:
+    reduced = simplified(difference)
+    if reduced == 0:
         return "symbolic"
-    value = simplified.evalf(CONFIRM_PRECISION)
+    value = reduced.evalf(CONFIRM_PRECISION)
     if value.is_Number and value == 0:
         return "numeric"
     if value.is_number and abs(value) < sympy.Float(10) ** -(CONFIRM_PRECISION - 10):
@@ -273,7 +273,7 @@ def not_equal(left: Any, right: Any, rng: random.Random) -> str:
         pass
     else:
         raise _Failed(f"both sides are equal: {show(left)} and {show(right)} agree for all values")
-    difference = sympy.simplify(left - right)
+    difference = simplified(left - right)
     if difference == 0:
         raise _Failed(f"both sides are {show(left)}")
     symbols = sorted(difference.free_symbols, key=lambda s: s.name)
@@ -447,7 +447,7 @@ def inequality(op: ast.cmpop, left: Any, right: Any, rng: random.Random) -> str:
     strict = isinstance(op, ast.Lt | ast.Gt)
     symbols = sorted(gap.free_symbols, key=lambda s: s.name)
     if not symbols:
-        verdict = relation(sympy.simplify(a), sympy.simplify(b))
+        verdict = relation(simplified(a), simplified(b))
         if verdict is sympy.true:
             return "symbolic"
         if verdict is sympy.false:
@@ -457,7 +457,7 @@ def inequality(op: ast.cmpop, left: Any, right: Any, rng: random.Random) -> str:
             return "numeric"
         lhs, rhs = numeric(a, {}, CONFIRM_PRECISION), numeric(b, {}, CONFIRM_PRECISION)
         raise _Failed(f"lhs={number(lhs)}, rhs={number(rhs)}")
-    simplified_gap = sympy.simplify(gap)
+    simplified_gap = simplified(gap)
     if (simplified_gap > 0 if strict else simplified_gap >= 0) is sympy.true:
         return "symbolic"
     if len(symbols) == 1 and _bound_proves(simplified_gap, symbols[0], strict):

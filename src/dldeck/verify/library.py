@@ -21,7 +21,16 @@ from dldeck.errors import quote
 from dldeck.verify import dtypes, matrices
 from dldeck.verify.layers import LAYER_FUNCTIONS
 from dldeck.verify.syntax import MAX_FACTORIAL_ARG, CheckError
-from dldeck.verify.values import Builtin, check_size, describe, expect_expr, guarded_pow, is_matrix, short
+from dldeck.verify.values import (
+    Builtin,
+    check_size,
+    describe,
+    expect_expr,
+    guarded_pow,
+    is_matrix,
+    short,
+    simplified,
+)
 
 if TYPE_CHECKING:
     from dldeck.verify.evaluate import Evaluator
@@ -178,7 +187,7 @@ def _arg_extremum(name: str, f: sympy.Expr, x: sympy.Symbol, domain: sympy.Set, 
         points.extend(candidates)
     if isinstance(domain, sympy.Interval):
         points.extend(p for p in (domain.start, domain.end) if p.is_finite and p in domain)
-    hits = [p for p in points if sympy.simplify(f.subs(x, p) - value) == 0]
+    hits = [p for p in points if simplified(f.subs(x, p) - value) == 0]
     if not hits:
         raise CheckError(
             f"{name}(): the {'maximum' if name == 'argmax' else 'minimum'} "
@@ -249,7 +258,7 @@ def _simplify(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
     _arity("simplify", args, kwargs, 1, 1)
     if is_matrix(args[0]):
         return matrices.elementwise(args[0], sympy.simplify)
-    return sympy.simplify(expect_expr(args[0], "simplify() argument"))
+    return simplified(expect_expr(args[0], "simplify() argument"))
 
 
 def _piecewise(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:

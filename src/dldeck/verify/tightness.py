@@ -27,6 +27,7 @@ from dldeck.verify.evaluate import Evaluator, Scope
 from dldeck.verify.floats import Screen
 from dldeck.verify.syntax import CheckError, Statement
 from dldeck.verify.tex_idioms import conditions_under, make_binop, make_call, make_int, make_name
+from dldeck.verify.values import simplified
 
 REACH_SECONDS = 1.0  # CPU for sympy's infimum/supremum of one bound; beyond it the bound is not judged
 _BOUNDS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
@@ -166,7 +167,7 @@ def _extremum(body: ast.Compare, scope: Scope) -> str:
                 continue
             return (f"the bound {sympy.sstr(bound)} is not reached: the {word} of {sympy.sstr(expression)} "
                     f"over {variable} is about {approached:.6g} (sampled, and its limits at ±∞)")
-        if not (reached.is_number and reached.is_finite) or sympy.simplify(reached - bound) == 0:
+        if not (reached.is_number and reached.is_finite) or simplified(reached - bound) == 0:
             continue
         return (f"the bound {sympy.sstr(bound)} is not reached: the {word} of {sympy.sstr(expression)} over "
                 f"{variable} is {sympy.sstr(reached)}")

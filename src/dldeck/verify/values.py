@@ -7,6 +7,7 @@ others to compute `a + b` safely or to describe a value in a message.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,20 @@ if TYPE_CHECKING:  # annotations only: the evaluator imports the library, which 
     from dldeck.verify.evaluate import Evaluator
 
 Builtin = Callable[["Evaluator", list[Any], dict[str, Any]], Any]
+
+
+@functools.lru_cache(maxsize=1024)
+def _simplified(expr: sympy.Basic) -> sympy.Basic:
+    return sympy.simplify(expr)
+
+
+def simplified(expr: Any) -> Any:
+    """`sympy.simplify`, remembered by the worker process: cards restate the same expressions (a
+    sigmoid's derivative, a softmax's sum) and simplifying one again cost about a tenth of verifying
+    the real content. Expressions are immutable and compare structurally, assumptions included."""
+    if isinstance(expr, sympy.Basic) and not is_matrix(expr):
+        return _simplified(expr)
+    return sympy.simplify(expr)
 
 
 def expect_expr(value: Any, what: str) -> sympy.Expr:
