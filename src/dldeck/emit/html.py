@@ -109,6 +109,9 @@ def data_uri(name: str, data: bytes) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
+_VIEW_PARTS = ("question", "answer", "extra", "sources")  # the parts of a CardView that hold markup
+
+
 @dataclass(frozen=True)
 class CardView:
     slug: str
@@ -208,10 +211,12 @@ class _CardRenderer:
             if rendered is None:
                 continue
             slot = _FIGURE_SLOT.format(Path(rendered.svg_path).name)
-            if any(slot in part for part in (view.question, view.answer, view.extra, view.sources)):
+            holding = [name for name in _VIEW_PARTS if slot in getattr(view, name)]
+            if holding:
                 source = data_uri(rendered.svg_path, Path(rendered.svg_path).read_bytes())
-                view = dataclasses.replace(view, **{name: Markup(getattr(view, name).replace(slot, source))
-                                                    for name in ("question", "answer", "extra", "sources")})
+                # str.replace: Markup's would escape the data URI, which (base64) has nothing to escape
+                view = dataclasses.replace(view, **{
+                    name: Markup(str(getattr(view, name)).replace(slot, source)) for name in holding})
         return view
 
     def _render(self, card: Card, include_extra: bool) -> CardView:
