@@ -224,7 +224,9 @@ def real_proportions() -> tuple[int, float, float]:
 
 
 def generate_corpus(target: Path, cards: int, checks_per_card: float, figures_per_card: float) -> None:
-    """Cards shaped like the real ones: Chinese text, inline and display math, checks, figures."""
+    """Cards shaped like the real ones: Chinese text, inline and display math, checks, figures. Each
+    card also claims something of its own (`i+1=…`), as real cards do: cards that claim the same are
+    verified once, so a corpus of repeated cards would measure that sharing, not verification."""
     if target.exists():
         shutil.rmtree(target)
     per_file = 50
@@ -236,7 +238,7 @@ def generate_corpus(target: Path, cards: int, checks_per_card: float, figures_pe
             c, n = i % 13 + 1, i % 29 + 4
             lines.append(f"## 第 {i} 题：缩放 sigmoid ${k}\\sigma(x)$ 的导数是什么？ {{#gen-{i}}}\n")
             lines.append(f"导数为 ${k}\\,\\sigma(x)\\bigl(1-\\sigma(x)\\bigr)$，"
-                         f"最大值是 $\\tfrac{{{k}}}{{4}}$。\n")
+                         f"最大值是 $\\tfrac{{{k}}}{{4}}$；本题序号满足 ${i}+1={i + 1}$。\n")
             lines.append(f"$$\\frac{{d}}{{dx}}\\,{k}\\sigma(x) = {k}\\sigma(x)(1-\\sigma(x))$$\n")
             if int((i + 1) * checks_per_card) > int(i * checks_per_card):
                 lines.append("```check\nsigma(x) := 1/(1 + exp(-x))\n"
