@@ -128,3 +128,19 @@ def test_the_wall_clock_backstop_spares_a_starved_worker_and_ends_a_stuck_one() 
     slot.started = now - 1
     slot.cpu_started = used - 100
     assert not _stuck(slot, now, timeout)  # within the backstop the CPU timer decides
+
+
+def test_cards_verification_stopped_before_are_checked_by_the_next_build(tmp_path: Path) -> None:
+    """A card that verification never reached (it stopped after three timeouts) has no verdicts to
+    cache: the next build checks it instead of restoring it as a card without claims."""
+    content, build_dir = tmp_path / "content", tmp_path / "build"
+    content.mkdir()
+    for i in range(8):
+        slow = f"expand((x + y + z + {i + 1})**200) == 0"
+        text = CARD.format(slow=slow, slow2="1 + 1 == 2").replace("{#slow}", f"{{#slow-{i}}}")
+        (content / f"{i}.md").write_text(text, encoding="utf-8")
+    _, first = _check(content, build_dir, timeout=0.5)
+    assert any("not checked" in message for message in first)
+    _, second = _check(content, build_dir, timeout=0.5)
+    remembered = [message for message in second if "remembered" in message]
+    assert len(second) > len(remembered)  # the cards the first build did not reach were checked now

@@ -52,11 +52,13 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
         for result in executor.get(_TIMEOUTS + key, lambda entry, card=card: _restore_results(
                 card, entry, "timeout")) or ():
             known[(card.slug, result.line)] = dataclasses.replace(result, message=result.message + REMEMBERED)
-    fresh, diagnostics = _verify_distinct(collection, split.pending, timeout, known, progress, work,
-                                          before_verifying)
+    fresh, diagnostics, unfinished = _verify_distinct(collection, split.pending, timeout, known, progress,
+                                                      work, before_verifying)
     for key, card in split.pending:
         card_results = fresh.get(card.slug, [])
         cached[card.slug] = card_results
+        if card.slug in unfinished:
+            continue  # verification stopped before its end (too many timeouts): nothing of it is a verdict
         if all(r.status in CACHED_STATUSES for r in card_results):
             executor.put(key, _entries(card, card_results))
         timed_out = [dataclasses.replace(r, message=r.message.removesuffix(REMEMBERED))
@@ -70,13 +72,15 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
 def _verify_distinct(collection: Collection, pending: list[tuple[str, Card]], timeout: float,
                      known: dict[tuple[str, int], Any], progress: Progress, work: Work,
                      before_verifying: Callable[[], None] | None
-                     ) -> tuple[dict[str, list[Any]], list[Diagnostic]]:
-    """Results by card slug, and diagnostics. Cards with the same claim inputs (the same key) are
-    verified once: the others take the first one's verdicts, anchored to their own lines as a cached
-    entry would be. A card whose twin did not end in verdicts only (a failure, an error, a timeout)
-    is verified itself, so every message it prints is its own."""
+                     ) -> tuple[dict[str, list[Any]], list[Diagnostic], set[str]]:
+    """Results by card slug, diagnostics, and the slugs of cards whose verification did not finish
+    (it stops after too many timeouts). Cards with the same claim inputs (the same key) are verified
+    once: the others take the first one's verdicts, anchored to their own lines as a cached entry
+    would be. A card whose twin did not end in verdicts only (a failure, an error, a timeout) is
+    verified itself, so every message it prints is its own."""
     results: dict[str, list[Any]] = {}
     diagnostics: list[Diagnostic] = []
+    unfinished: set[str] = set()
 
     def verify(cards: list[Card]) -> None:
         from dldeck.verify import verify_collection
@@ -86,15 +90,16 @@ def _verify_distinct(collection: Collection, pending: list[tuple[str, Card]], ti
         for result in report.results:
             results.setdefault(result.slug, []).append(result)
         diagnostics.extend(report.diagnostics)
+        unfinished.update(report.not_run)
         work.verified.extend(card.slug for card in cards)
 
     first: dict[str, Card] = {}
     for key, card in pending:
         first.setdefault(key, card)
     if not first:
-        return results, diagnostics
+        return results, diagnostics, unfinished
     twins = len(pending) - len(first)
-    progress(f"verifying claims of {len(first)} cards" + (f" and taking their {twins} twins' from them"
+    progress(f"verifying claims of {len(first)} cards" + (f" ({twins} more claim the same as one of them)"
                                                           if twins else ""))
     if before_verifying is not None:
         before_verifying()
@@ -102,6 +107,9 @@ def _verify_distinct(collection: Collection, pending: list[tuple[str, Card]], ti
     left = []
     for key, card in pending:
         if first[key] is card:
+            continue
+        if unfinished:  # verification stopped early: its message names what was not checked
+            unfinished.add(card.slug)
             continue
         verdicts = results.get(first[key].slug, [])
         restored = (_restore_results(card, _entries(first[key], verdicts))
@@ -112,7 +120,7 @@ def _verify_distinct(collection: Collection, pending: list[tuple[str, Card]], ti
             results[card.slug] = restored
     if left:
         verify(left)
-    return results, diagnostics
+    return results, diagnostics, unfinished
 
 
 def has_claims(card: Card) -> bool:
