@@ -125,6 +125,31 @@ def test_a_typst_error_in_a_part_names_the_card(tmp_path: Path) -> None:
     assert not (tmp_path / "x.pdf").exists()
 
 
+def test_parts_typeset_side_by_side_name_every_failing_card(tmp_path: Path) -> None:
+    """Pending parts typeset in parallel children; a Typst error in each of two parts is reported for
+    both cards, in part order, and no PDF is written."""
+    from dldeck.model import Verified
+    from dldeck.pipeline.executor import Executor
+    from dldeck.pipeline.outcome import Work
+    from dldeck.pipeline.sheetpdf import PartStore, prepare_sheet_pdf, write_sheet_pdf
+
+    bad = [card(slug, (Text("箭头"),), (DisplayMath(r"a \xrightarrow{f} b", span(line + 1)),), line=line,
+                deck=deck, section=slug)
+           for slug, line, deck in (("arrow-one", 14, "深度学习面试::输出层"),
+                                    ("arrow-two", 30, "深度学习面试::损失"))]
+    cards = with_cards(*sample_collection().cards, *bad)
+    work = Work()
+    parts = PartStore(tmp_path, work)
+    job = prepare_sheet_pdf(parts, cards, {}, SheetConfig(), "T", "d", Verified())
+    holders = {c.slug: i for i, (_, part, _) in enumerate(job.parts) for _, c in part.document.line_cards}
+    assert holders["arrow-one"] != holders["arrow-two"]
+    with pytest.raises(BuildError) as info:
+        write_sheet_pdf(Executor(tmp_path, "typeset"), parts, job, tmp_path, work)
+    named = [(d.line, d.message.split("card ")[-1][:9]) for d in info.value.diagnostics]
+    assert [line for line, _ in named] == sorted(line for line, _ in named) == [14, 30]
+    assert not (tmp_path / job.name).exists()
+
+
 def test_a_small_sheet_is_one_document(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pdf, "PART_CARDS", 120)
     sheet = pdf.sheet_source(sample_collection(), {}, SheetConfig(), "T", "2025-03-04")

@@ -12,7 +12,9 @@ the name the cache recorded, and files no cached entry names are removed after a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ import dldeck.pipeline.publish as publish
 from dldeck import buildcache
 from dldeck.atomicfile import write_atomically
 from dldeck.contain import Refused, open_regular
+from dldeck.errors import BuildError, Diagnostic
 from dldeck.model import Collection, Verified
 from dldeck.pipeline.executor import Executor
 from dldeck.pipeline.outcome import Work
@@ -158,12 +161,13 @@ def write_sheet_pdf(typeset: Executor, parts: PartStore, job: SheetJob, stage: P
     """A sheet's PDF into `stage`: the parts not cached typeset, then joined (a small sheet is one
     document); the final PDF itself is reused from the current output set when the inputs of its
     last compile are unchanged."""
-    from dldeck.emit.pdf import document_inputs, join_source, typeset_document, typeset_part
+    from dldeck.emit.pdf import document_inputs, join_source, typeset_document
 
+    fresh = iter(_typeset_parts([part for _, part, typeset_done in job.parts if typeset_done is None]))
     done = []
     for key, part, typeset_done in job.parts:
         if typeset_done is None:
-            typeset_done = typeset_part(part)
+            typeset_done = next(fresh)
             work.typeset_parts.append(f"{job.name}: {part.name}")
         parts.put(key, typeset_done)
         done.append(typeset_done)
@@ -177,6 +181,28 @@ def write_sheet_pdf(typeset: Executor, parts: PartStore, job: SheetJob, stage: P
         work.typeset.append(job.name)
     typeset.put(key, buildcache.sha256_bytes(pdf))
     write_atomically(stage / job.name, pdf)
+
+
+def _typeset_parts(pending: list[Any]) -> list[Any]:
+    """Each part typeset in its own Typst child, one per core at a time (a cold build of a large sheet
+    typeset its parts one after another while the other core idled); BuildError lists the problems
+    of every part, in part order."""
+    from dldeck.emit.pdf import typeset_part
+
+    if not pending:
+        return []
+    with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, len(pending))) as pool:
+        futures = [pool.submit(typeset_part, part) for part in pending]
+    done: list[Any] = []
+    diagnostics: list[Diagnostic] = []
+    for future in futures:
+        try:
+            done.append(future.result())
+        except BuildError as error:
+            diagnostics.extend(error.diagnostics)
+    if diagnostics:
+        raise BuildError(diagnostics)
+    return done
 
 
 def _previous(path: Path | None, digest: Any) -> bytes | None:
