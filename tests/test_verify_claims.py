@@ -314,3 +314,17 @@ limit(w**T, T, oo) < 1
     assert statuses[3] == "failed"
     assert statuses[4] == "failed"
     assert statuses[5] == "failed"
+
+
+def test_simplify_is_remembered_per_expression_with_its_assumptions() -> None:
+    """A worker simplifies an expression once; one over a symbol with other assumptions is another."""
+    import sympy
+
+    from dldeck.verify.values import simplified
+
+    plain, positive = sympy.Symbol("x"), sympy.Symbol("x", positive=True)
+    first = simplified(sympy.sqrt(plain**2))
+    assert simplified(sympy.sqrt(plain**2)) is first  # the same answer, not simplified again
+    assert first == sympy.sqrt(plain**2)  # x may be complex: nothing to simplify
+    assert simplified(sympy.sqrt(positive**2)) == positive
+    assert simplified(sympy.Float(2.0) * plain) != simplified(2 * plain)  # 2.0·x is not 2·x
