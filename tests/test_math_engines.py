@@ -179,3 +179,21 @@ def test_mathjax_unavailable_is_a_one_line_note_not_a_silent_pass(monkeypatch: p
     assert len(report.notes) == 1 and "MathJax check skipped" in report.notes[0]
     assert "\n" not in report.notes[0]
     assert key != formula_key("x", False) or isinstance(mathjax.locate(), str)  # rechecked once it is here
+
+
+def test_typst_checks_formulas_in_batches_in_its_own_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Formulas compile in batch documents, each in a short-lived Typst process (Typst's memory goes with
+    it); a formula Typst refuses is found in its batch and named, the others pass."""
+    from dldeck.emit import typeset as child
+    from dldeck.mathengines import engines
+
+    calls = []
+    real = child.typeset
+    monkeypatch.setattr(child, "typeset", lambda *args, **kwargs: calls.append(args) or real(*args, **kwargs))
+    monkeypatch.setattr(engines, "CHECK_BATCH", 3)
+    monkeypatch.setattr(engines, "compile_typst", lambda source: pytest.fail("Typst compiled here"))
+    formulas = [("x + 1", False), ("y^2", True), ("z", False), ("a xrightarrow(f) b", True), ("w", False)]
+    results = engines.typst_check_formulas(formulas)
+    assert [result is None for result in results] == [True, True, True, False, True]
+    assert "xrightarrow" in results[3]
+    assert len(calls) >= 2  # one per batch at least, then the bisection of the failing one
