@@ -39,17 +39,14 @@ class PartStore:
         self.executor = Executor(build_dir, PARTS_DIR, code=("emit/typeset.py",), work=work)
         self.folder = build_dir / buildcache.CACHE_DIR_NAME / PARTS_DIR
         self.used: set[str] = set()
-        self.kept: dict[str, tuple[Any, Any]] = {}  # key → (cache entry, the part restored from it)
 
     def get(self, key: str) -> Any:
-        """The typeset part cached under `key` (a dldeck.emit.pdf.TypesetPart), or None."""
-        return self.executor.get(key, lambda value: self._restore(key, value))
+        """The typeset part cached under `key` (a dldeck.emit.pdf.TypesetPart), or None. A part found
+        is kept for the next build, its file with it: there is nothing to `put` for it."""
+        return self.executor.get(key, self._restore)
 
     def put(self, key: str, part: Any) -> None:
-        entry, restored = self.kept.get(key, (None, None))
-        if restored is part:  # its file was read and hashed when it was restored
-            self.executor.put(key, entry)
-            return
+        """Keep a part typeset by this build."""
         digest = buildcache.sha256_bytes(part.pdf)
         path = self.folder / f"{digest}.pdf"
         if _read(path, digest) is None:
@@ -59,7 +56,7 @@ class PartStore:
         self.executor.put(key, {"pdf": digest, "pages": part.pages,
                                 "headings": [list(heading) for heading in part.headings]})
 
-    def _restore(self, key: str, value: Any) -> Any:
+    def _restore(self, value: Any) -> Any:
         from dldeck.emit.pdf import TypesetPart
 
         try:
@@ -71,9 +68,7 @@ class PartStore:
         if pdf is None:
             return None
         self.used.add(f"{digest}.pdf")
-        part = TypesetPart(pdf, pages, headings)
-        self.kept[key] = (value, part)
-        return part
+        return TypesetPart(pdf, pages, headings)
 
     def save(self) -> None:
         """Keep the parts this build used; every other part file goes."""
@@ -169,7 +164,7 @@ def write_sheet_pdf(typeset: Executor, parts: PartStore, job: SheetJob, stage: P
         if typeset_done is None:
             typeset_done = next(fresh)
             work.typeset_parts.append(f"{job.name}: {part.name}")
-        parts.put(key, typeset_done)
+            parts.put(key, typeset_done)
         done.append(typeset_done)
     document = job.document
     joined = document.whole if document.whole is not None else join_source(document, done)
