@@ -39,3 +39,14 @@ def test_an_entry_that_encode_cannot_have_written_is_refused(entry: object) -> N
         codec.loads(json.dumps(entry))
     with pytest.raises(ValueError):
         codec.loads(entry)  # not even a JSON text
+
+
+def test_a_digest_ignores_the_cards_place_and_reading_gives_the_same_from_the_encoding() -> None:
+    import dataclasses
+
+    cards = read_collection(CONTENT).cards[:40]
+    for card in cards:
+        moved = dataclasses.replace(card, order=card.order + 1000)
+        assert codec.digest(moved) == codec.digest(card)
+        assert codec.encoded_digest(codec.encode(moved)) == codec.digest(card)
+    assert len({codec.digest(card) for card in cards}) == len(cards)

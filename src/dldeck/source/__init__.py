@@ -165,7 +165,7 @@ def _read_one(content_dir: Path, item: _Unread, glossary: Any, *, encode: bool, 
     if not encode:
         return _Read(found, cards=objects)
     encoded = codec.encode(tuple(cards))
-    digests = [codec.digest(card) for card in cards]
+    digests = [codec.encoded_digest(card) for card in encoded]
     return _Read(found, codec.dumps(encoded), digests, sorted(_images(encoded)), objects)
 
 

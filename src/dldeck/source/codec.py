@@ -35,9 +35,19 @@ def digest(card: model.Card) -> str:
     per-card caches key on. Known at once for a card the read cache restored (see `remember`)."""
     known = _DIGESTS.get(id(card))
     if known is None:
-        known = buildcache.hash_json(encode(dataclasses.replace(card, order=0)))
+        known = encoded_digest(encode(card))
         remember(card, known)
     return known
+
+
+_ORDER = _FIELDS[model.Card].index("order")
+
+
+def encoded_digest(encoded_card: dict[str, list[Any]]) -> str:
+    """`digest` of a card already encoded (as reading does for the cache): not encoded a second time."""
+    fields = list(encoded_card["Card"])
+    fields[_ORDER] = 0
+    return buildcache.hash_json({"Card": fields})
 
 
 def remember(card: model.Card, value: str) -> None:
