@@ -71,8 +71,10 @@ def read_collection(content_dir: Path, parsed: ParsedFiles | None = None,
     read_of = {id(slot): read for slot, read in zip(unread, done, strict=True)}
     cards: list[Card] = []
     for slot in slots:
-        pairs: Iterable[tuple[Card, str]] = slot if not isinstance(slot, _Unread) else ()
-        if isinstance(slot, _Unread):
+        pairs: Iterable[tuple[Card, str]]
+        if not isinstance(slot, _Unread):
+            pairs = slot
+        else:
             if fresh is not None:
                 fresh.append(slot.display)
             read = read_of[id(slot)]
