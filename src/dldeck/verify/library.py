@@ -257,7 +257,7 @@ def _expand(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
 def _simplify(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
     _arity("simplify", args, kwargs, 1, 1)
     if is_matrix(args[0]):
-        return matrices.elementwise(args[0], sympy.simplify)
+        return matrices.elementwise(args[0], simplified)
     return simplified(expect_expr(args[0], "simplify() argument"))
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import sympy
 
 from dldeck.verify.syntax import MAX_MATRIX_SIZE, CheckError
-from dldeck.verify.values import Builtin, checked_matrix, describe, dims, expect_expr, is_matrix
+from dldeck.verify.values import Builtin, checked_matrix, describe, dims, expect_expr, is_matrix, simplified
 
 if TYPE_CHECKING:
     from dldeck.verify.evaluate import Evaluator
@@ -113,7 +113,7 @@ def _det(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
 def _inverse(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
     (matrix,) = _one("inverse", args, kwargs)
     square = _square(matrix, "inverse")
-    determinant = sympy.simplify(square.det())
+    determinant = simplified(square.det())
     if determinant == 0:
         raise CheckError(f"inverse(): the matrix is singular (its determinant is 0): {describe(square)}")
     return checked_matrix(square.inv())
