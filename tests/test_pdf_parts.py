@@ -6,6 +6,7 @@ PART_CARDS is lowered so a few cards make several parts (the real threshold need
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -165,3 +166,32 @@ def test_a_typst_child_past_its_time_limit_is_stopped_and_the_build_says_so(
         pdf.write_pdf(sample_collection(), {}, SheetConfig(), "T", tmp_path / "x.pdf", "d")
     assert "typesetting took longer than 0.01 s and was stopped" in str(info.value)
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_a_part_page_that_is_missing_fails_the_join_with_a_reason(tmp_path: Path) -> None:
+    """The join lays part pages under its own pages in the Typst child: asking for a page a part does
+    not have is a build error that says so, not a crash or a sheet with a blank page."""
+    part = pdf.sheet_source(sample_collection(), {}, SheetConfig(), "T", "d").parts[0]
+    done = pdf.typeset_part(part)
+    skeleton = '#set page(paper: "a4", flipped: true)\n#page[]\n'
+    document = pdf.TypstDocument(skeleton, {"part-000.pdf": done.pdf}, [], {}, [],
+                                 (("part-000.pdf", done.pages + 1),))
+    with pytest.raises(BuildError) as info:
+        pdf.typeset_document(document)
+    why = f"cannot lay the parts' pages under the sheet: part-000.pdf has no page {done.pages + 1}"
+    assert why in str(info.value)
+
+
+def test_the_same_join_gives_the_same_bytes_in_one_process(tmp_path: Path) -> None:
+    """pikepdf's own underlay names its resource at random; the join names it itself."""
+    from dldeck.emit.underlay import lay_under
+
+    part = pdf.sheet_source(sample_collection(), {}, SheetConfig(), "T", "d").parts[0]
+    (tmp_path / "p.pdf").write_bytes(pdf.typeset_part(part).pdf)
+    skeleton = pdf.compile_sheet('#set page(paper: "a4", flipped: true)\n#page[1]\n#page[2]\n', {}, [])
+    first = lay_under(skeleton, tmp_path, [("p.pdf", 1)])
+    assert first == lay_under(skeleton, tmp_path, [("p.pdf", 1)])
+    pages = [squeeze(page.extract_text()) for page in PdfReader(io.BytesIO(first)).pages]
+    assert pages[0] == "1"  # the part goes under the last page only, drawn before the page's own text
+    assert pages[1].startswith("激活函数") and "Sigmoid的导数最大是多少" in pages[1]
+    assert pages[1].endswith("2")

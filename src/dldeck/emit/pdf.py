@@ -1,6 +1,8 @@
 """The printable cheat sheet: the model → Typst source → PDF, typeset by Typst in short-lived child
 processes (dldeck.emit.typeset), so the memory Typst holds is returned when each compile is done.
-A large sheet is typeset in parts joined by one more Typst document (`sheet_source`, `join_source`).
+A large sheet is typeset in parts, joined under one more Typst document (`sheet_source`, `join_source`):
+that document holds the title, outline, headers and page numbers, and each part's page is laid under
+one of its pages as it is (dldeck.emit.underlay).
 
 Typst compiles in a private temporary root holding only the generated source, the style file and
 copies of the figures, so a document cannot read anything else. Every Typst warning is an error:
@@ -126,6 +128,7 @@ class TypstDocument:
     line_cards: list[tuple[int, Card]]
     image_users: dict[str, list[tuple[SourceSpan, Card]]]
     diagnostics: list[Diagnostic]
+    underlays: tuple[tuple[str, int], ...] = ()  # (copied PDF, page) laid under each of the last pages
 
 
 @dataclass(frozen=True)
@@ -323,11 +326,13 @@ def _part_file(index: int) -> str:
 
 
 def join_source(sheet: Sheet, typeset: Sequence[TypesetPart]) -> TypstDocument:
-    """The joining document: the front matter, then every page of every part drawn whole as the
-    page's background, under this document's header and page number. Each part heading is placed
-    again, hidden, where the part put it, so the outline and the PDF bookmarks point at it."""
+    """The joining document: the front matter, then one page for every page of every part, with
+    this document's header and page number; the part's page is laid under it after typesetting
+    (`underlays`). Each part heading is placed again, hidden, where the part put it, so the outline
+    and the PDF bookmarks point at it."""
     lines = [sheet.front.rstrip("\n")]
     copies: dict[str, Path | bytes] = {}
+    underlays: list[tuple[str, int]] = []
     for index, (part, done) in enumerate(zip(sheet.parts, typeset, strict=True)):
         copies[_part_file(index)] = done.pdf
         placed: dict[int, list[str]] = {}
@@ -336,9 +341,9 @@ def join_source(sheet: Sheet, typeset: Sequence[TypesetPart]) -> TypstDocument:
                 f"#place(top + left, dx: {x!r}pt - {MARGIN_X_MM}mm, dy: {y!r}pt - {MARGIN_TOP_MM}mm, "
                 f"hide(heading(level: {level}, {typst_string(text)})))")
         for page in range(1, done.pages + 1):
-            background = f'image("{_part_file(index)}", page: {page}, width: 100%, height: 100%)'
-            lines.append(f"#page(columns: 1, background: {background})[{''.join(placed.get(page, []))}]")
-    return TypstDocument("\n".join(lines) + "\n", copies, [], {}, [])
+            underlays.append((_part_file(index), page))
+            lines.append(f"#page(columns: 1)[{''.join(placed.get(page, []))}]")
+    return TypstDocument("\n".join(lines) + "\n", copies, [], {}, [], tuple(underlays))
 
 
 def write_pdf(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
@@ -377,7 +382,8 @@ def typeset_part(part: SheetPart) -> TypesetPart:
 
 
 def typeset_document(document: TypstDocument) -> bytes:
-    return compile_sheet(document.source, document.copies, document.line_cards, document.image_users)
+    return _compile(document.source, document.copies, document.line_cards, document.image_users,
+                    underlays=document.underlays)[0]
 
 
 def document_inputs(document: TypstDocument) -> dict[str, object]:
@@ -386,7 +392,8 @@ def document_inputs(document: TypstDocument) -> dict[str, object]:
     copies = {name: hashlib.sha256(file if isinstance(file, bytes) else Path(file).read_bytes()).hexdigest()
               for name, file in sorted(document.copies.items())}
     font = find_cjk_font().path
-    return {"source": document.source, "copies": copies, "typst": typst_version(),
+    return {"source": document.source, "copies": copies, "underlays": [list(u) for u in document.underlays],
+            "typst": typst_version(),
             "style": hashlib.sha256((TEMPLATE_DIR / STYLE_FILE).read_bytes()).hexdigest(),
             "fonts": [list(typst_font_paths()), str(font), file_stamp(Path(font))]}
 
@@ -404,7 +411,7 @@ def compile_sheet(source: str, copies: Mapping[str, Path | bytes], line_cards: S
 
 def _compile(source: str, copies: Mapping[str, Path | bytes], line_cards: Sequence[tuple[int, Card]],
              image_users: Mapping[str, Sequence[tuple[SourceSpan, Card]]] | None = None,
-             query: str | None = None) -> tuple[bytes, Any]:
+             query: str | None = None, underlays: Sequence[tuple[str, int]] = ()) -> tuple[bytes, Any]:
     """The PDF, and the value `query` selects in the typeset document (None without one)."""
     with tempfile.TemporaryDirectory(prefix="dldeck-typst-") as temporary:
         root = Path(temporary)
@@ -417,7 +424,8 @@ def _compile(source: str, copies: Mapping[str, Path | bytes], line_cards: Sequen
         main = root / MAIN_FILE
         main.write_text(source, encoding="utf-8")
         try:
-            done = typeset(main, root, list(typst_font_paths()), root / "out.pdf", query=query)
+            done = typeset(main, root, list(typst_font_paths()), root / "out.pdf", query=query,
+                           underlays=underlays)
         except TypesetError as error:
             if error.problem is None:
                 failed = Diagnostic("<cheat sheet>", 0, f"cannot typeset the PDF: {error.why}")

@@ -2,14 +2,16 @@
 
 Typst keeps what it laid out memoised for the life of the process: typesetting a 5,000-card sheet
 in the build's own process held well over a gigabyte until the build ended, on top of everything
-else the build holds. A fresh `python -m dldeck.emit.typeset` imports nothing but Typst (not the
-build's parsed collection, not a copy-on-write image of it, as a fork would), typesets one prepared
-root folder and exits. The parent prepares the root, reads the PDF back and turns every Typst
-problem into a card's `path:line` diagnostic (see dldeck.emit.pdf).
+else the build holds. A fresh `python -m dldeck.emit.typeset` imports nothing but Typst, and pikepdf
+for a join (not the build's parsed collection, not a copy-on-write image of it, as a fork would),
+typesets one prepared root folder and exits. The parent prepares the root, reads the PDF back and
+turns every Typst problem into a card's `path:line` diagnostic (see dldeck.emit.pdf).
 
-Protocol: one JSON job on stdin ({"main", "root", "fonts", "out", "query"}); one JSON answer on
-stdout: {"ok": true}, {"warnings": [problem, ...]} or {"error": problem}, a problem being its
-message, hints and diagnostic text; with a query, a clean answer also has {"queried": value}.
+Protocol: one JSON job on stdin ({"main", "root", "fonts", "out", "query", "underlays"}); one JSON
+answer on stdout: {"ok": true}, {"warnings": [problem, ...]}, {"error": problem} or {"failed": why},
+a problem being its message, hints and diagnostic text; with a query, a clean answer also has
+{"queried": value}. `underlays` ([file, page] pairs in `root`) are laid under the document's last
+pages (dldeck.emit.underlay) before the PDF is written.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,11 +54,14 @@ class Typeset:
     queried: Any = None
 
 
-def typeset(main: Path, root: Path, fonts: list[str], out: Path, query: str | None = None) -> Typeset:
+def typeset(main: Path, root: Path, fonts: list[str], out: Path, query: str | None = None,
+            underlays: Sequence[tuple[str, int]] = ()) -> Typeset:
     """Typeset `main` (inside `root`) to the PDF file `out` in a child process; with `query` (a Typst
     selector of one metadata element) also return that element's value, read in the same process, so
-    the document is laid out once. TypesetError when Typst reports an error or the child dies."""
-    job = json.dumps({"main": str(main), "root": str(root), "fonts": fonts, "out": str(out), "query": query})
+    the document is laid out once; with `underlays`, lay those pages of PDFs in `root` under the last
+    pages. TypesetError when Typst reports an error, the pages cannot be laid, or the child dies."""
+    job = json.dumps({"main": str(main), "root": str(root), "fonts": fonts, "out": str(out), "query": query,
+                      "underlays": [[name, page] for name, page in underlays]})
     package_parent = str(Path(__file__).resolve().parent.parent.parent)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
@@ -73,6 +79,8 @@ def typeset(main: Path, root: Path, fonts: list[str], out: Path, query: str | No
         raise TypesetError(None, f"the typesetting process failed: {detail[0]}") from None
     if "error" in answer:
         raise TypesetError(_problem(answer["error"]))
+    if "failed" in answer:
+        raise TypesetError(None, str(answer["failed"]))
     return Typeset([_problem(item) for item in answer.get("warnings", [])], answer.get("queried"))
 
 
@@ -98,9 +106,17 @@ def main() -> None:
     except typst.TypstError as error:
         answer: dict[str, Any] = {"error": _describe(error)}
     else:
-        Path(job["out"]).write_bytes(bytes(pdf))
         answer = {"warnings": [_describe(w) for w in warnings]} if warnings else {"ok": True}
-        if job.get("query") and not warnings:
+        if job.get("underlays") and not warnings:
+            from dldeck.emit.underlay import UnderlayError, lay_under
+
+            try:
+                pdf = lay_under(bytes(pdf), Path(job["root"]), [(str(name), int(page))
+                                                                for name, page in job["underlays"]])
+            except UnderlayError as error:
+                answer = {"failed": f"cannot lay the parts' pages under the sheet: {error}"}
+        Path(job["out"]).write_bytes(bytes(pdf))
+        if job.get("query") and "ok" in answer:
             answer["queried"] = json.loads(typst.query(job["main"], job["query"], field="value", one=True,
                                                        root=job["root"], font_paths=job["fonts"],
                                                        ignore_system_fonts=True))

@@ -239,8 +239,8 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
         pdfs: list[tuple[str, Future]] = []
         # Typst typesets in a child process (dldeck.emit.typeset): the PDFs compile while the deck and pages
         # are written.
-        typeset = Executor(stage.parent if "pdf" in only else None, "typeset", code=("emit/typeset.py",),
-                           work=work)
+        typeset = Executor(stage.parent if "pdf" in only else None, "typeset",
+                           code=("emit/typeset.py", "emit/underlay.py"), work=work)
         fonts = Executor(stage.parent if "pdf" in only else None, "font-coverage", code=FONT_CODE, work=work)
         parts = PartStore(stage.parent, work) if "pdf" in only else None
         marks = marks_keys(collection, verified)
