@@ -101,8 +101,11 @@ def main() -> None:
 
     job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     try:
-        pdf, warnings = typst.compile_with_warnings(job["main"], root=job["root"], font_paths=job["fonts"],
-                                                    ignore_system_fonts=True)
+        # One compiler for the compile and the query: the query then reads the laid-out document
+        # (a separate typst.query laid it out again, about 0.09 s of every part).
+        compiler = typst.Compiler(job["main"], root=job["root"], font_paths=job["fonts"],
+                                  ignore_system_fonts=True)
+        pdf, warnings = compiler.compile_with_warnings()
     except typst.TypstError as error:
         answer: dict[str, Any] = {"error": _describe(error)}
     else:
@@ -117,9 +120,7 @@ def main() -> None:
                 answer = {"failed": f"cannot lay the parts' pages under the sheet: {error}"}
         Path(job["out"]).write_bytes(bytes(pdf))
         if job.get("query") and "ok" in answer:
-            answer["queried"] = json.loads(typst.query(job["main"], job["query"], field="value", one=True,
-                                                       root=job["root"], font_paths=job["fonts"],
-                                                       ignore_system_fonts=True))
+            answer["queried"] = json.loads(compiler.query(job["query"], field="value", one=True))
     sys.stdout.write(json.dumps(answer))
     sys.stdout.flush()
 
