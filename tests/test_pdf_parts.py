@@ -53,23 +53,25 @@ def test_an_edit_retypesets_only_its_part_and_matches_a_cold_build(tmp_path: Pat
     warm_content, warm_build = make_project(tmp_path / "warm")
     first = build(warm_content, warm_build)
     assert first.work.typeset_parts == ["cheatsheet.pdf: 甲组 › 第一节", "cheatsheet.pdf: 甲组 › 第二节",
-                                        "cheatsheet.pdf: 乙组 › 第三节"]
+                                        "cheatsheet.pdf: 乙组 › 第三节",
+                                        "cheatsheet.pdf: the joining skeleton"]
     assert first.work.typeset == ["cheatsheet.pdf"]
     stored = sorted(p.name for p in (warm_build / "cache" / "typeset-parts").iterdir())
-    assert len(stored) == 3
+    assert len(stored) == 4
     path = warm_content / "b.md"
     path.write_text(path.read_text(encoding="utf-8").replace("delta 的说明", "delta 的新说明"),
                     encoding="utf-8")
     warm = build(warm_content, warm_build)
+    # no page break or heading moved: the skeleton is reused and only the pages are laid under it again
     assert warm.work.typeset_parts == ["cheatsheet.pdf: 甲组 › 第二节"]
     assert warm.work.typeset == ["cheatsheet.pdf"]
     # the replaced part's file is gone, the others are kept
     after = sorted(p.name for p in (warm_build / "cache" / "typeset-parts").iterdir())
-    assert len(after) == 3 and len(set(after) & set(stored)) == 2
+    assert len(after) == 4 and len(set(after) & set(stored)) == 3
     cold_content, cold_build = make_project(tmp_path / "cold")
     (cold_content / "b.md").write_bytes(path.read_bytes())
     cold = build(cold_content, cold_build)
-    assert len(cold.work.typeset_parts) == 3
+    assert len(cold.work.typeset_parts) == 4
     assert (warm_build / "cheatsheet.pdf").read_bytes() == (cold_build / "cheatsheet.pdf").read_bytes()
     text = "".join(page.extract_text() for page in PdfReader(warm_build / "cheatsheet.pdf").pages)
     assert "delta的新说明" in squeeze(text)
@@ -85,8 +87,8 @@ def test_a_damaged_part_file_is_typeset_again_not_trusted(tmp_path: Path) -> Non
     (content / "c.md").write_text(section("乙组", "第三节", ["epsilon", "zeta", "eta", "theta"]),
                                   encoding="utf-8")
     again = build(content, build_dir)
-    assert len(again.work.typeset_parts) == 3
-    assert not killed.exists() and len(list((build_dir / "cache" / "typeset-parts").iterdir())) == 3
+    assert len(again.work.typeset_parts) == 4  # three parts and the skeleton
+    assert not killed.exists() and len(list((build_dir / "cache" / "typeset-parts").iterdir())) == 4
     reader = PdfReader(build_dir / "cheatsheet.pdf")
     assert "theta是什么" in squeeze("".join(p.extract_text() for p in reader.pages))
 
@@ -195,3 +197,21 @@ def test_the_same_join_gives_the_same_bytes_in_one_process(tmp_path: Path) -> No
     assert pages[0] == "1"  # the part goes under the last page only, drawn before the page's own text
     assert pages[1].startswith("激活函数") and "Sigmoid的导数最大是多少" in pages[1]
     assert pages[1].endswith("2")
+
+
+def test_an_edit_that_changes_the_outline_typesets_the_skeleton_again(tmp_path: Path) -> None:
+    """The skeleton holds the outline: renaming a section re-typesets it, and the sheet still equals a
+    cold build's, byte for byte."""
+    warm_content, warm_build = make_project(tmp_path / "warm")
+    build(warm_content, warm_build)
+    path = warm_content / "b.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("# 第二节", "# 第二节（改）"), encoding="utf-8")
+    warm = build(warm_content, warm_build)
+    assert warm.work.typeset_parts == ["cheatsheet.pdf: 甲组 › 第二节（改）",
+                                       "cheatsheet.pdf: the joining skeleton"]
+    cold_content, cold_build = make_project(tmp_path / "cold")
+    (cold_content / "b.md").write_bytes(path.read_bytes())
+    build(cold_content, cold_build)
+    assert (warm_build / "cheatsheet.pdf").read_bytes() == (cold_build / "cheatsheet.pdf").read_bytes()
+    outline = squeeze(PdfReader(warm_build / "cheatsheet.pdf").pages[0].extract_text())
+    assert re.search(r"第二节（改）\.*3", outline)

@@ -25,7 +25,7 @@ from dldeck.atomicfile import write_atomically
 from dldeck.config import SheetConfig, SheetSection, deck_titles, group_sections
 from dldeck.contain import load_image
 from dldeck.emit.markup import LEGEND, computed_value
-from dldeck.emit.typeset import Problem, TypesetError, typeset
+from dldeck.emit.typeset import Problem, TypesetError, lay_pages_under, typeset
 from dldeck.emit.typst_markup import PlacedFigure, TypstWriter, font_coverage, typst_string
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.fonts import find_cjk_font
@@ -382,8 +382,39 @@ def typeset_part(part: SheetPart) -> TypesetPart:
 
 
 def typeset_document(document: TypstDocument) -> bytes:
-    return _compile(document.source, document.copies, document.line_cards, document.image_users,
-                    underlays=document.underlays)[0]
+    """The document's PDF; a joining document is typeset as its skeleton, then its parts' pages are
+    laid under it (`lay_pages`)."""
+    if document.underlays:
+        return lay_pages(typeset_document(skeleton(document)), document)
+    return compile_sheet(document.source, document.copies, document.line_cards, document.image_users)
+
+
+def skeleton(document: TypstDocument) -> TypstDocument:
+    """A joining document without its parts' pages: what Typst typesets of it. It depends only on the
+    parts' page counts and heading positions, so an edit that moves neither can reuse it."""
+    return TypstDocument(document.source, {}, document.line_cards, {}, [])
+
+
+def lay_pages(skeleton_pdf: bytes, document: TypstDocument) -> bytes:
+    """The typeset skeleton of a joining document with its parts' pages laid under its last pages."""
+    with tempfile.TemporaryDirectory(prefix="dldeck-join-") as temporary:
+        root = Path(temporary)
+        _copy_into(root, document.copies)
+        (root / "skeleton.pdf").write_bytes(skeleton_pdf)
+        try:
+            lay_pages_under(root / "skeleton.pdf", root, root / "out.pdf", document.underlays)
+        except TypesetError as error:
+            failed = Diagnostic("<cheat sheet>", 0, f"cannot typeset the PDF: {error.why}")
+            raise BuildError([failed]) from None
+        return (root / "out.pdf").read_bytes()
+
+
+def _copy_into(root: Path, copies: Mapping[str, Path | bytes]) -> None:
+    for name, file in sorted(copies.items()):
+        if isinstance(file, bytes):
+            (root / name).write_bytes(file)
+        else:
+            shutil.copyfile(file, root / name)
 
 
 def document_inputs(document: TypstDocument) -> dict[str, object]:
@@ -411,21 +442,16 @@ def compile_sheet(source: str, copies: Mapping[str, Path | bytes], line_cards: S
 
 def _compile(source: str, copies: Mapping[str, Path | bytes], line_cards: Sequence[tuple[int, Card]],
              image_users: Mapping[str, Sequence[tuple[SourceSpan, Card]]] | None = None,
-             query: str | None = None, underlays: Sequence[tuple[str, int]] = ()) -> tuple[bytes, Any]:
+             query: str | None = None) -> tuple[bytes, Any]:
     """The PDF, and the value `query` selects in the typeset document (None without one)."""
     with tempfile.TemporaryDirectory(prefix="dldeck-typst-") as temporary:
         root = Path(temporary)
         shutil.copyfile(TEMPLATE_DIR / STYLE_FILE, root / STYLE_FILE)
-        for name, file in sorted(copies.items()):
-            if isinstance(file, bytes):
-                (root / name).write_bytes(file)
-            else:
-                shutil.copyfile(file, root / name)
+        _copy_into(root, copies)
         main = root / MAIN_FILE
         main.write_text(source, encoding="utf-8")
         try:
-            done = typeset(main, root, list(typst_font_paths()), root / "out.pdf", query=query,
-                           underlays=underlays)
+            done = typeset(main, root, list(typst_font_paths()), root / "out.pdf", query=query)
         except TypesetError as error:
             if error.problem is None:
                 failed = Diagnostic("<cheat sheet>", 0, f"cannot typeset the PDF: {error.why}")

@@ -7,11 +7,11 @@ for a join (not the build's parsed collection, not a copy-on-write image of it, 
 typesets one prepared root folder and exits. The parent prepares the root, reads the PDF back and
 turns every Typst problem into a card's `path:line` diagnostic (see dldeck.emit.pdf).
 
-Protocol: one JSON job on stdin ({"main", "root", "fonts", "out", "query", "underlays"}); one JSON
-answer on stdout: {"ok": true}, {"warnings": [problem, ...]}, {"error": problem} or {"failed": why},
-a problem being its message, hints and diagnostic text; with a query, a clean answer also has
-{"queried": value}. `underlays` ([file, page] pairs in `root`) are laid under the document's last
-pages (dldeck.emit.underlay) before the PDF is written.
+Protocol: one JSON job on stdin, to typeset ({"main", "root", "fonts", "out", "query"}) or to lay
+pages under a typeset PDF ({"under", "root", "out", "underlays"}: [file, page] pairs in `root`, see
+dldeck.emit.underlay); one JSON answer on stdout: {"ok": true}, {"warnings": [problem, ...]},
+{"error": problem} or {"failed": why}, a problem being its message, hints and diagnostic text; with a
+query, a clean answer also has {"queried": value}.
 """
 
 from __future__ import annotations
@@ -54,20 +54,30 @@ class Typeset:
     queried: Any = None
 
 
-def typeset(main: Path, root: Path, fonts: list[str], out: Path, query: str | None = None,
-            underlays: Sequence[tuple[str, int]] = ()) -> Typeset:
+def typeset(main: Path, root: Path, fonts: list[str], out: Path, query: str | None = None) -> Typeset:
     """Typeset `main` (inside `root`) to the PDF file `out` in a child process; with `query` (a Typst
     selector of one metadata element) also return that element's value, read in the same process, so
-    the document is laid out once; with `underlays`, lay those pages of PDFs in `root` under the last
-    pages. TypesetError when Typst reports an error, the pages cannot be laid, or the child dies."""
-    job = json.dumps({"main": str(main), "root": str(root), "fonts": fonts, "out": str(out), "query": query,
-                      "underlays": [[name, page] for name, page in underlays]})
+    the document is laid out once. TypesetError when Typst reports an error or the child dies."""
+    return _run({"main": str(main), "root": str(root), "fonts": fonts, "out": str(out), "query": query})
+
+
+def lay_pages_under(document: Path, root: Path, out: Path, underlays: Sequence[tuple[str, int]]) -> None:
+    """Lay page `page` of each PDF `root/name` under the last pages of the PDF `document`, in order,
+    into `out`, in a child process (dldeck.emit.underlay): the parts' PDFs are never held by the build.
+    TypesetError when the pages cannot be laid or the child dies."""
+    _run({"under": str(document), "root": str(root), "out": str(out),
+          "underlays": [[name, page] for name, page in underlays]})
+
+
+def _run(job: dict[str, Any]) -> Typeset:
+    """One job through a fresh child; its answer, or TypesetError."""
     package_parent = str(Path(__file__).resolve().parent.parent.parent)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
     try:
-        done = subprocess.run([sys.executable, "-m", "dldeck.emit.typeset"], input=job.encode("utf-8"),
-                              capture_output=True, env=env, check=False, timeout=TYPESET_SECONDS)
+        done = subprocess.run([sys.executable, "-m", "dldeck.emit.typeset"],
+                              input=json.dumps(job).encode("utf-8"), capture_output=True, env=env,
+                              check=False, timeout=TYPESET_SECONDS)
     except subprocess.TimeoutExpired:  # the child is killed: a sheet part never takes this long
         why = f"typesetting took longer than {TYPESET_SECONDS:g} s and was stopped"
         raise TypesetError(None, why) from None
@@ -97,9 +107,15 @@ def _describe(problem: BaseException | Any) -> dict[str, Any]:
 
 def main() -> None:
     """Child entry point: one job from stdin, one answer to stdout."""
+    job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    answer = _lay_under(job) if "under" in job else _compile(job)
+    sys.stdout.write(json.dumps(answer))
+    sys.stdout.flush()
+
+
+def _compile(job: dict[str, Any]) -> dict[str, Any]:
     import typst
 
-    job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     try:
         # One compiler for the compile and the query: the query then reads the laid-out document
         # (a separate typst.query laid it out again, about 0.09 s of every part).
@@ -107,22 +123,26 @@ def main() -> None:
                                   ignore_system_fonts=True)
         pdf, warnings = compiler.compile_with_warnings()
     except typst.TypstError as error:
-        answer: dict[str, Any] = {"error": _describe(error)}
-    else:
-        answer = {"warnings": [_describe(w) for w in warnings]} if warnings else {"ok": True}
-        if job.get("underlays") and not warnings:
-            from dldeck.emit.underlay import UnderlayError, lay_under
+        return {"error": _describe(error)}
+    Path(job["out"]).write_bytes(bytes(pdf))
+    if warnings:
+        return {"warnings": [_describe(w) for w in warnings]}
+    answer: dict[str, Any] = {"ok": True}
+    if job.get("query"):
+        answer["queried"] = json.loads(compiler.query(job["query"], field="value", one=True))
+    return answer
 
-            try:
-                pdf = lay_under(bytes(pdf), Path(job["root"]), [(str(name), int(page))
-                                                                for name, page in job["underlays"]])
-            except UnderlayError as error:
-                answer = {"failed": f"cannot lay the parts' pages under the sheet: {error}"}
-        Path(job["out"]).write_bytes(bytes(pdf))
-        if job.get("query") and "ok" in answer:
-            answer["queried"] = json.loads(compiler.query(job["query"], field="value", one=True))
-    sys.stdout.write(json.dumps(answer))
-    sys.stdout.flush()
+
+def _lay_under(job: dict[str, Any]) -> dict[str, Any]:
+    from dldeck.emit.underlay import UnderlayError, lay_under
+
+    try:
+        pdf = lay_under(Path(job["under"]).read_bytes(), Path(job["root"]),
+                        [(str(name), int(page)) for name, page in job["underlays"]])
+    except UnderlayError as error:
+        return {"failed": f"cannot lay the parts' pages under the sheet: {error}"}
+    Path(job["out"]).write_bytes(pdf)
+    return {"ok": True}
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ class Work:
     verified: list[str] = field(default_factory=list)  # slugs whose claims were checked afresh
     figured: list[str] = field(default_factory=list)  # slugs whose figures were prepared afresh
     typeset: list[str] = field(default_factory=list)  # PDFs joined afresh (not reused)
-    typeset_parts: list[str] = field(default_factory=list)  # "<pdf>: <deck>" parts typeset afresh
+    typeset_parts: list[str] = field(default_factory=list)  # "<pdf>: <part>" parts, skeleton typeset afresh
     cache_status: dict[str, str] = field(default_factory=dict)  # cache name → "ok" or why discarded
 
 

@@ -1,7 +1,9 @@
 """A sheet's PDF through the one Executor, in parts: each part (whole sections, at least
 PART_CARDS cards) is typeset alone and cached under the hash of its Typst input, then the parts are
-joined into the sheet (dldeck.emit.pdf). An edit re-typesets the one part it touched plus the join,
-instead of the whole sheet in a fresh Typst process (which forgets everything it laid out before).
+joined into the sheet (dldeck.emit.pdf). An edit re-typesets the one part it touched, then lays
+every part's pages under the joining document's skeleton, which is kept like a part and typeset
+again only when a page break or heading moved; not the whole sheet in a fresh Typst process (which
+forgets everything it laid out before).
 Cold and incremental builds go through the same parts and the same join, so their PDFs are
 byte-identical.
 
@@ -29,11 +31,13 @@ from dldeck.pipeline.executor import Executor
 from dldeck.pipeline.outcome import Work
 
 PARTS_DIR = "typeset-parts"
+SKELETON = "the joining skeleton"  # its name among the parts typeset afresh (Work.typeset_parts)
 FONT_CODE = ("emit/typst_markup.py", "pipeline/sheetpdf.py")  # the code that reads a font's coverage
 
 
 class PartStore:
-    """Typeset parts kept between builds: the cache of their layouts and the folder of their PDFs."""
+    """Typeset parts, and the joining document's skeleton, kept between builds: the cache of their
+    layouts and the folder of their PDFs."""
 
     def __init__(self, build_dir: Path, work: Work) -> None:
         self.executor = Executor(build_dir, PARTS_DIR, code=("emit/typeset.py",), work=work)
@@ -156,7 +160,7 @@ def write_sheet_pdf(typeset: Executor, parts: PartStore, job: SheetJob, stage: P
     """A sheet's PDF into `stage`: the parts not cached typeset, then joined (a small sheet is one
     document); the final PDF itself is reused from the current output set when the inputs of its
     last compile are unchanged."""
-    from dldeck.emit.pdf import document_inputs, join_source, typeset_document
+    from dldeck.emit.pdf import document_inputs, join_source, lay_pages, typeset_document
 
     fresh = iter(_typeset_parts([part for _, part, typeset_done in job.parts if typeset_done is None]))
     done = []
@@ -172,10 +176,29 @@ def write_sheet_pdf(typeset: Executor, parts: PartStore, job: SheetJob, stage: P
     previous = publish.current_folder(stage.parent)
     pdf = typeset.get(key, lambda digest: _previous(previous / job.name if previous else None, digest))
     if pdf is None:
-        pdf = typeset_document(joined)
+        if joined.underlays:
+            pdf = lay_pages(_skeleton_pdf(parts, joined, job.name, work), joined)
+        else:
+            pdf = typeset_document(joined)
         work.typeset.append(job.name)
     typeset.put(key, buildcache.sha256_bytes(pdf))
     write_atomically(stage / job.name, pdf)
+
+
+def _skeleton_pdf(parts: PartStore, joined: Any, name: str, work: Work) -> bytes:
+    """The joining document typeset without its parts' pages, kept with the parts: an edit that moves
+    no page break and no heading reuses it, and only lays the pages under it again."""
+    from dldeck.emit.pdf import TypesetPart, document_inputs, skeleton, typeset_document
+
+    document = skeleton(joined)
+    key = parts.executor.key(["skeleton", document_inputs(document)])
+    kept = parts.get(key)
+    if kept is not None:
+        return kept.pdf
+    pdf = typeset_document(document)
+    work.typeset_parts.append(f"{name}: {SKELETON}")
+    parts.put(key, TypesetPart(pdf, 0, ()))
+    return pdf
 
 
 def _typeset_parts(pending: list[Any]) -> list[Any]:
