@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from dldeck.heap import release_free_memory
+
 
 class TimeLimitExceeded(Exception):
     pass
@@ -63,6 +65,7 @@ def each_in_child(function: Callable[[Any], Any], items: Sequence[Any], seconds:
     if "fork" not in multiprocessing.get_all_start_methods():
         return [_call_here(function, item, seconds) for item in items]
     context = multiprocessing.get_context("fork")
+    release_free_memory()
     outcomes: list[tuple[str, Any]] = []
     timeouts = 0
     while len(outcomes) < len(items):

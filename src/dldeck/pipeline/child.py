@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dldeck.errors import BuildError
+from dldeck.heap import release_free_memory
 
 
 class ForkedChild:
@@ -29,6 +30,7 @@ class ForkedChild:
         if "fork" not in multiprocessing.get_all_start_methods():
             return None
         context = multiprocessing.get_context("fork")
+        release_free_memory()
         receiver, sender = context.Pipe(duplex=False)
         process = context.Process(target=_run_and_send, args=(sender, function, args), daemon=daemon)
         process.start()

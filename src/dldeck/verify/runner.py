@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from dldeck.errors import Diagnostic, quote
+from dldeck.heap import release_free_memory
 from dldeck.model import Card, Collection
 from dldeck.verify.claims import check_claim, one_line
 from dldeck.verify.evaluate import Scope
@@ -292,6 +293,7 @@ def _run_tasks(
     known: Mapping[tuple[str, int], ClaimResult],
 ) -> None:
     context = _context()
+    release_free_memory()
 
     def start_worker() -> _Slot:
         parent_end, child_end = context.Pipe()
