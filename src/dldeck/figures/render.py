@@ -186,17 +186,31 @@ def _draw_job(kind_name: str, data: Any) -> bytes | str:
 
 
 def _draw_all(misses: list[tuple[Job, Path, Path]], workers: int) -> list[Diagnostic]:
-    """Draw the SVGs (on `workers` processes), rasterize their PNGs here, write each pair."""
+    """Draw the SVGs (on `workers` processes), rasterize their PNGs here, write each pair; a batch at a
+    time, so only one batch's SVGs and PNGs are in memory however many figures a build draws (all of
+    them were held until the last was rasterized)."""
     diagnostics: list[Diagnostic] = []
     for _, svg, png in misses:
         for path in (svg, png, checksum_path(png)):
             path.unlink(missing_ok=True)
+    parallel = workers > 1 and len(misses) > 1
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(misses))) if parallel else None
+    try:
+        for start in range(0, len(misses), raster.BATCH):
+            diagnostics.extend(_draw_batch(misses[start : start + raster.BATCH], pool))
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return diagnostics
+
+
+def _draw_batch(misses: list[tuple[Job, Path, Path]], pool: ProcessPoolExecutor | None) -> list[Diagnostic]:
+    diagnostics: list[Diagnostic] = []
     calls = [(job.spec.kind, job.data) for job, _, _ in misses]
-    if workers <= 1 or len(misses) <= 1:
+    if pool is None:
         results: Iterable[bytes | str] = [_draw_job(*call) for call in calls]
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(misses))) as pool:
-            results = list(pool.map(_draw_job, *zip(*calls, strict=True)))
+        results = list(pool.map(_draw_job, *zip(*calls, strict=True)))
     drawn: list[tuple[Job, Path, Path, bytes]] = []
     for (job, svg, png), result in zip(misses, results, strict=True):
         if isinstance(result, str):
