@@ -18,6 +18,7 @@ from dldeck.figures.kinds import KINDS
 from dldeck.figures.render import draw_svg
 from dldeck.mathengines import engines
 from dldeck.model import FigureKey
+from dldeck.pipeline.child import _Interpreter
 from dldeck.pipeline.figures import FigurePass
 from dldeck.pipeline.outcome import Work, quiet
 from test_figures_kinds import data_of
@@ -85,3 +86,21 @@ def test_after_typst_ran_here_the_figures_pass_draws_here_not_in_a_fork(
     assert Path(rendered.png_path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     again = render_figures(figures, tmp_path / "again", jobs=1)[FigureKey("figure-card", 0)]
     assert Path(again.png_path).read_bytes() == Path(rendered.png_path).read_bytes()
+
+
+def test_many_figures_are_drawn_in_a_fresh_interpreter_with_the_same_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From FRESH_FIGURES figures the child is a new interpreter (it does not map the build's memory),
+    even after Typst ran here; it draws the same files a fork or this process draws."""
+    import dldeck.pipeline.figures as figures_pass
+
+    figures = collection(card("kind: conv\n"))
+    monkeypatch.setattr(figures_pass, "FRESH_FIGURES", 1)
+    monkeypatch.setattr(engines, "_ran_here", True)
+    figure_pass = FigurePass(figures, tmp_path, Work())
+    figure_pass.start(quiet)
+    assert figure_pass._child is not None and isinstance(figure_pass._child._process, _Interpreter)
+    (rendered,) = figure_pass.finish().values()
+    again = render_figures(figures, tmp_path / "again", jobs=1)[FigureKey("figure-card", 0)]
+    assert Path(again.png_path).read_bytes() == Path(rendered.png_path).read_bytes()
+    assert Path(again.svg_path).read_bytes() == Path(rendered.svg_path).read_bytes()

@@ -17,7 +17,7 @@ from dldeck.errors import BuildError, Diagnostic
 from dldeck.figures.files import is_complete
 from dldeck.model import Card, Collection, FigureKey, RenderedFigure
 from dldeck.pipeline.cardkeys import CardKeys
-from dldeck.pipeline.child import ForkedChild
+from dldeck.pipeline.child import ChildProcess
 from dldeck.pipeline.claims import shown_items
 from dldeck.pipeline.executor import Executor
 from dldeck.pipeline.inputs import facts_hash
@@ -26,6 +26,12 @@ from dldeck.pipeline.outcome import Progress, Work
 # The parts of dldeck whose code decides figures: editing them invalidates the cache.
 FIGURE_CODE = ("figures", "verify", "mathengines/whitelist.py", "mathengines/engines.py", "model.py",
                "fonts.py", "errors.py")
+
+
+# From this many figures to draw, the child is a new interpreter rather than a fork: it imports
+# matplotlib and sympy again (about 0.8 s, beside the claims), but does not map the build's memory;
+# a fork of a 20,000-card build drawing its figures was the largest process of the peak (380 MB).
+FRESH_FIGURES = 200
 
 
 class FigurePass:
@@ -38,7 +44,7 @@ class FigurePass:
         self.work = work
         self.cards = [card for card in collection.cards if card.figures]
         self.results: dict[FigureKey, RenderedFigure] = {}
-        self._child: ForkedChild | None = None
+        self._child: ChildProcess | None = None
         self.executor = Executor(build_dir if self.cards else None, "figures", code=FIGURE_CODE, work=work)
         facts = facts_hash(collection) if self.cards else ""
         out_dir = Path(build_dir) / "figures"
@@ -56,15 +62,17 @@ class FigurePass:
     def start(self, progress: Progress) -> None:
         if not self.pending:
             return
-        progress(f"rendering {sum(len(c.figures) for c in self.pending)} figures")
+        count = sum(len(c.figures) for c in self.pending)
+        progress(f"rendering {count} figures")
         from dldeck.mathengines.engines import typst_ran_here
 
-        if typst_ran_here():
+        fresh = count >= FRESH_FIGURES
+        if typst_ran_here() and not fresh:
             return  # the child would rasterize with Typst, which hangs in a fork of a process that ran it
         # One process: claims are verified on all cores meanwhile, and a pool's workers would each warm
         # their own font and label caches (more CPU in all). Without fork: drawn in finish(), on all cores.
-        self._child = ForkedChild.start(_render, self._pending_collection(), self.build_dir,
-                                        Path(self.collection.root), 1, daemon=False)
+        self._child = ChildProcess.start(_render, self._pending_collection(), self.build_dir,
+                                         Path(self.collection.root), 1, daemon=False, fresh=fresh)
 
     def finish(self) -> dict[FigureKey, RenderedFigure]:
         """All figures of the collection; BuildError lists every figure problem."""

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dldeck.model import Collection
-from dldeck.pipeline.child import ForkedChild
+from dldeck.pipeline.child import ChildProcess
 from dldeck.pipeline.executor import Executor
 from dldeck.pipeline.outcome import Work
 
@@ -23,7 +23,7 @@ class FormulaJob:
         self.collection = collection
         self.build_dir = build_dir
         self.typst = typst  # False: no output needs Typst, so formulas are neither converted nor typeset
-        self._child: ForkedChild | None = None
+        self._child: ChildProcess | None = None
 
     def start_in_background(self) -> None:
         from dldeck.mathengines import engines
@@ -31,7 +31,7 @@ class FormulaJob:
         if engines.typst_ran_here():
             return  # Typst has compiled in this process: its thread pool does not survive a fork (hangs)
         # Not a daemon: each formula converts in a time-limited child of this child (timelimit.each_in_child).
-        self._child = ForkedChild.start(_compile_with_conversions, self.collection, self.build_dir,
+        self._child = ChildProcess.start(_compile_with_conversions, self.collection, self.build_dir,
                                         self.typst, daemon=False)
 
     def finish(self) -> Any:
