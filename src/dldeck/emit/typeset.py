@@ -17,13 +17,14 @@ query, a clean answer also has {"queried": value}.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from dldeck.interpreter import python_env
 
 TYPESET_SECONDS = 300.0  # wall-clock limit of one Typst child (a part or the join); minutes above normal
 
@@ -71,12 +72,9 @@ def lay_pages_under(document: Path, root: Path, out: Path, underlays: Sequence[t
 
 def _run(job: dict[str, Any]) -> Typeset:
     """One job through a fresh child; its answer, or TypesetError."""
-    package_parent = str(Path(__file__).resolve().parent.parent.parent)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
     try:
         done = subprocess.run([sys.executable, "-m", "dldeck.emit.typeset"],
-                              input=json.dumps(job).encode("utf-8"), capture_output=True, env=env,
+                              input=json.dumps(job).encode("utf-8"), capture_output=True, env=python_env(),
                               check=False, timeout=TYPESET_SECONDS)
     except subprocess.TimeoutExpired:  # the child is killed: a sheet part never takes this long
         why = f"typesetting took longer than {TYPESET_SECONDS:g} s and was stopped"

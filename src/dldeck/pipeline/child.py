@@ -14,17 +14,16 @@ memory, which the memory summed over the process tree would count once more. (No
 
 from __future__ import annotations
 
-import os
 import pickle
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from dldeck.errors import BuildError
 from dldeck.heap import release_free_memory
+from dldeck.interpreter import python_env
 
 
 class ChildProcess:
@@ -76,12 +75,10 @@ class _Interpreter:
     Process (join, is_alive, kill) and of its Connection (recv, close)."""
 
     def __init__(self, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        package_parent = str(Path(__file__).resolve().parent.parent.parent)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
         # not `-m dldeck.pipeline.child`: the package imports this module first, and runpy warns
         command = [sys.executable, "-c", "from dldeck.pipeline.child import main; main()"]
-        self._popen = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self._popen = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       env=python_env())
         # written beside the build: the child reads it only once it has started
         payload = pickle.dumps((function, args))
         self._writer = threading.Thread(target=self._send, args=(payload,), daemon=True)
