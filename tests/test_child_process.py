@@ -78,3 +78,21 @@ def test_a_fresh_child_writes_nothing_to_stderr(capfd: pytest.CaptureFixture[str
     child = ChildProcess.start(add, 1, 1, daemon=False, fresh=True)
     assert child is not None and child.result() == ("ok", 2)
     assert capfd.readouterr().err == ""
+
+
+def test_work_that_cannot_be_sent_to_a_fresh_child_starts_no_child() -> None:
+    """Pickling fails before any interpreter starts, so none is left waiting for its work."""
+    import subprocess as subprocess_module
+
+    started: list[object] = []
+    real_popen = subprocess_module.Popen
+
+    def recording(*args: object, **kwargs: object) -> object:
+        started.append(args)
+        return real_popen(*args, **kwargs)  # type: ignore[call-overload]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(subprocess_module, "Popen", recording)
+        with pytest.raises(Exception):  # noqa: B017, PT011 - pickle's own error, whichever it raises
+            ChildProcess.start(add, lambda: None, 1, daemon=False, fresh=True)
+    assert started == []

@@ -75,12 +75,12 @@ class _Interpreter:
     Process (join, is_alive, kill) and of its Connection (recv, close)."""
 
     def __init__(self, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        payload = pickle.dumps((function, args))  # before the child starts: one that cannot be sent has none
         # not `-m dldeck.pipeline.child`: the package imports this module first, and runpy warns
         command = [sys.executable, "-c", "from dldeck.pipeline.child import main; main()"]
         self._popen = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        env=python_env())
         # written beside the build: the child reads it only once it has started
-        payload = pickle.dumps((function, args))
         self._writer = threading.Thread(target=self._send, args=(payload,), daemon=True)
         self._writer.start()
 
