@@ -35,8 +35,9 @@ FRESH_FIGURES = 200
 
 
 class FigurePass:
-    """Figures of unchanged cards come from the cache (if their files are whole); the rest are drawn,
-    in a forked process when the platform allows, so that verification can run meanwhile."""
+    """Figures of unchanged cards come from the cache (if their files are whole); the rest are drawn
+    in a child process when the platform allows (a fork, or a fresh interpreter from FRESH_FIGURES),
+    so that verification can run meanwhile."""
 
     def __init__(self, collection: Collection, build_dir: Path, work: Work) -> None:
         self.collection = collection
