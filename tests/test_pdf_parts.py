@@ -215,3 +215,37 @@ def test_an_edit_that_changes_the_outline_typesets_the_skeleton_again(tmp_path: 
     assert (warm_build / "cheatsheet.pdf").read_bytes() == (cold_build / "cheatsheet.pdf").read_bytes()
     outline = squeeze(PdfReader(warm_build / "cheatsheet.pdf").pages[0].extract_text())
     assert re.search(r"第二节（改）\.*3", outline)
+
+
+def test_a_typst_child_standing_by_takes_the_next_job_and_an_unused_one_exits(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Children started ahead of their job (typeset.standing_by) do the job of their kind, one each;
+    one that got no job is dismissed when the block ends: it exits on its own, nothing is left running."""
+    import dldeck.emit.typeset as typeset
+
+    started: list[tuple[str, object]] = []
+    start = typeset._start
+    monkeypatch.setattr(typeset, "_start", lambda kind: started.append((kind, child := start(kind))) or child)
+    part = pdf.sheet_source(sample_collection(), {}, SheetConfig(), "T", "d").parts[0]
+    with typeset.standing_by(typeset.COMPILE, typeset.UNDER):
+        assert [kind for kind, _ in started] == [typeset.COMPILE, typeset.UNDER]
+        done = pdf.typeset_part(part)  # the compile child standing by typesets it
+        assert len(started) == 2
+        assert set(typeset._waiting) == {typeset.UNDER}
+        pdf.typeset_part(part)  # no child stands by for a second compile: a new one is started
+        assert [kind for kind, _ in started] == [typeset.COMPILE, typeset.UNDER, typeset.COMPILE]
+    assert typeset._waiting == {}
+    assert [child.returncode for _, child in started] == [0, 0, 0]  # the unused one exited by itself
+    assert PdfReader(io.BytesIO(done.pdf)).pages
+
+
+def test_a_build_leaves_no_typst_child_standing_by(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dldeck.emit.typeset as typeset
+
+    started: list[object] = []
+    start = typeset._start
+    monkeypatch.setattr(typeset, "_start", lambda kind: started.append(child := start(kind)) or child)
+    content, build_dir = make_project(tmp_path)
+    pipeline.build(content, build_dir, only=("pdf",), timeout=60)
+    assert len(started) >= 2 and typeset._waiting == {}
+    assert all(child.returncode is not None for child in started)

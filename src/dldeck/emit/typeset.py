@@ -12,6 +12,10 @@ pages under a typeset PDF ({"under", "root", "out", "underlays"}: [file, page] p
 dldeck.emit.underlay); one JSON answer on stdout: {"ok": true}, {"warnings": [problem, ...]},
 {"error": problem} or {"failed": why}, a problem being its message, hints and diagnostic text; with a
 query, a clean answer also has {"queried": value}.
+
+A child can be started ahead of its job (`standing_by`): it imports its library (Typst or pikepdf)
+and waits on stdin, so a one-card edit's part and join do not wait for an interpreter to start and
+import. Each child still does one job and exits; a child no job came to sees stdin close and exits.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,20 +76,68 @@ def lay_pages_under(document: Path, root: Path, out: Path, underlays: Sequence[t
           "underlays": [[name, page] for name, page in underlays]})
 
 
-def _run(job: dict[str, Any]) -> Typeset:
-    """One job through a fresh child; its answer, or TypesetError."""
+COMPILE, UNDER = "compile", "under"  # the two kinds of job, each with the library its child imports
+_waiting: dict[str, subprocess.Popen] = {}  # kind → a child started ahead, waiting for its job
+_waiting_lock = threading.Lock()
+
+
+@contextmanager
+def standing_by(*kinds: str) -> Iterator[None]:
+    """Within the block, the next job of each kind goes to a child started now (and to one `stand_by`
+    starts in the block); a child no job came to is dismissed when the block ends."""
+    for kind in kinds:
+        stand_by(kind)
     try:
-        done = subprocess.run([sys.executable, "-m", "dldeck.emit.typeset"],
-                              input=json.dumps(job).encode("utf-8"), capture_output=True, env=python_env(),
-                              check=False, timeout=TYPESET_SECONDS)
+        yield
+    finally:
+        with _waiting_lock:
+            idle = list(_waiting.values())
+            _waiting.clear()
+        for child in idle:
+            _dismiss(child)
+
+
+def stand_by(kind: str) -> None:
+    """Start a child for the next job of `kind` (COMPILE or UNDER), unless one is waiting already."""
+    with _waiting_lock:
+        if kind not in _waiting:
+            _waiting[kind] = _start(kind)
+
+
+def _start(kind: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "dldeck.emit.typeset", kind], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=python_env())
+
+
+def _dismiss(child: subprocess.Popen) -> None:
+    """A child no job came to: stdin closed, it exits; one that does not is killed."""
+    try:
+        child.communicate(timeout=5.0)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+
+
+def _run(job: dict[str, Any]) -> Typeset:
+    """One job through a child (the one standing by for its kind, or a new one); its answer, or
+    TypesetError."""
+    kind = UNDER if "under" in job else COMPILE
+    with _waiting_lock:
+        child = _waiting.pop(kind, None)
+    if child is None:
+        child = _start(kind)
+    try:
+        stdout, stderr = child.communicate(json.dumps(job).encode("utf-8"), timeout=TYPESET_SECONDS)
     except subprocess.TimeoutExpired:  # the child is killed: a sheet part never takes this long
+        child.kill()
+        child.communicate()
         why = f"typesetting took longer than {TYPESET_SECONDS:g} s and was stopped"
         raise TypesetError(None, why) from None
     try:
-        answer = json.loads(done.stdout.decode("utf-8"))
+        answer = json.loads(stdout.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        detail = lines[-1:] or [f"exit {done.returncode}"]
+        lines = stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = lines[-1:] or [f"exit {child.returncode}"]
         raise TypesetError(None, f"the typesetting process failed: {detail[0]}") from None
     if "error" in answer:
         raise TypesetError(_problem(answer["error"]))
@@ -104,8 +158,16 @@ def _describe(problem: BaseException | Any) -> dict[str, Any]:
 
 
 def main() -> None:
-    """Child entry point: one job from stdin, one answer to stdout."""
-    job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    """Child entry point: its library imported first (argument COMPILE or UNDER), then one job from
+    stdin, one answer to stdout; no job (stdin closed empty), no answer."""
+    if sys.argv[1:] == [COMPILE]:
+        import typst  # noqa: F401
+    elif sys.argv[1:] == [UNDER]:
+        import dldeck.emit.underlay  # noqa: F401
+    data = sys.stdin.buffer.read()
+    if not data:
+        return
+    job = json.loads(data.decode("utf-8"))
     answer = _lay_under(job) if "under" in job else _compile(job)
     sys.stdout.write(json.dumps(answer))
     sys.stdout.flush()

@@ -234,7 +234,7 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
           work: Work) -> tuple[list[str], Manifest | None]:
     """Write every requested output into `stage`; BuildError lists every problem of every output.
     Returns the outputs' names and, when the deck was written, the manifest that goes with it."""
-    with ThreadPoolExecutor(max_workers=1) as typesetter:
+    with ThreadPoolExecutor(max_workers=1) as typesetter, _typst_standing_by("pdf" in only):
         outputs: list[str] = []
         pdfs: list[tuple[str, Future]] = []
         # Typst typesets in a child process (dldeck.emit.typeset): the PDFs compile while the deck and pages
@@ -299,6 +299,19 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
         parts.save()
     outputs.sort(key=_output_order(config))
     return outputs, manifest
+
+
+@contextmanager
+def _typst_standing_by(wanted: bool) -> Iterator[None]:
+    """A Typst child started now, while the sheet's parts are prepared: an edit's one part then does
+    not wait for an interpreter to start and import Typst."""
+    if not wanted:
+        yield
+        return
+    from dldeck.emit.typeset import COMPILE, standing_by
+
+    with standing_by(COMPILE):
+        yield
 
 
 def _publish(build_dir: Path, stage: Path, manifest: Manifest | None) -> None:

@@ -161,7 +161,10 @@ def write_sheet_pdf(typeset: Executor, parts: PartStore, job: SheetJob, stage: P
     document); the final PDF itself is reused from the current output set when the inputs of its
     last compile are unchanged."""
     from dldeck.emit.pdf import document_inputs, join_source, lay_pages, typeset_document
+    from dldeck.emit.typeset import UNDER, stand_by
 
+    if job.document.whole is None:
+        stand_by(UNDER)  # the join's child imports pikepdf while the parts are typeset
     fresh = iter(_typeset_parts([part for _, part, typeset_done in job.parts if typeset_done is None]))
     done = []
     for key, part, typeset_done in job.parts:
