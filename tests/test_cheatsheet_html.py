@@ -155,3 +155,23 @@ def test_formula_katex_refuses_fails_naming_file_and_line() -> None:
         render_html(with_cards(bad), {}, SheetConfig(), "T", "d")
     expected = "content/activations.md:8: formula does not compile in KaTeX: «\\foo{x}»"
     assert str(info.value).startswith(expected)
+
+
+def test_an_edit_to_the_card_template_renders_every_card_again(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each card's whole article is kept (dldeck.pipeline.fragments), so the template it is rendered
+    with is part of the code its key depends on."""
+    import shutil
+
+    from dldeck import buildcache
+    from dldeck.emit.html import CARD_TEMPLATE_NAME
+    from dldeck.pipeline.passes import HTML_CODE
+
+    package = tmp_path / "dldeck"
+    shutil.copytree(buildcache.PACKAGE_DIR / "emit", package / "emit")
+    monkeypatch.setattr(buildcache, "PACKAGE_DIR", package)
+    before = buildcache.tool_hash(*HTML_CODE)
+    template = package / "emit" / "templates" / CARD_TEMPLATE_NAME
+    template.write_text(template.read_text(encoding="utf-8").replace("<article", "<article data-x"),
+                        encoding="utf-8")
+    assert buildcache.tool_hash(*HTML_CODE) != before

@@ -44,7 +44,7 @@ DECK_NAME = "dldeck.apkg"
 # The code that renders a card's Anki fields: editing it invalidates the kept fields.
 ANKI_CODE = ("emit/anki.py", "emit/markup.py", "mathengines/whitelist.py")
 # The code that renders a card's part of the HTML page: editing it invalidates the kept views.
-HTML_CODE = ("emit/html.py", "emit/markup.py")
+HTML_CODE = ("emit/html.py", "emit/markup.py", "emit/templates/card.html.j2")
 # The code that writes a card's Typst markup: editing it invalidates the kept markup.
 TYPST_CODE = ("emit/pdf.py", "emit/typst_markup.py", "emit/markup.py")
 # The parts of dldeck whose code decides what a file reads as: editing them invalidates the read cache.
