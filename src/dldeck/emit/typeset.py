@@ -8,10 +8,10 @@ typesets one prepared root folder and exits. The parent prepares the root, reads
 turns every Typst problem into a card's `path:line` diagnostic (see dldeck.emit.pdf).
 
 Protocol: one JSON job on stdin, to typeset ({"main", "root", "fonts", "out", "query"}) or to lay
-pages under a typeset PDF ({"under", "root", "out", "underlays"}: [file, page] pairs in `root`, see
-dldeck.emit.underlay); one JSON answer on stdout: {"ok": true}, {"warnings": [problem, ...]},
-{"error": problem} or {"failed": why}, a problem being its message, hints and diagnostic text; with a
-query, a clean answer also has {"queried": value}.
+pages under a typeset PDF ({"under", "files", "out", "underlays"}: [name, page] pairs, `files` giving
+each name's path, see dldeck.emit.underlay); one JSON answer on stdout: {"ok": true},
+{"warnings": [problem, ...]}, {"error": problem} or {"failed": why}, a problem being its message,
+hints and diagnostic text; with a query, a clean answer also has {"queried": value}.
 
 A child can be started ahead of its job (`standing_by`): it imports its library (Typst or pikepdf)
 and waits on stdin, so a one-card edit's part and join do not wait for an interpreter to start and
@@ -24,7 +24,7 @@ import json
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,11 +68,12 @@ def typeset(main: Path, root: Path, fonts: list[str], out: Path, query: str | No
     return _run({"main": str(main), "root": str(root), "fonts": fonts, "out": str(out), "query": query})
 
 
-def lay_pages_under(document: Path, root: Path, out: Path, underlays: Sequence[tuple[str, int]]) -> None:
-    """Lay page `page` of each PDF `root/name` under the last pages of the PDF `document`, in order,
-    into `out`, in a child process (dldeck.emit.underlay): the parts' PDFs are never held by the build.
+def lay_pages_under(document: Path, files: Mapping[str, Path], out: Path,
+                    underlays: Sequence[tuple[str, int]]) -> None:
+    """Lay page `page` of each PDF `files[name]` under the last pages of the PDF `document`, in order,
+    into `out`, in a child process (dldeck.emit.underlay): it opens the parts' PDFs where they are.
     TypesetError when the pages cannot be laid or the child dies."""
-    _run({"under": str(document), "root": str(root), "out": str(out),
+    _run({"under": str(document), "files": {name: str(path) for name, path in files.items()}, "out": str(out),
           "underlays": [[name, page] for name, page in underlays]})
 
 
@@ -197,7 +198,7 @@ def _lay_under(job: dict[str, Any]) -> dict[str, Any]:
     from dldeck.emit.underlay import UnderlayError, lay_under
 
     try:
-        pdf = lay_under(Path(job["under"]).read_bytes(), Path(job["root"]),
+        pdf = lay_under(Path(job["under"]).read_bytes(), {str(k): Path(v) for k, v in job["files"].items()},
                         [(str(name), int(page)) for name, page in job["underlays"]])
     except UnderlayError as error:
         return {"failed": f"cannot lay the parts' pages under the sheet: {error}"}

@@ -14,7 +14,7 @@ content, so the same parts and skeleton give the same bytes.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pikepdf
@@ -27,8 +27,8 @@ class UnderlayError(Exception):
     """The pages cannot be laid under the document (a part is unreadable or a page is missing)."""
 
 
-def lay_under(document: bytes, root: Path, underlays: Sequence[tuple[str, int]]) -> bytes:
-    """`document` with page `page` (1-based) of the PDF `root/name` under each of its last
+def lay_under(document: bytes, files: Mapping[str, Path], underlays: Sequence[tuple[str, int]]) -> bytes:
+    """`document` with page `page` (1-based) of the PDF `files[name]` under each of its last
     len(underlays) pages, in order, at the same size."""
     try:
         out = pikepdf.open(io.BytesIO(document))
@@ -40,7 +40,9 @@ def lay_under(document: bytes, root: Path, underlays: Sequence[tuple[str, int]])
         draw = out.make_stream(f"q {FORM_NAME} Do Q\n".encode("ascii"))  # shared by every page
         for offset, (name, page) in enumerate(underlays):
             if name not in sources:
-                sources[name] = pikepdf.open(root / name)
+                if name not in files:
+                    raise UnderlayError(f"{name} is not among the files given")
+                sources[name] = pikepdf.open(files[name])
             pages = sources[name].pages
             if not 1 <= page <= len(pages):
                 raise UnderlayError(f"{name} has no page {page}")

@@ -14,6 +14,7 @@ the name the cache recorded, and files no cached entry names are removed after a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -49,8 +50,8 @@ class PartStore:
         is kept for the next build, its file with it: there is nothing to `put` for it."""
         return self.executor.get(key, self._restore)
 
-    def put(self, key: str, part: Any) -> None:
-        """Keep a part typeset by this build."""
+    def put(self, key: str, part: Any) -> Any:
+        """Keep a part typeset by this build; the part, with the file it is kept in."""
         digest = buildcache.sha256_bytes(part.pdf)
         path = self.folder / f"{digest}.pdf"
         if _read(path, digest) is None:
@@ -59,6 +60,7 @@ class PartStore:
         self.used.add(path.name)
         self.executor.put(key, {"pdf": digest, "pages": part.pages,
                                 "headings": [list(heading) for heading in part.headings]})
+        return dataclasses.replace(part, path=path)
 
     def _restore(self, value: Any) -> Any:
         from dldeck.emit.pdf import TypesetPart
@@ -68,11 +70,12 @@ class PartStore:
             headings = tuple((int(page), float(x), float(y)) for page, x, y in value["headings"])
         except (TypeError, KeyError, ValueError):
             return None
-        pdf = _read(self.folder / f"{digest}.pdf", digest)
+        path = self.folder / f"{digest}.pdf"
+        pdf = _read(path, digest)
         if pdf is None:
             return None
-        self.used.add(f"{digest}.pdf")
-        return TypesetPart(pdf, pages, headings)
+        self.used.add(path.name)
+        return TypesetPart(pdf, pages, headings, path)
 
     def save(self) -> None:
         """Keep the parts this build used; every other part file goes."""
@@ -169,9 +172,8 @@ def write_sheet_pdf(typeset: Executor, parts: PartStore, job: SheetJob, stage: P
     done = []
     for key, part, typeset_done in job.parts:
         if typeset_done is None:
-            typeset_done = next(fresh)
             work.typeset_parts.append(f"{job.name}: {part.name}")
-            parts.put(key, typeset_done)
+            typeset_done = parts.put(key, next(fresh))
         done.append(typeset_done)
     document = job.document
     joined = document.whole if document.whole is not None else join_source(document, done)
