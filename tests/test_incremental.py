@@ -539,3 +539,21 @@ def test_cards_that_claim_the_same_are_verified_once_and_report_at_their_own_lin
     by_itself = pipeline.check(alone, None, timeout=60).results
     assert by_itself and all(r.status == "symbolic" for r in by_itself)
     assert [r for r in twins.summary.results if r.slug == "second"] == list(by_itself)
+
+
+def test_cached_results_of_an_unchanged_card_are_restored_without_walking_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where a card's formulas and computed numbers are is kept with its check inputs (under its
+    digest, which covers every line), so restoring its results does not walk the card again."""
+    import dldeck.pipeline.claims as claims
+
+    content, build_dir = make_project(tmp_path)
+    cold = build(content, build_dir, only=("html",))
+    walked: list[str] = []
+    shown = claims._shown
+    monkeypatch.setattr(claims, "_shown", lambda card: walked.append(card.slug) or shown(card))
+    edit(content, "$[0, +\\infty)$。", "$[0, +\\infty)$，没有上界。")  # the last card: no other card moves
+    warm = build(content, build_dir, only=("html",))
+    assert warm.work.verified == [] and set(walked) == {"relu-range"}
+    assert warm.summary is not None and cold.summary is not None
+    assert warm.summary.results == cold.summary.results

@@ -43,14 +43,17 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
 
     executor = Executor(build_dir if checked else None, "checks", code=CHECK_CODE, work=work)
     facts = facts_hash(collection) if executor.cache is not None else ""
-    described = CardKeys(build_dir if checked else None, "check-inputs", check_inputs, work)
-    split = executor.split(checked, lambda card: [described(card), facts, float(timeout)], _restore_results)
+    described = CardKeys(build_dir if checked else None, "check-inputs", check_inputs, work,
+                         locate=_locations)
+    split = executor.split(checked, lambda card: [described(card), facts, float(timeout)],
+                           lambda card, entry: _restore_results(card, entry,
+                                                                where=described.located.get(card.slug)))
     described.save()
     cached = {card.slug: restored for _, card, restored in split.reused}
     known: dict[tuple[str, int], Any] = {}  # (slug, line) → a remembered timeout
     for key, card in split.pending:
         for result in executor.get(_TIMEOUTS + key, lambda entry, card=card: _restore_results(
-                card, entry, "timeout")) or ():
+                card, entry, "timeout", where=described.located.get(card.slug))) or ():
             known[(card.slug, result.line)] = dataclasses.replace(result, message=result.message + REMEMBERED)
     fresh, diagnostics, unfinished = _verify_distinct(collection, split.pending, timeout, known, progress,
                                                       work, before_verifying)
@@ -144,6 +147,28 @@ def _shown(card: Card) -> tuple[list[Any], dict[int, Any]]:
     return formulas, computed
 
 
+def _locations(card: Card) -> list[Any]:
+    """Where the card's formulas ([line, TeX], in reading order) and computed numbers ([index, line])
+    are: kept with the card's check inputs, so restoring its results does not walk the card again."""
+    formulas, computed = _shown(card)
+    return [[[node.span.line, node.tex] for node in formulas],
+            [[index, node.span.line] for index, node in sorted(computed.items())]]
+
+
+def _located(card: Card, where: Any) -> tuple[list[tuple[int, str]], dict[int, int]]:
+    """The formulas' (line, TeX) and the computed numbers' lines by index: from kept `_locations`, or
+    by walking the card when none were kept (or they are of the wrong shape)."""
+    if (isinstance(where, list) and len(where) == 2 and all(isinstance(part, list) for part in where)
+            and all(isinstance(f, list) and len(f) == 2 and type(f[0]) is int and isinstance(f[1], str)
+                    for f in where[0])
+            and all(isinstance(c, list) and len(c) == 2 and type(c[0]) is int and type(c[1]) is int
+                    for c in where[1])):
+        return [(line, tex) for line, tex in where[0]], {index: line for index, line in where[1]}
+    formulas, computed = _shown(card)
+    return ([(node.span.line, node.tex) for node in formulas],
+            {index: node.span.line for index, node in computed.items()})
+
+
 def shown_items(card: Card) -> Iterator[list[Any]]:
     """What the learner reads that the verifier reads too: formulas with their markers, which of them
     share a sentence or a paragraph and which are prose conditions (`当 $x>0$ 时`), computed numbers
@@ -193,14 +218,15 @@ def _entries(card: Card, results: list[Any]) -> list[list[Any]]:
             for r in results]
 
 
-def _restore_results(card: Card, entry: Any, *statuses: str) -> list[Any] | None:
-    """A cache entry as ClaimResults, or None if it is absent or not exactly of the expected shape."""
+def _restore_results(card: Card, entry: Any, *statuses: str, where: Any = None) -> list[Any] | None:
+    """A cache entry as ClaimResults, or None if it is absent or not exactly of the expected shape.
+    `where`: the card's kept `_locations`."""
     statuses = statuses or CACHED_STATUSES
     if not isinstance(entry, list):
         return None
     from dldeck.verify.results import ClaimResult
 
-    formulas, computed = _shown(card)
+    formulas, computed = _located(card, where)
     restored = []
     for item in entry:
         if not (isinstance(item, list) and len(item) == 8 and isinstance(item[0], int)
@@ -209,13 +235,13 @@ def _restore_results(card: Card, entry: Any, *statuses: str) -> list[Any] | None
             return None
         anchor, text, status, message, source, formula, value, index = item
         if source == "formula":
-            if not 0 <= anchor < len(formulas) or formulas[anchor].tex != formula:
+            if not 0 <= anchor < len(formulas) or formulas[anchor][1] != formula:
                 return None
-            line = formulas[anchor].span.line
+            line = formulas[anchor][0]
         elif source == "computed":
             if anchor not in computed:
                 return None
-            line = computed[anchor].span.line
+            line = computed[anchor]
         else:
             line = _check_base(card) + anchor
         restored.append(ClaimResult(card.slug, card.span.path, line, text, status, message, source,
