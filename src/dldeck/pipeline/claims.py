@@ -39,22 +39,9 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
                   ) -> tuple[list[Any], list[Diagnostic]]:
     """Claims of cards whose checks changed are verified; the others come from the cache."""
     checked = [card for card in collection.cards if has_claims(card)]
-    from dldeck.pipeline.cardkeys import CardKeys
-
     executor = Executor(build_dir if checked else None, "checks", code=CHECK_CODE, work=work)
-    facts = facts_hash(collection) if executor.cache is not None else ""
-    described = CardKeys(build_dir if checked else None, "check-inputs", check_inputs, work,
-                         locate=_locations)
-    split = executor.split(checked, lambda card: [described(card), facts, float(timeout)],
-                           lambda card, entry: _restore_results(card, entry,
-                                                                where=described.located.get(card.slug)))
-    described.save()
+    split, known = _restore(checked, collection, executor, build_dir, timeout, work)
     cached = {card.slug: restored for _, card, restored in split.reused}
-    known: dict[tuple[str, int], Any] = {}  # (slug, line) → a remembered timeout
-    for key, card in split.pending:
-        for result in executor.get(_TIMEOUTS + key, lambda entry, card=card: _restore_results(
-                card, entry, "timeout", where=described.located.get(card.slug))) or ():
-            known[(card.slug, result.line)] = dataclasses.replace(result, message=result.message + REMEMBERED)
     fresh, diagnostics, unfinished = _verify_distinct(collection, split.pending, timeout, known, progress,
                                                       work, before_verifying)
     for key, card in split.pending:
@@ -70,6 +57,28 @@ def verify_claims(collection: Collection, build_dir: Path | None, timeout: float
             executor.put(_TIMEOUTS + key, _entries(card, timed_out))
     executor.save()
     return [result for card in checked for result in cached[card.slug]], diagnostics
+
+
+def _restore(checked: list[Card], collection: Collection, executor: Executor, build_dir: Path | None,
+             timeout: float, work: Work) -> tuple[Any, dict[tuple[str, int], Any]]:
+    """Which cards' results are cached (restored) and which must be verified, and the remembered
+    timeouts of these by (slug, line). Every card's description and locations are dropped on return,
+    before the workers fork: each would map them again (about 14 MB at 20,000 cards)."""
+    from dldeck.pipeline.cardkeys import CardKeys
+
+    facts = facts_hash(collection) if executor.cache is not None else ""
+    described = CardKeys(build_dir if checked else None, "check-inputs", check_inputs, work,
+                         locate=_locations)
+    split = executor.split(checked, lambda card: [described(card), facts, float(timeout)],
+                           lambda card, entry: _restore_results(card, entry,
+                                                                where=described.located.get(card.slug)))
+    described.save()
+    known: dict[tuple[str, int], Any] = {}
+    for key, card in split.pending:
+        for result in executor.get(_TIMEOUTS + key, lambda entry, card=card: _restore_results(
+                card, entry, "timeout", where=described.located.get(card.slug))) or ():
+            known[(card.slug, result.line)] = dataclasses.replace(result, message=result.message + REMEMBERED)
+    return split, known
 
 
 def _verify_distinct(collection: Collection, pending: list[tuple[str, Card]], timeout: float,
