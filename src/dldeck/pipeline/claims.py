@@ -167,15 +167,13 @@ def _locations(card: Card) -> list[Any]:
 def _located(card: Card, where: Any) -> tuple[list[tuple[int, str]], dict[int, int]]:
     """The formulas' (line, TeX) and the computed numbers' lines by index: from kept `_locations`, or
     by walking the card when none were kept (or they are of the wrong shape)."""
-    if (isinstance(where, list) and len(where) == 2 and all(isinstance(part, list) for part in where)
+    if not (isinstance(where, list) and len(where) == 2 and all(isinstance(part, list) for part in where)
             and all(isinstance(f, list) and len(f) == 2 and type(f[0]) is int and isinstance(f[1], str)
                     for f in where[0])
             and all(isinstance(c, list) and len(c) == 2 and type(c[0]) is int and type(c[1]) is int
                     for c in where[1])):
-        return [(line, tex) for line, tex in where[0]], {index: line for index, line in where[1]}
-    formulas, computed = _shown(card)
-    return ([(node.span.line, node.tex) for node in formulas],
-            {index: node.span.line for index, node in computed.items()})
+        where = _locations(card)
+    return [(line, tex) for line, tex in where[0]], {index: line for index, line in where[1]}
 
 
 def shown_items(card: Card) -> Iterator[list[Any]]:
