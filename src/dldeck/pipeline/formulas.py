@@ -32,7 +32,7 @@ class FormulaJob:
             return  # Typst has compiled in this process: its thread pool does not survive a fork (hangs)
         # Not a daemon: each formula converts in a time-limited child of this child (timelimit.each_in_child).
         self._child = ChildProcess.start(_compile_with_conversions, self.collection, self.build_dir,
-                                        self.typst, daemon=False)
+                                         self.typst, daemon=False)
 
     def finish(self) -> Any:
         from dldeck.mathengines import compile_formulas, engines
