@@ -1,5 +1,6 @@
-"""Every formula through KaTeX (MathML) and Typst: compiled in a forked child while claims are
-verified, and their conversions cached per formula across builds.
+"""Every formula through KaTeX (MathML) and Typst: the allow-list here on every build, the engines
+in a forked child while claims are verified, only on formulas they have not passed before (an edit
+that adds none starts no child); their conversions are cached per formula across builds.
 
 Typst's thread pool does not survive a fork (the child hangs), so once Typst has run in this
 process (a long-lived `dldeck watch`, or tests) the formulas compile here instead.
@@ -8,34 +9,53 @@ process (a long-lived `dldeck watch`, or tests) the formulas compile here instea
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dldeck.model import Collection
 from dldeck.pipeline.child import ChildProcess
 from dldeck.pipeline.executor import Executor
 from dldeck.pipeline.outcome import Work
 
+if TYPE_CHECKING:
+    from dldeck.mathengines.formulas import FormulaPlan, FormulaReport, FormulaUse
+
 
 class FormulaJob:
-    """Every formula through KaTeX and Typst: in a forked child while claims are verified, else here."""
+    """Every formula through the allow-list here, and those the engines have not passed before through
+    KaTeX and Typst: in a forked child while claims are verified, else here."""
 
-    def __init__(self, collection: Collection, build_dir: Path | None, *, typst: bool = True) -> None:
+    def __init__(self, collection: Collection, build_dir: Path | None, *, typst: bool = True,
+                 uses: list[FormulaUse] | None = None) -> None:
+        """`uses`: the collection's formulas if already found (`FormulaMemo.uses`), so they are not
+        looked for twice."""
         self.collection = collection
         self.build_dir = build_dir
         self.typst = typst  # False: no output needs Typst, so formulas are neither converted nor typeset
+        self._uses = uses
+        self._plan: FormulaPlan | None = None
         self._child: ChildProcess | None = None
+
+    def plan(self) -> FormulaPlan:
+        from dldeck.mathengines.formulas import collection_formulas, plan_formulas
+
+        if self._plan is None:
+            uses = self._uses if self._uses is not None else collection_formulas(self.collection)
+            self._plan = plan_formulas(uses, self.build_dir, typst=self.typst)
+        return self._plan
 
     def start_in_background(self) -> None:
         from dldeck.mathengines import engines
 
-        if engines.typst_ran_here():
-            return  # Typst has compiled in this process: its thread pool does not survive a fork (hangs)
+        if not self.plan().pending or engines.typst_ran_here():
+            # nothing for the engines (finish reports at once), or Typst has compiled in this
+            # process: its thread pool does not survive a fork (the child hangs)
+            return
         # Not a daemon: each formula converts in a time-limited child of this child (timelimit.each_in_child).
-        self._child = ChildProcess.start(_compile_with_conversions, self.collection, self.build_dir,
-                                         self.typst, daemon=False)
+        self._child = ChildProcess.start(_convert_with_conversions, self.plan(), daemon=False)
 
-    def finish(self) -> Any:
-        from dldeck.mathengines import compile_formulas, engines
+    def finish(self) -> FormulaReport:
+        from dldeck.mathengines import engines
+        from dldeck.mathengines.formulas import convert_planned
 
         if self._child is not None:
             kind, payload = self._child.result()
@@ -45,8 +65,8 @@ class FormulaJob:
                 engines.MATHML_MEMO.update(mathml)  # the writers reuse the child's conversions
                 engines.TYPST_MEMO.update(typst_math)
                 return report
-        # no child, or it died without a word: compile here, where any error surfaces as itself
-        return compile_formulas(self.collection, cache_dir=self.build_dir, typst=self.typst)
+        # no child, or it died without a word: convert here, where any error surfaces as itself
+        return convert_planned(self.plan())
 
     def close(self) -> None:
         if self._child is not None:
@@ -54,12 +74,12 @@ class FormulaJob:
             self._child = None
 
 
-def _compile_with_conversions(collection: Collection, build_dir: Path | None, typst: bool
-                              ) -> tuple[Any, Any, Any]:
+def _convert_with_conversions(plan: FormulaPlan) -> tuple[FormulaReport, Any, Any]:
     """Child entry point: the report, and the conversions made, for the parent's memos."""
-    from dldeck.mathengines import compile_formulas, engines
+    from dldeck.mathengines import engines
+    from dldeck.mathengines.formulas import convert_planned
 
-    report = compile_formulas(collection, cache_dir=build_dir, typst=typst)
+    report = convert_planned(plan)
     return report, engines.MATHML_MEMO, engines.TYPST_MEMO
 
 
@@ -71,6 +91,8 @@ class FormulaMemo:
         self.executors: tuple[Executor, Executor] | None = None
         self._keys: dict[tuple[str, bool], tuple[str, str]] = {}  # each distinct formula's two keys
         self._of: Collection | None = None  # the collection `_keys` holds the formulas of
+        self._uses: list[FormulaUse] = []
+        self._uses_of: Collection | None = None  # the collection `_uses` are the formulas of
 
     def _open(self, work: Work | None = None) -> tuple[Executor, Executor]:
         if self.executors is None:
@@ -81,14 +103,21 @@ class FormulaMemo:
                                             work=work) for name in ("mathml", "typst-math"))
         return self.executors
 
-    def _formulas(self, collection: Collection) -> dict[tuple[str, bool], tuple[str, str]]:
-        """The collection's distinct formulas with their keys (found once, for load and save)."""
+    def uses(self, collection: Collection) -> list[FormulaUse]:
+        """Every formula of the collection where it occurs: looked for once per collection, for
+        `load`, the formula job and `save`."""
         from dldeck.mathengines.formulas import collection_formulas
 
+        if collection is not self._uses_of:
+            self._uses, self._uses_of = collection_formulas(collection), collection
+        return self._uses
+
+    def _formulas(self, collection: Collection) -> dict[tuple[str, bool], tuple[str, str]]:
+        """The collection's distinct formulas with their keys (found once, for load and save)."""
         if collection is self._of:
             return self._keys
         found: dict[tuple[str, bool], tuple[str, str]] = {}
-        for use in collection_formulas(collection):
+        for use in self.uses(collection):
             formula = (use.tex, use.display)
             if formula not in found:
                 found[formula] = self._keys.get(formula) or (Executor.key([use.tex, use.display]),
