@@ -251,3 +251,43 @@ def test_missing_figure_names_file_and_line(imported, tmp_path: Path) -> None:
     lines = (content / "01-basics" / "act.md").read_text(encoding="utf-8").splitlines()
     assert lines[diagnostic.line - 1] == "```figure"
     assert not (tmp_path / "out.apkg").exists()
+
+
+def test_batched_notes_are_the_rows_genanki_writes(tmp_path: Path) -> None:
+    """The deck inserts its notes and cards in two batches: the rows, ids and order must be the ones
+    genanki's own per-note writer gives (a Q&A note, a cloze note with two gaps, a note with no
+    answer: genanki decides which cards each note gets)."""
+    import itertools
+    import sqlite3
+
+    import genanki
+
+    from dldeck.emit import anki
+
+    manifest = Manifest.load(tmp_path / "manifest.json")
+    basic = anki._note_type(manifest, EPOCH, BASIC_NOTE_TYPE_ID, anki.BASIC_NOTE_TYPE_NAME, BASIC_FIELDS,
+                            anki.BASIC_TEMPLATE)
+    cloze = anki._note_type(manifest, EPOCH, CLOZE_NOTE_TYPE_ID, anki.CLOZE_NOTE_TYPE_NAME, CLOZE_FIELDS,
+                            anki.CLOZE_TEMPLATE)
+
+    def notes() -> list[genanki.Note]:
+        return [anki._TimedNote(EPOCH, model=basic, fields=["Q", "A", "", "", "", "q-a"], tags=["t1", "t2"],
+                                guid="guid-1", due=1),
+                anki._TimedNote(EPOCH, model=cloze, fields=["{{c1::x}} and {{c2::y}}", "", "", "", "gaps"],
+                                tags=[], guid="guid-2", due=2),
+                anki._TimedNote(EPOCH, model=basic, fields=["Q2", "", "", "", "", "no-answer"], tags=["t1"],
+                                guid="guid-3", due=3)]
+
+    tables = []
+    for deck in (genanki.Deck(7, "deck"), anki._Deck(7, "deck")):
+        for note in notes():
+            deck.add_note(note)
+        connection = sqlite3.connect(":memory:")
+        cursor = connection.cursor()
+        genanki.Package([deck]).write_to_db(cursor, EPOCH, itertools.count(EPOCH * 1000))
+        queries = ("SELECT * FROM notes ORDER BY id", "SELECT * FROM cards ORDER BY id",
+                   "SELECT decks, models FROM col")
+        tables.append([cursor.execute(query).fetchall() for query in queries])
+        connection.close()
+    assert tables[0] == tables[1]
+    assert len(tables[1][0]) == 3 and len(tables[1][1]) == 4  # two gaps: two cloze cards

@@ -141,10 +141,32 @@ class _TimedNote(genanki.Note):
         super().__init__(**kwargs)
         self.mtime = mtime
 
-    def write_to_db(
-        self, cursor: sqlite3.Cursor, timestamp: float, deck_id: int, id_gen: Iterator[int]
-    ) -> None:
-        super().write_to_db(cursor, self.mtime, deck_id, id_gen)
+
+class _Deck(genanki.Deck):
+    """A genanki deck whose notes and cards go into the collection in two batches instead of two
+    statements per note (about 0.1 s of a 5,000-card deck). The rows, their ids and their order are
+    the ones genanki's `Note.write_to_db` writes, each note and its cards at the note's `mtime`."""
+
+    def write_to_db(self, cursor: sqlite3.Cursor, timestamp: float, id_gen: Iterator[int]) -> None:
+        notes: list[_TimedNote] = self.notes
+        for note in notes:
+            self.add_model(note.model)
+        self.notes = []  # genanki writes the deck and its note types; the notes are written below
+        try:
+            super().write_to_db(cursor, timestamp, id_gen)
+        finally:
+            self.notes = notes
+        note_rows, card_rows = [], []
+        for note in notes:
+            note_id, mtime = next(id_gen), int(note.mtime)
+            tags, fields = " " + " ".join(note.tags) + " ", "\x1f".join(note.fields)
+            note_rows.append((note_id, note.guid, note.model.model_id, mtime, -1, tags, fields,
+                              note.sort_field, 0, 0, ""))
+            card_rows.extend((next(id_gen), note_id, self.deck_id, card.ord, mtime, -1, 0,
+                              -1 if card.suspend else 0, note.due, 0, 0, 0, 0, 0, 0, 0, 0, "")
+                             for card in note.cards)
+        cursor.executemany("INSERT INTO notes VALUES(?,?,?,?,?,?,?,?,?,?,?)", note_rows)
+        cursor.executemany("INSERT INTO cards VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", card_rows)
 
 
 def _note_type(
@@ -323,7 +345,7 @@ def write_deck(
         manifest, now, CLOZE_NOTE_TYPE_ID, CLOZE_NOTE_TYPE_NAME, CLOZE_FIELDS, CLOZE_TEMPLATE
     )
 
-    decks: dict[str, genanki.Deck] = {}
+    decks: dict[str, _Deck] = {}
     mtimes: list[int] = [basic_type.mtime, cloze_type.mtime]
     for card in collection.cards:
         note_type = cloze_type if card.kind == "cloze" else basic_type
@@ -340,7 +362,7 @@ def write_deck(
             due=card.order + 1,
         )
         if card.deck not in decks:
-            decks[card.deck] = genanki.Deck(deck_id(card.deck), card.deck)
+            decks[card.deck] = _Deck(deck_id(card.deck), card.deck)
         decks[card.deck].add_note(note)
 
     if renderer.diagnostics:
