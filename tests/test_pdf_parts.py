@@ -6,6 +6,7 @@ PART_CARDS is lowered so a few cards make several parts (the real threshold need
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from pathlib import Path
@@ -276,3 +277,35 @@ def test_the_join_reads_the_parts_where_the_cache_keeps_them(tmp_path: Path,
     edit.write_text(edit.read_text(encoding="utf-8").replace("第一段文字", "第一段话"), encoding="utf-8")
     build(content, build_dir)
     assert len(given) == 2 and all(path.parent == folder for path in given[1].values())
+
+
+def test_the_joined_sheet_key_takes_the_parts_hashes_from_the_cache(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parts' cache checks each part's PDF against its hash; the joined sheet's key uses those
+    hashes instead of hashing every part again (0.15 s of a 5,000-card edit), and its key is the one
+    hashing would give."""
+    import hashlib
+
+    content, build_dir = make_project(tmp_path)
+    joined: list[pdf.TypstDocument] = []
+    join = pdf.join_source
+
+    def spy(sheet: pdf.Sheet, typeset: list[pdf.TypesetPart]) -> pdf.TypstDocument:
+        document = join(sheet, typeset)
+        joined.append(document)
+        return document
+
+    monkeypatch.setattr(pdf, "join_source", spy)
+    build(content, build_dir)
+    edit = content / "b.md"
+    edit.write_text(edit.read_text(encoding="utf-8").replace("第一段文字", "第一段话"), encoding="utf-8")
+    build(content, build_dir)
+    for document in joined:
+        assert document.hashed and document.hashed.keys() == document.copies.keys()
+        for name, data in document.copies.items():
+            assert document.hashed[name] == hashlib.sha256(data).hexdigest()
+    document = joined[-1]
+    inputs = pdf.document_inputs(document)
+    planted = {name: "0" * 64 for name in document.hashed}
+    assert pdf.document_inputs(dataclasses.replace(document, hashed=planted))["copies"] == planted
+    assert pdf.document_inputs(dataclasses.replace(document, hashed={})) == inputs

@@ -131,6 +131,9 @@ class TypstDocument:
     underlays: tuple[tuple[str, int], ...] = ()  # (copied PDF, page) laid under each of the last pages
     # Copies that are files already (a part's PDF in the cache): the join's child reads them there.
     on_disk: dict[str, Path] = field(default_factory=dict)
+    # Copies whose hash is known already (a part's PDF, hashed when the parts' cache checked it): the
+    # document's inputs do not hash them again (about 0.15 s of a 5,000-card edit).
+    hashed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,7 @@ class TypesetPart:
     pages: int
     headings: tuple[tuple[int, float, float], ...]
     path: Path | None = None  # a file holding `pdf`, when it is kept in one (the parts' cache)
+    digest: str = ""  # the SHA-256 of `pdf`, when it is known (kept in the parts' cache)
 
 
 # Every part reports its page count and where its headings are, for the joining document's outline.
@@ -336,11 +340,14 @@ def join_source(sheet: Sheet, typeset: Sequence[TypesetPart]) -> TypstDocument:
     lines = [sheet.front.rstrip("\n")]
     copies: dict[str, Path | bytes] = {}
     on_disk: dict[str, Path] = {}
+    hashed: dict[str, str] = {}
     underlays: list[tuple[str, int]] = []
     for index, (part, done) in enumerate(zip(sheet.parts, typeset, strict=True)):
         copies[_part_file(index)] = done.pdf
         if done.path is not None:
             on_disk[_part_file(index)] = done.path
+        if done.digest:
+            hashed[_part_file(index)] = done.digest
         placed: dict[int, list[str]] = {}
         for (level, text), (page, x, y) in zip(part.headings, done.headings, strict=False):
             placed.setdefault(page, []).append(
@@ -349,7 +356,7 @@ def join_source(sheet: Sheet, typeset: Sequence[TypesetPart]) -> TypstDocument:
         for page in range(1, done.pages + 1):
             underlays.append((_part_file(index), page))
             lines.append(f"#page(columns: 1)[{''.join(placed.get(page, []))}]")
-    return TypstDocument("\n".join(lines) + "\n", copies, [], {}, [], tuple(underlays), on_disk)
+    return TypstDocument("\n".join(lines) + "\n", copies, [], {}, [], tuple(underlays), on_disk, hashed)
 
 
 def write_pdf(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
@@ -431,7 +438,8 @@ def _copy_into(root: Path, copies: Mapping[str, Path | bytes]) -> None:
 def document_inputs(document: TypstDocument) -> dict[str, object]:
     """Everything a typeset document depends on — the source, every file it uses, the style, the font
     and Typst itself — so one whose inputs are unchanged can be reused instead of typeset again."""
-    copies = {name: hashlib.sha256(file if isinstance(file, bytes) else Path(file).read_bytes()).hexdigest()
+    copies = {name: document.hashed.get(name) or
+              hashlib.sha256(file if isinstance(file, bytes) else Path(file).read_bytes()).hexdigest()
               for name, file in sorted(document.copies.items())}
     font = find_cjk_font().path
     return {"source": document.source, "copies": copies, "underlays": [list(u) for u in document.underlays],

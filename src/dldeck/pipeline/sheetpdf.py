@@ -60,7 +60,7 @@ class PartStore:
         self.used.add(path.name)
         self.executor.put(key, {"pdf": digest, "pages": part.pages,
                                 "headings": [list(heading) for heading in part.headings]})
-        return dataclasses.replace(part, path=path)
+        return dataclasses.replace(part, path=path, digest=digest)
 
     def _restore(self, value: Any) -> Any:
         from dldeck.emit.pdf import TypesetPart
@@ -75,7 +75,7 @@ class PartStore:
         if pdf is None:
             return None
         self.used.add(path.name)
-        return TypesetPart(pdf, pages, headings, path)
+        return TypesetPart(pdf, pages, headings, path, digest)
 
     def save(self) -> None:
         """Keep the parts this build used; every other part file goes."""
