@@ -445,6 +445,38 @@ def test_a_cards_marks_are_the_verified_formulas_between_its_heading_and_the_nex
         "one": [[[4, "x"]], []], "two": [[[9, "y"], [30, "z"]], [[0, "0.5"]]], "three": [[[2, "w"]], []]}
 
 
+def test_a_cards_fragment_key_follows_its_digest_marks_and_figures_and_no_other_card() -> None:
+    """Every output's fragment of a card is keyed by one per-card key (made once for all outputs):
+    it changes with the card's verified marks or its figure's caption, and only that card's does."""
+    from dldeck.model import (
+        Collection,
+        ComputedKey,
+        FigureBlock,
+        FigureKey,
+        RenderedFigure,
+        SourceSpan,
+        Verified,
+    )
+    from dldeck.pipeline.fragments import card_keys
+    from test_cheatsheet_samples import card
+
+    drawn = FigureBlock("plot: [x]", SourceSpan("a.md", 5), 0)
+    cards = (card("one", (), (drawn,), line=3, path="a.md"), card("two", (), (), line=9, path="a.md"))
+    collection = Collection(cards, "/content")
+    figure = RenderedFigure(FigureKey("one", 0), "/f/a.svg", "/f/a.png", "caption", "alt")
+    verified = Verified(frozenset({("a.md", 4, "x")}))
+    base = card_keys(collection, verified, {figure.key: figure})
+    assert card_keys(collection, verified, {figure.key: figure}) == base
+    marked = card_keys(collection, Verified(verified.formulas, {ComputedKey("two", 0): "1"}),
+                       {figure.key: figure})
+    assert marked["one"] == base["one"] and marked["two"] != base["two"]
+    unmarked = card_keys(collection, Verified(), {figure.key: figure})
+    assert unmarked["one"] != base["one"] and unmarked["two"] == base["two"]
+    recaptioned = RenderedFigure(figure.key, figure.svg_path, figure.png_path, "another caption", "alt")
+    moved = card_keys(collection, verified, {figure.key: recaptioned})
+    assert moved["one"] != base["one"] and moved["two"] == base["two"]
+
+
 def test_a_build_gives_back_to_the_collector_what_its_caches_froze(tmp_path: Path) -> None:
     """Loading caches pauses the cyclic collector and freezes what was loaded (buildcache.bulk); a
     long-lived process (tests, an editor plug-in) must get those objects collectable again."""

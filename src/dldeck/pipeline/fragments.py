@@ -25,31 +25,20 @@ from dldeck.pipeline.outcome import Work
 class Fragments:
     """One output's per-card fragments: `get` the kept one or None, `put` a freshly rendered one."""
 
-    def __init__(self, build_dir: Path | None, name: str, code: Sequence[str], marks: Mapping[str, Any],
-                 figures: Mapping[FigureKey, RenderedFigure], work: Work) -> None:
-        """`marks`: `marks_keys` of the collection, computed once for every output."""
+    def __init__(self, build_dir: Path | None, name: str, code: Sequence[str], cards: Mapping[str, str],
+                 work: Work) -> None:
+        """`cards`: `card_keys` of the collection, computed once for every output."""
         from dldeck.mathengines.formulas import engine_versions
-        from dldeck.source.codec import digest
 
         self.executor = Executor(build_dir, name, code=(*code, "pipeline/fragments.py", "mathengines"),
                                  version=engine_versions(), work=work, sharded=True)
         self.name = name
         self.work = work
-        self.figures = figures
-        self.digest = digest
-        self.marks = marks
+        self.cards = cards
 
     def key(self, card: Card, setting: Any) -> str:
-        shown = []
-        for block in card.figures:
-            figure = self.figures.get(FigureKey(card.slug, block.index))
-            shown.append(None if figure is None else [block.index, Path(figure.svg_path).name,
-                                                      Path(figure.png_path).name, figure.caption, figure.alt,
-                                                      figure.figure_id])
-        # a plain join of hashes and literals: this runs for every card of every output
-        parts = [self.digest(card), self.marks.get(card.slug, ""), repr(setting),
-                 Executor.key(shown) if shown else ""]
-        return sha256_bytes("\0".join(parts).encode("utf-8"))
+        # a plain join of a hash and a literal: this runs for every card of every output
+        return sha256_bytes(f"{self.cards[card.slug]}\0{setting!r}".encode())
 
     def get(self, card: Card, setting: Any = "") -> Any:
         """The card's kept fragment (a JSON value) rendered with `setting` (what of the output's
@@ -68,9 +57,24 @@ class Fragments:
         self.executor.save()
 
 
-def marks_keys(collection: Collection, verified: Verified) -> dict[str, str]:
-    """Each card's marks (`card_marks`) hashed once, for the keys of all its fragments."""
-    return {slug: Executor.key(marks) for slug, marks in card_marks(collection, verified).items()}
+def card_keys(collection: Collection, verified: Verified, figures: Mapping[FigureKey, RenderedFigure]
+              ) -> dict[str, str]:
+    """Per card, what every output's fragment of it depends on, made once for all outputs: the card's
+    digest, its marks (`card_marks`) hashed, and its figures' files and captions hashed."""
+    from dldeck.source.codec import digest
+
+    keys = {}
+    for card in collection.cards:
+        shown = []
+        for block in card.figures:
+            figure = figures.get(FigureKey(card.slug, block.index))
+            shown.append(None if figure is None else [block.index, Path(figure.svg_path).name,
+                                                      Path(figure.png_path).name, figure.caption, figure.alt,
+                                                      figure.figure_id])
+        keys[card.slug] = f"{digest(card)}\0{Executor.key(shown) if shown else ''}"
+    for slug, marks in card_marks(collection, verified).items():
+        keys[slug] += f"\0{Executor.key(marks)}"
+    return keys
 
 
 def card_marks(collection: Collection, verified: Verified) -> dict[str, list[Any]]:

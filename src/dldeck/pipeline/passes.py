@@ -24,7 +24,7 @@ from dldeck.pipeline.coverage import coverage, unread_diagnostics, verified
 from dldeck.pipeline.executor import Executor
 from dldeck.pipeline.figures import FigurePass
 from dldeck.pipeline.formulas import FormulaJob, FormulaMemo
-from dldeck.pipeline.fragments import Fragments, marks_keys
+from dldeck.pipeline.fragments import Fragments, card_keys
 from dldeck.pipeline.inputs import MANIFEST_NAME, build_date, build_inputs
 from dldeck.pipeline.outcome import BuildResult, CheckSummary, Progress, Work, quiet
 from dldeck.pipeline.sheetpdf import (
@@ -244,9 +244,8 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
                            code=("emit/typeset.py", "emit/underlay.py"), work=work)
         fonts = Executor(stage.parent if "pdf" in only else None, "font-coverage", code=FONT_CODE, work=work)
         parts = PartStore(stage.parent, work) if "pdf" in only else None
-        marks = marks_keys(collection, verified)
-        markup = Fragments(stage.parent if "pdf" in only else None, "typst-cards", TYPST_CODE, marks, figures,
-                           work)
+        cards = card_keys(collection, verified, figures)
+        markup = Fragments(stage.parent if "pdf" in only else None, "typst-cards", TYPST_CODE, cards, work)
         diagnostics: list[Diagnostic] = []
         if parts is not None:
             for sheet in config.sheets:
@@ -259,10 +258,8 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
                     continue
                 pdfs.append((job.name, typesetter.submit(write_sheet_pdf, typeset, parts, job, stage, work)))
         manifest = None
-        fields = Fragments(stage.parent if "anki" in only else None, "anki-fields", ANKI_CODE, marks, figures,
-                           work)
-        views = Fragments(stage.parent if "html" in only else None, "html-cards", HTML_CODE, marks, figures,
-                          work)
+        fields = Fragments(stage.parent if "anki" in only else None, "anki-fields", ANKI_CODE, cards, work)
+        views = Fragments(stage.parent if "html" in only else None, "html-cards", HTML_CODE, cards, work)
         try:
             if "anki" in only:
                 from dldeck.emit.anki import write_deck
