@@ -227,7 +227,8 @@ def test_a_typst_child_standing_by_takes_the_next_job_and_an_unused_one_exits(
 
     started: list[tuple[str, object]] = []
     start = typeset._start
-    monkeypatch.setattr(typeset, "_start", lambda kind: started.append((kind, child := start(kind))) or child)
+    monkeypatch.setattr(typeset, "_start",
+                        lambda kind, fonts=(): started.append((kind, child := start(kind, fonts))) or child)
     part = pdf.sheet_source(sample_collection(), {}, SheetConfig(), "T", "d").parts[0]
     with typeset.standing_by(typeset.COMPILE, typeset.UNDER):
         assert [kind for kind, _ in started] == [typeset.COMPILE, typeset.UNDER]
@@ -241,12 +242,33 @@ def test_a_typst_child_standing_by_takes_the_next_job_and_an_unused_one_exits(
     assert PdfReader(io.BytesIO(done.pdf)).pages
 
 
+def test_a_typst_child_standing_by_loads_the_fonts_it_is_given_and_typesets_the_same(
+        tmp_path: Path) -> None:
+    """A compile child started ahead loads the font folders it is given while it waits; a part
+    typeset with them is byte-identical to one typeset without, and a job that names other folders
+    uses its own (here the only ones that hold the sheet's font)."""
+    import dldeck.emit.typeset as typeset
+    from dldeck.mathengines.engines import typst_font_paths
+
+    part = pdf.sheet_source(sample_collection(), {}, SheetConfig(), "T", "d").parts[0]
+    plain = pdf.typeset_part(part)
+    with typeset.standing_by(typeset.COMPILE, fonts=list(typst_font_paths())):
+        assert typeset._waiting[typeset.COMPILE].args[4:] == list(typst_font_paths())
+        preloaded = pdf.typeset_part(part)
+    empty = tmp_path / "no-fonts"
+    empty.mkdir()
+    with typeset.standing_by(typeset.COMPILE, fonts=[str(empty)]):
+        elsewhere = pdf.typeset_part(part)
+    assert preloaded == plain and elsewhere == plain
+
+
 def test_a_build_leaves_no_typst_child_standing_by(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import dldeck.emit.typeset as typeset
 
     started: list[object] = []
     start = typeset._start
-    monkeypatch.setattr(typeset, "_start", lambda kind: started.append(child := start(kind)) or child)
+    monkeypatch.setattr(typeset, "_start",
+                        lambda kind, fonts=(): started.append(child := start(kind, fonts)) or child)
     content, build_dir = make_project(tmp_path)
     pipeline.build(content, build_dir, only=("pdf",), timeout=60)
     assert len(started) >= 2 and typeset._waiting == {}

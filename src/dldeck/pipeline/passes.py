@@ -307,8 +307,9 @@ def _typst_standing_by(wanted: bool) -> Iterator[None]:
         yield
         return
     from dldeck.emit.typeset import COMPILE, standing_by
+    from dldeck.mathengines.engines import typst_font_paths
 
-    with standing_by(COMPILE):
+    with standing_by(COMPILE, fonts=list(typst_font_paths())):
         yield
 
 
