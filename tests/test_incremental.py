@@ -343,6 +343,31 @@ def test_corrupt_figure_file_and_formula_caches_are_rebuilt(tmp_path: Path) -> N
     assert outputs(build_dir) == outputs(reference_build)
 
 
+def test_unchanged_figure_files_are_not_hashed_again_and_a_changed_one_is_redrawn(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Figure files that still carry the stamps they had when last found whole are not read again; a
+    file rewritten in place, even with its modification time set back, is hashed, found changed and
+    drawn again (its change time cannot be set back)."""
+    import dldeck.pipeline.figures as figure_pass
+
+    content, build_dir = make_project(tmp_path)
+    build(content, build_dir)
+    hashed: list[Path] = []
+    check = figure_pass.is_complete
+    monkeypatch.setattr(figure_pass, "is_complete", lambda svg, png: hashed.append(png) or check(svg, png))
+    edit(content, TANH_CLAIM, "tanh(0) == 0\n" + TANH_CLAIM)
+    second = build(content, build_dir)
+    assert second.work.figured == [] and hashed == []
+    (png,) = (build_dir / "figures").glob("*.png")
+    before = png.stat()
+    _corrupt_by_truncating(png)
+    os.utime(png, ns=(before.st_atime_ns, before.st_mtime_ns))
+    edit(content, "tanh(0) == 0\n", "")
+    third = build(content, build_dir)
+    assert hashed == [png] and third.work.figured == ["sigmoid-max"]
+    assert png.stat().st_size == before.st_size
+
+
 def test_failed_build_keeps_outputs_and_does_not_poison_caches(tmp_path: Path) -> None:
     content, build_dir = make_project(tmp_path)
     build(content, build_dir, only=("html",))

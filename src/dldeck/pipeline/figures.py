@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dldeck.errors import BuildError, Diagnostic
-from dldeck.figures.files import is_complete
+from dldeck.figures.files import is_complete, stamps
 from dldeck.model import Card, Collection, FigureKey, RenderedFigure
 from dldeck.pipeline.cardkeys import CardKeys
 from dldeck.pipeline.child import ChildProcess
@@ -50,12 +50,17 @@ class FigurePass:
         facts = facts_hash(collection) if self.cards else ""
         out_dir = Path(build_dir) / "figures"
         described = CardKeys(build_dir if self.cards else None, "figure-inputs", figure_inputs, work)
-        self.split = self.executor.split(self.cards, lambda card: [described(card), facts],
-                                         lambda card, entry: _restore_figures(card, entry, out_dir))
+        unstamped: set[str] = set()  # cards whose files were checked by their hashes: stamped again
+        self.split = self.executor.split(
+            self.cards, lambda card: [described(card), facts],
+            lambda card, entry: _restore_figures(card, entry, out_dir, unstamped))
         described.save()
         self.pending = self.split.pending_items
-        for _, _, restored in self.split.reused:
+        for key, card, restored in self.split.reused:
             self.results.update(restored)
+            if card.slug in unstamped:
+                self.executor.put(key, [_figure_entry(restored[FigureKey(card.slug, b.index)])
+                                        for b in card.figures])
 
     def _pending_collection(self) -> Collection:
         return dataclasses.replace(self.collection, cards=tuple(self.pending))
@@ -128,11 +133,17 @@ def figure_inputs(card: Card) -> dict[str, Any]:
 
 
 def _figure_entry(figure: RenderedFigure) -> dict[str, Any]:
+    """A figure as its cache entry, with its files' `stamps` as they are now (just drawn, or just
+    found whole)."""
     return {"index": figure.key.index, "svg": Path(figure.svg_path).name, "png": Path(figure.png_path).name,
-            "caption": figure.caption, "alt": figure.alt, "figure_id": figure.figure_id}
+            "caption": figure.caption, "alt": figure.alt, "figure_id": figure.figure_id,
+            "stamps": stamps(Path(figure.svg_path), Path(figure.png_path))}
 
 
-def _restore_figures(card: Card, entry: Any, out_dir: Path) -> dict[FigureKey, RenderedFigure] | None:
+def _restore_figures(card: Card, entry: Any, out_dir: Path,
+                     unstamped: set[str]) -> dict[FigureKey, RenderedFigure] | None:
+    """The card's figures from its entry if their files are whole; a card whose files had to be
+    hashed (their stamps changed or were never kept) is added to `unstamped`."""
     if not isinstance(entry, list) or len(entry) != len(card.figures):
         return None
     restored: dict[FigureKey, RenderedFigure] = {}
@@ -142,8 +153,13 @@ def _restore_figures(card: Card, entry: Any, out_dir: Path) -> dict[FigureKey, R
                 and all(isinstance(item.get(name), str) for name in fields)):
             return None
         svg, png = out_dir / item["svg"], out_dir / item["png"]
-        if "/" in item["svg"] + item["png"] or not is_complete(svg, png):
+        if "/" in item["svg"] + item["png"]:
             return None
+        now = stamps(svg, png)  # the files as they were when last found whole: not hashed again
+        if now is None or (item.get("stamps") != now and not is_complete(svg, png)):
+            return None
+        if item.get("stamps") != now:
+            unstamped.add(card.slug)
         key = FigureKey(card.slug, block.index)
         restored[key] = RenderedFigure(key=key, svg_path=str(svg), png_path=str(png), caption=item["caption"],
                                        alt=item["alt"], figure_id=item["figure_id"])
