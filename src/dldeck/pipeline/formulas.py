@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dldeck.buildcache import sha256_bytes
 from dldeck.model import Collection
 from dldeck.pipeline.child import ChildProcess
 from dldeck.pipeline.executor import Executor
@@ -120,8 +121,10 @@ class FormulaMemo:
         for use in self.uses(collection):
             formula = (use.tex, use.display)
             if formula not in found:
-                found[formula] = self._keys.get(formula) or (Executor.key([use.tex, use.display]),
-                                                             Executor.key(use.tex))
+                # plain hashes of the TeX (and the display flag): this runs for every distinct formula
+                found[formula] = self._keys.get(formula) or (
+                    sha256_bytes(f"{'display' if use.display else 'inline'}\0{use.tex}".encode()),
+                    sha256_bytes(use.tex.encode()))
         self._keys, self._of = found, collection
         return found
 
