@@ -420,3 +420,31 @@ def test_a_manifest_that_is_a_fifo_is_a_diagnostic(tmp_path: Path, epoch: None,
     assert result.exit_code == 1
     assert result.output.startswith(f"content/{pipeline.MANIFEST_NAME}:1: cannot read the dldeck manifest: "
                                     "it is a FIFO")
+
+
+def test_a_file_written_in_pieces_is_whole_or_absent(tmp_path: Path) -> None:
+    """A large page is written piece by piece (never held whole): the file appears only when every
+    piece is written, and a failure part-way leaves the previous file and no temporary behind."""
+    target = tmp_path / "page.html"
+    atomicfile.write_atomically(target, (piece.encode() for piece in ("<p>", "一", "</p>")))
+    assert target.read_text(encoding="utf-8") == "<p>一</p>"
+
+    def failing() -> object:
+        yield b"<p>new"
+        raise RuntimeError("a template failed half-way")
+
+    with pytest.raises(RuntimeError):
+        atomicfile.write_atomically(target, failing())
+    assert target.read_text(encoding="utf-8") == "<p>一</p>"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]
+
+
+def test_the_page_written_in_pieces_is_the_rendered_page(tmp_path: Path) -> None:
+    from dldeck.config import SheetConfig
+    from dldeck.emit.html import render_html, write_html
+    from test_cheatsheet_samples import sample_collection
+
+    collection = sample_collection()
+    out = tmp_path / "cheatsheet.html"
+    write_html(collection, {}, SheetConfig(), "T", out, "2026-01-01")
+    assert out.read_text(encoding="utf-8") == render_html(collection, {}, SheetConfig(), "T", "2026-01-01")

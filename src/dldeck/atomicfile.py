@@ -11,20 +11,25 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
-def _write_all(descriptor: int, data: bytes) -> None:
-    """Write every byte to an open file (the one place bytes reach the disk: a full disk fails here)."""
+def _write_all(descriptor: int, data: bytes | Iterable[bytes]) -> None:
+    """Write every byte to an open file (the one place bytes reach the disk: a full disk fails here).
+    `data` may come in pieces: a large page is then never held whole in memory."""
     with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
+        if isinstance(data, bytes):
+            handle.write(data)
+        else:
+            handle.writelines(data)
 
 
 class StagedWrite:
     """`data` written in full beside `path` under a temporary name; `commit` renames it into place,
     `discard` removes it. Leftovers of a killed build match `.<name>.*.tmp` (see `leftover_pattern`)."""
 
-    def __init__(self, path: Path, data: bytes, mode: int = 0o644) -> None:
+    def __init__(self, path: Path, data: bytes | Iterable[bytes], mode: int = 0o644) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
@@ -59,7 +64,7 @@ def leftover_pattern(name: str) -> str:
     return f".{name}.*.tmp"
 
 
-def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
+def write_atomically(path: Path, data: bytes | Iterable[bytes], mode: int = 0o644) -> None:
     """Write via a temporary file in the same folder and `os.replace`; the temporary never outlives a
     failure."""
     StagedWrite(path, data, mode).commit()

@@ -11,7 +11,7 @@ import base64
 import dataclasses
 import html
 import mimetypes
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -269,6 +269,14 @@ def render_html(collection: Collection, figures: Mapping[FigureKey, RenderedFigu
                 title: str, build_date: str, verified: Verified | None = None, fragments: Any = None) -> str:
     """The whole page as text; BuildError (every problem, path:line) when a card cannot be rendered.
     `fragments`: cards' views kept from earlier builds (dldeck.pipeline.fragments.Fragments)."""
+    return "".join(html_pieces(collection, figures, sheet, title, build_date, verified, fragments))
+
+
+def html_pieces(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
+                title: str, build_date: str, verified: Verified | None = None,
+                fragments: Any = None) -> Iterator[str]:
+    """The page in pieces, in order, every card rendered first (so BuildError comes before the first
+    piece): a 5,000-card page is 22 MB, and writing it piece by piece never holds it whole twice."""
     cards = sheet.select(collection)
     sections = group_sections(cards)
     titles = deck_titles(list(dict.fromkeys(s.deck for s in sections)))
@@ -287,7 +295,7 @@ def render_html(collection: Collection, figures: Mapping[FigureKey, RenderedFigu
         raise BuildError(renderer.diagnostics)
     shown_title = title if sheet.name == "cheatsheet" else f"{title} · {sheet.name}"
     page = "landscape" if sheet.orientation == "landscape" else "portrait"
-    return environment.get_template(TEMPLATE_NAME).render(
+    return environment.get_template(TEMPLATE_NAME).generate(
         title=shown_title,
         build_date=build_date,
         sections=views,
@@ -303,6 +311,6 @@ def write_html(collection: Collection, figures: Mapping[FigureKey, RenderedFigur
                title: str, out_path: Path, build_date: str, verified: Verified | None = None,
                fragments: Any = None) -> None:
     """Write the sheet's self-contained HTML page to out_path (atomically)."""
-    page = render_html(collection, figures, sheet, title, build_date, verified, fragments)
-    write_atomically(out_path, page.encode("utf-8"))
+    pieces = html_pieces(collection, figures, sheet, title, build_date, verified, fragments)
+    write_atomically(out_path, (piece.encode("utf-8") for piece in pieces))
 
