@@ -96,3 +96,24 @@ def test_a_sharded_cache_rewrites_only_the_files_whose_entries_changed(tmp_path:
     assert third.get(keys[1]) is None
     kept = [key for key in keys if key[-1] != keys[1][-1]]
     assert [third.get(key) for key in kept] == ["changed" if key == keys[0] else key[:8] for key in kept]
+
+
+def test_restored_results_are_moved_out_of_the_collectors_sight(tmp_path: Path) -> None:
+    """What `split` restores lives as long as the build: it is frozen (buildcache.bulk), so the
+    cyclic collector does not walk it again and again; the collector is running again afterwards."""
+    import gc
+
+    executor = Executor(tmp_path, "lists", code=("model.py",))
+    for n in range(50):
+        executor.put(executor.key(n), [n, [n]])
+    executor.save()
+    gc.unfreeze()
+    try:
+        again = Executor(tmp_path, "lists", code=("model.py",))
+        split = again.split(range(50), lambda n: n, lambda n, value: [list(value)] if value[0] == n else None)
+        assert len(split.reused) == 50 and gc.isenabled()
+        assert gc.get_freeze_count() >= 50 * 2
+        restored = split.reused[0][2]
+        assert all(id(restored) != id(o) for o in gc.get_objects())  # frozen: not among what gc tracks
+    finally:
+        gc.unfreeze()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dldeck.buildcache import sha256_bytes
+from dldeck.buildcache import bulk, sha256_bytes
 from dldeck.model import Collection
 from dldeck.pipeline.child import ChildProcess
 from dldeck.pipeline.executor import Executor
@@ -132,13 +132,14 @@ class FormulaMemo:
         from dldeck.mathengines import engines
 
         mathml, typst_math = self._open(work)
-        for (tex, display), (mathml_key, typst_key) in self._formulas(collection).items():
-            converted = mathml.get(mathml_key, _text)
-            if converted is not None:
-                engines.MATHML_MEMO[(tex, display)] = converted
-            converted = typst_math.get(typst_key, _text)
-            if converted is not None:
-                engines.TYPST_MEMO[tex] = converted
+        with bulk():  # what is found here lives as long as the build (see buildcache.bulk)
+            for (tex, display), (mathml_key, typst_key) in self._formulas(collection).items():
+                converted = mathml.get(mathml_key, _text)
+                if converted is not None:
+                    engines.MATHML_MEMO[(tex, display)] = converted
+                converted = typst_math.get(typst_key, _text)
+                if converted is not None:
+                    engines.TYPST_MEMO[tex] = converted
 
     def save(self, collection: Collection) -> None:
         """Keep the conversions this collection uses (only those, so the cache does not grow forever)."""

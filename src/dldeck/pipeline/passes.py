@@ -123,7 +123,8 @@ def _check_collection(collection: Collection, build_dir: Path | None, *, timeout
         formula_report = formulas.finish()
     finally:
         formulas.close()
-    shown = coverage(collection, results)
+    with buildcache.bulk():  # verdicts of every formula, kept as long as the build
+        shown = coverage(collection, results)
     diagnostics: list[Diagnostic] = [*claim_diagnostics, *formula_report.diagnostics]
     if strict:
         diagnostics.extend(unread_diagnostics(shown.formulas))
