@@ -291,3 +291,25 @@ def test_batched_notes_are_the_rows_genanki_writes(tmp_path: Path) -> None:
         connection.close()
     assert tables[0] == tables[1]
     assert len(tables[1][0]) == 3 and len(tables[1][1]) == 4  # two gaps: two cloze cards
+
+
+def test_writing_the_collection_raises_no_warning(tmp_path: Path) -> None:
+    """genanki warned about text it took for HTML tags from its per-note writer, and the deck silenced
+    that with `warnings.catch_warnings`, which is not safe while another thread writes the HTML. The
+    batched writer runs no such check: nothing is warned, so nothing needs silencing."""
+    import warnings
+
+    import genanki
+
+    from dldeck.emit import anki
+
+    manifest = Manifest.load(tmp_path / "manifest.json")
+    basic = anki._note_type(manifest, EPOCH, BASIC_NOTE_TYPE_ID, anki.BASIC_NOTE_TYPE_NAME, BASIC_FIELDS,
+                            anki.BASIC_TEMPLATE)
+    deck = anki._Deck(7, "deck")
+    deck.add_note(anki._TimedNote(EPOCH, model=basic, fields=["a &lt;b <不是标签> c", "A", "", "", "", "s"],
+                                  guid="g", due=1))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = anki._package_bytes(genanki.Package([deck]), {}, EPOCH)
+    assert data.startswith(b"PK") and caught == []

@@ -18,7 +18,6 @@ import json
 import re
 import sqlite3
 import tempfile
-import warnings
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -383,10 +382,9 @@ def _package_bytes(package: genanki.Package, media: Mapping[str, Path | bytes], 
         connection = sqlite3.connect(db_path)
         try:
             cursor = connection.cursor()
-            with warnings.catch_warnings():
-                # genanki's HTML check knows neither <figure> nor MathJax; our fields are escaped.
-                warnings.simplefilter("ignore")
-                package.write_to_db(cursor, stamp, itertools.count(stamp * 1000))
+            # No warnings to silence: genanki's HTML check of fields ran in its per-note writer, which
+            # `_Deck` does not use (and catching warnings is not safe beside the HTML writer's thread).
+            package.write_to_db(cursor, stamp, itertools.count(stamp * 1000))
             cursor.execute("UPDATE col SET crt = ?, mod = ?, scm = ?", (stamp, stamp * 1000, stamp * 1000))
             _pin_deck_times(cursor, stamp)
             connection.commit()
