@@ -16,7 +16,7 @@ from dldeck.mathengines import (
     tex_to_mathml,
     tex_to_typst,
 )
-from dldeck.mathengines.formulas import CACHE_FILE_NAME, collection_formulas, formula_key, plan_formulas
+from dldeck.mathengines.formulas import CACHE_FILE_NAME, all_passed_before, collection_formulas, formula_key
 from dldeck.model import Cloze, DisplayMath, Math, Text
 from test_cheatsheet_samples import card, para, sample_collection, span, with_cards
 
@@ -118,31 +118,37 @@ def test_cache_records_passes_only_and_is_reused(tmp_path: Path) -> None:
 
 def test_formulas_passed_before_need_no_engine_and_no_child(tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """An edit that adds no formula (a prose edit) plans nothing for the engines: the formula job
-    starts no child and the cache file is not written again."""
+    """An edit that adds no formula (a prose edit): every formula passed before, so the formula job
+    starts no child, compiles nothing and gives the report compiling would give; the cache file is
+    not written again. A new formula, or one the allow-list refuses, is compiled as always."""
+    import dldeck.mathengines as mathengines
     from dldeck.mathengines import engines
     from dldeck.pipeline import formulas as formula_pass
+    from dldeck.pipeline.outcome import Work
 
     good = sample_collection()
-    compile_formulas(good, cache_dir=tmp_path)
+    compiled = compile_formulas(good, cache_dir=tmp_path)
     cache = tmp_path / CACHE_FILE_NAME
     before = cache.stat().st_mtime_ns, cache.stat().st_ino
-    plan = plan_formulas(collection_formulas(good), tmp_path)
-    assert plan.pending == [] and plan.keys and not plan.failures
+    assert compile_formulas(good, cache_dir=tmp_path) == compiled
+    assert (cache.stat().st_mtime_ns, cache.stat().st_ino) == before
 
     def no_child(*args: object, **kwargs: object) -> None:
         raise AssertionError("a child was started with nothing to convert")
 
     monkeypatch.setattr(formula_pass.ChildProcess, "start", no_child)
     monkeypatch.setattr(engines, "typst_ran_here", lambda: False)  # else no child would start anyway
-    job = formula_pass.FormulaJob(good, tmp_path)
+    monkeypatch.setattr(mathengines, "compile_formulas", no_child)  # what finish() would compile with
+    memo = formula_pass.FormulaMemo(tmp_path)
+    memo.load(good, Work())
+    job = formula_pass.FormulaJob(good, tmp_path, memo=memo)
     job.start_in_background()
-    report = job.finish()
-    assert report.ok and report.count == len(collection_formulas(good))
-    assert (cache.stat().st_mtime_ns, cache.stat().st_ino) == before
+    assert job.finish() == compiled
 
-    added = with_cards(_bad_card(r"\sqrt{q_{new}}"), *good.cards)
-    assert plan_formulas(collection_formulas(added), tmp_path).pending == [(r"\sqrt{q_{new}}", False)]
+    uses = collection_formulas(good)
+    assert all_passed_before({(u.tex, u.display) for u in uses}, tmp_path)
+    assert not all_passed_before({(u.tex, u.display) for u in uses} | {(r"\sqrt{q_{new}}", False)}, tmp_path)
+    assert not all_passed_before({(r"\foo{x}", False)}, tmp_path)  # refused: compiled to report it
 
 
 def test_corrupt_cache_is_ignored(tmp_path: Path) -> None:

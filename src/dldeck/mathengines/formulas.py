@@ -147,50 +147,10 @@ def compile_formulas(collection: Collection, cache_dir: Path | None = None, *,
     failures name card, file and line. The allow-list runs on every build (it is cheap and not cached);
     the engines run on formulas not yet cached, each conversion under a time limit in a child process.
     `typst=False` (a build without the PDF): no conversion to Typst and no Typst compile."""
-    return convert_planned(plan_formulas(collection_formulas(collection), cache_dir, typst=typst))
+    uses = collection_formulas(collection)
+    cache = _load_cache(cache_dir)
+    failures, unique, pending = _triage(((use.tex, use.display) for use in uses), cache, typst)
 
-
-@dataclass
-class FormulaPlan:
-    """What the cheap first step found: the formulas the allow-list refused, and the distinct ones the
-    engines have not passed yet (`pending`). An edit that adds no formula has none, and then no
-    engine and no child process is needed."""
-
-    uses: list[FormulaUse]
-    cache_dir: Path | None
-    typst: bool
-    passed: set[str]  # cache keys of formulas that passed every engine in an earlier build
-    failures: dict[tuple[str, bool], str]
-    keys: dict[tuple[str, bool], str]  # each formula the allow-list let through → its cache key
-    pending: list[tuple[str, bool]]
-
-
-def plan_formulas(uses: list[FormulaUse], cache_dir: Path | None = None, *,
-                  typst: bool = True) -> FormulaPlan:
-    """The allow-list on every distinct formula, and which of them the engines must still convert."""
-    passed = _load_cache(cache_dir)
-    failures: dict[tuple[str, bool], str] = {}
-    unique: dict[tuple[str, bool], str] = {}
-    for use in uses:
-        formula = (use.tex, use.display)
-        if formula in failures or formula in unique:
-            continue
-        try:
-            check_formula(use.tex)
-        except FormulaRefused as refused:
-            failures[formula] = f"formula refused: {refused}: {quote(use.tex)}"
-            continue
-        unique[formula] = formula_key(use.tex, use.display)
-    if not typst:  # a formula that passed every engine, or these, needs no check for a build without the PDF
-        unique = {formula: _WITHOUT_TYPST + key for formula, key in unique.items()
-                  if key not in passed and _WITHOUT_TYPST + key not in passed}
-    pending = [formula for formula, key in unique.items() if key not in passed]
-    return FormulaPlan(uses, cache_dir, typst, passed, failures, unique, pending)
-
-
-def convert_planned(plan: FormulaPlan) -> FormulaReport:
-    """The engines on the plan's pending formulas (the slow step), and the report on every use."""
-    typst, failures, pending = plan.typst, dict(plan.failures), plan.pending
     converted: list[tuple[tuple[str, bool], str]] = []
     katex_passed: list[tuple[str, bool]] = []
     outcomes = each_in_child(_convert if typst else _convert_without_typst, pending, FORMULA_TIME_LIMIT,
@@ -216,16 +176,51 @@ def convert_planned(plan: FormulaPlan) -> FormulaReport:
             )
     notes = _check_in_anki_mathjax(katex_passed, failures)
 
-    newly_passed = {plan.keys[formula] for formula in pending if formula not in failures}
-    if newly_passed - plan.passed:  # nothing new passed: the cache file already says all it would
-        _save_cache(plan.cache_dir, plan.passed | newly_passed)
+    newly_passed = {unique[formula] for formula in pending if formula not in failures}
+    if newly_passed - cache:  # nothing new passed: the cache file already says all it would
+        _save_cache(cache_dir, cache | newly_passed)
 
     diagnostics = [
         Diagnostic(use.span.path, use.span.line, f"{failures[(use.tex, use.display)]} [card {use.slug}]")
-        for use in plan.uses
+        for use in uses
         if (use.tex, use.display) in failures
     ]
-    return FormulaReport(count=len(plan.uses), diagnostics=tuple(sorted(set(diagnostics))), notes=notes)
+    return FormulaReport(count=len(uses), diagnostics=tuple(sorted(set(diagnostics))), notes=notes)
+
+
+def _triage(formulas: Iterable[tuple[str, bool]], passed: set[str], typst: bool
+            ) -> tuple[dict[tuple[str, bool], str], dict[tuple[str, bool], str], list[tuple[str, bool]]]:
+    """The allow-list on each distinct formula: those it refuses (with why), those it lets through
+    (with their cache keys) and, of these, the ones no earlier build passed (`pending`)."""
+    failures: dict[tuple[str, bool], str] = {}
+    unique: dict[tuple[str, bool], str] = {}
+    for formula in formulas:
+        if formula in failures or formula in unique:
+            continue
+        try:
+            check_formula(formula[0])
+        except FormulaRefused as refused:
+            failures[formula] = f"formula refused: {refused}: {quote(formula[0])}"
+            continue
+        unique[formula] = formula_key(*formula)
+    if not typst:  # a formula that passed every engine, or these, needs no check for a build without the PDF
+        unique = {formula: _WITHOUT_TYPST + key for formula, key in unique.items()
+                  if key not in passed and _WITHOUT_TYPST + key not in passed}
+    return failures, unique, [formula for formula, key in unique.items() if key not in passed]
+
+
+def all_passed_before(formulas: Iterable[tuple[str, bool]], cache_dir: Path | None, *,
+                      typst: bool = True) -> bool:
+    """Whether every formula passes the allow-list and passed the engines in an earlier build: then
+    `compile_formulas` would convert nothing and find nothing, and `passed_report` is its report (an
+    edit that adds no formula starts no child and walks no card for it)."""
+    failures, _, pending = _triage(formulas, _load_cache(cache_dir), typst)
+    return not failures and not pending
+
+
+def passed_report(count: int) -> FormulaReport:
+    """`compile_formulas`' report on `count` formula uses that all passed before."""
+    return FormulaReport(count=count, diagnostics=(), notes=_check_in_anki_mathjax([], {}))
 
 
 def _check_in_anki_mathjax(formulas: list[tuple[str, bool]], failures: dict[tuple[str, bool], str]

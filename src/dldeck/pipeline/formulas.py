@@ -1,6 +1,6 @@
-"""Every formula through KaTeX (MathML) and Typst: the allow-list here on every build, the engines
-in a forked child while claims are verified, only on formulas they have not passed before (an edit
-that adds none starts no child); their conversions are cached per formula across builds.
+"""Every formula through KaTeX (MathML) and Typst: compiled in a forked child while claims are
+verified, and their conversions cached per formula across builds. When every formula passed the
+engines in an earlier build (a prose edit), nothing is compiled and no child starts.
 
 Typst's thread pool does not survive a fork (the child hangs), so once Typst has run in this
 process (a long-lived `dldeck watch`, or tests) the formulas compile here instead.
@@ -18,45 +18,50 @@ from dldeck.pipeline.executor import Executor
 from dldeck.pipeline.outcome import Work
 
 if TYPE_CHECKING:
-    from dldeck.mathengines.formulas import FormulaPlan, FormulaReport, FormulaUse
+    from dldeck.mathengines.formulas import FormulaReport
 
 
 class FormulaJob:
-    """Every formula through the allow-list here, and those the engines have not passed before through
-    KaTeX and Typst: in a forked child while claims are verified, else here."""
+    """Every formula through KaTeX and Typst: in a forked child while claims are verified, else here;
+    nothing at all when every formula passed in an earlier build."""
 
     def __init__(self, collection: Collection, build_dir: Path | None, *, typst: bool = True,
-                 uses: list[FormulaUse] | None = None) -> None:
-        """`uses`: the collection's formulas if already found (`FormulaMemo.uses`), so they are not
-        looked for twice."""
+                 memo: FormulaMemo | None = None) -> None:
+        """`memo`: where the collection's distinct formulas were already found (`FormulaMemo.load`)."""
         self.collection = collection
         self.build_dir = build_dir
         self.typst = typst  # False: no output needs Typst, so formulas are neither converted nor typeset
-        self._uses = uses
-        self._plan: FormulaPlan | None = None
+        self.memo = memo
+        self._passed_before: int | None = None  # formula uses, when they all passed in an earlier build
         self._child: ChildProcess | None = None
 
-    def plan(self) -> FormulaPlan:
-        from dldeck.mathengines.formulas import collection_formulas, plan_formulas
+    def _all_passed_before(self) -> bool:
+        """Decided from the memo's distinct formulas, without walking any card or keeping its uses (the
+        claim workers fork after this and would each map them)."""
+        from dldeck.mathengines.formulas import all_passed_before
 
-        if self._plan is None:
-            uses = self._uses if self._uses is not None else collection_formulas(self.collection)
-            self._plan = plan_formulas(uses, self.build_dir, typst=self.typst)
-        return self._plan
+        if self._passed_before is None:
+            self._passed_before = -1
+            if self.memo is not None and self.build_dir is not None:
+                formulas, count = self.memo.distinct(self.collection)
+                if all_passed_before(formulas, self.build_dir, typst=self.typst):
+                    self._passed_before = count
+        return self._passed_before >= 0
 
     def start_in_background(self) -> None:
         from dldeck.mathengines import engines
 
-        if not self.plan().pending or engines.typst_ran_here():
+        if self._all_passed_before() or engines.typst_ran_here():
             # nothing for the engines (finish reports at once), or Typst has compiled in this
             # process: its thread pool does not survive a fork (the child hangs)
             return
         # Not a daemon: each formula converts in a time-limited child of this child (timelimit.each_in_child).
-        self._child = ChildProcess.start(_convert_with_conversions, self.plan(), daemon=False)
+        self._child = ChildProcess.start(_compile_with_conversions, self.collection, self.build_dir,
+                                         self.typst, daemon=False)
 
     def finish(self) -> FormulaReport:
-        from dldeck.mathengines import engines
-        from dldeck.mathengines.formulas import convert_planned
+        from dldeck.mathengines import compile_formulas, engines
+        from dldeck.mathengines.formulas import passed_report
 
         if self._child is not None:
             kind, payload = self._child.result()
@@ -66,8 +71,10 @@ class FormulaJob:
                 engines.MATHML_MEMO.update(mathml)  # the writers reuse the child's conversions
                 engines.TYPST_MEMO.update(typst_math)
                 return report
-        # no child, or it died without a word: convert here, where any error surfaces as itself
-        return convert_planned(self.plan())
+        elif self._all_passed_before():
+            return passed_report(self._passed_before or 0)
+        # no child, or it died without a word: compile here, where any error surfaces as itself
+        return compile_formulas(self.collection, cache_dir=self.build_dir, typst=self.typst)
 
     def close(self) -> None:
         if self._child is not None:
@@ -75,12 +82,12 @@ class FormulaJob:
             self._child = None
 
 
-def _convert_with_conversions(plan: FormulaPlan) -> tuple[FormulaReport, Any, Any]:
+def _compile_with_conversions(collection: Collection, build_dir: Path | None, typst: bool
+                              ) -> tuple[FormulaReport, Any, Any]:
     """Child entry point: the report, and the conversions made, for the parent's memos."""
-    from dldeck.mathengines import engines
-    from dldeck.mathengines.formulas import convert_planned
+    from dldeck.mathengines import compile_formulas, engines
 
-    report = convert_planned(plan)
+    report = compile_formulas(collection, cache_dir=build_dir, typst=typst)
     return report, engines.MATHML_MEMO, engines.TYPST_MEMO
 
 
@@ -92,8 +99,7 @@ class FormulaMemo:
         self.executors: tuple[Executor, Executor] | None = None
         self._keys: dict[tuple[str, bool], tuple[str, str]] = {}  # each distinct formula's two keys
         self._of: Collection | None = None  # the collection `_keys` holds the formulas of
-        self._uses: list[FormulaUse] = []
-        self._uses_of: Collection | None = None  # the collection `_uses` are the formulas of
+        self._count = 0  # how many formula uses the collection of `_keys` has
 
     def _open(self, work: Work | None = None) -> tuple[Executor, Executor]:
         if self.executors is None:
@@ -104,28 +110,27 @@ class FormulaMemo:
                                             work=work) for name in ("mathml", "typst-math"))
         return self.executors
 
-    def uses(self, collection: Collection) -> list[FormulaUse]:
-        """Every formula of the collection where it occurs: looked for once per collection, for
-        `load`, the formula job and `save`."""
-        from dldeck.mathengines.formulas import collection_formulas
-
-        if collection is not self._uses_of:
-            self._uses, self._uses_of = collection_formulas(collection), collection
-        return self._uses
+    def distinct(self, collection: Collection) -> tuple[list[tuple[str, bool]], int]:
+        """The collection's distinct formulas, (TeX, display), and how many uses of them it has."""
+        return list(self._formulas(collection)), self._count
 
     def _formulas(self, collection: Collection) -> dict[tuple[str, bool], tuple[str, str]]:
         """The collection's distinct formulas with their keys (found once, for load and save)."""
+        from dldeck.mathengines.formulas import collection_formulas
+
         if collection is self._of:
             return self._keys
         found: dict[tuple[str, bool], tuple[str, str]] = {}
-        for use in self.uses(collection):
+        count = 0
+        for use in collection_formulas(collection):
+            count += 1
             formula = (use.tex, use.display)
             if formula not in found:
                 # plain hashes of the TeX (and the display flag): this runs for every distinct formula
                 found[formula] = self._keys.get(formula) or (
                     sha256_bytes(f"{'display' if use.display else 'inline'}\0{use.tex}".encode()),
                     sha256_bytes(use.tex.encode()))
-        self._keys, self._of = found, collection
+        self._keys, self._of, self._count = found, collection, count
         return found
 
     def load(self, collection: Collection, work: Work) -> None:

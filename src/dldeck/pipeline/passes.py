@@ -113,8 +113,7 @@ def _check_collection(collection: Collection, build_dir: Path | None, *, timeout
     """`typst`: whether an output needs formulas in Typst (the PDF); `dldeck check` checks them all."""
     if memo is not None:
         memo.load(collection, work)  # before the formula job forks, so it reuses earlier conversions
-    formulas = FormulaJob(collection, build_dir, typst=typst,
-                          uses=memo.uses(collection) if memo is not None else None)
+    formulas = FormulaJob(collection, build_dir, typst=typst, memo=memo)
     try:
         # While worker processes verify claims this process only waits: the formulas compile meanwhile.
         results, claim_diagnostics = verify_claims(collection, build_dir, timeout, progress, work,
