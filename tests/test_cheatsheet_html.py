@@ -175,3 +175,17 @@ def test_an_edit_to_the_card_template_renders_every_card_again(tmp_path: Path,
     template.write_text(template.read_text(encoding="utf-8").replace("<article", "<article data-x"),
                         encoding="utf-8")
     assert buildcache.tool_hash(*HTML_CODE) != before
+
+
+def test_figures_are_filled_in_as_the_page_is_written_not_held_filled(tmp_path: Path) -> None:
+    """The pieces of the page are made before the first is written, but a card's figure becomes a
+    data URI only when its article is written: a large sheet does not hold every figure twice."""
+    from dldeck.emit.html import html_pieces
+
+    figures = figures_for(tmp_path)
+    (rendered,) = figures.values()
+    pieces = html_pieces(sample_collection(with_figure=True), figures, SheetConfig(), "T", "d")
+    Path(rendered.svg_path).write_text(TINY_SVG.replace("</svg>", "<circle r='1'/></svg>"))
+    page = "".join(pieces)
+    (image,) = [attrs for attrs, _ in Page(page).all("img")]
+    assert base64.b64decode(image["src"].split(",", 1)[1]).decode().endswith("<circle r='1'/></svg>")

@@ -11,7 +11,7 @@ import base64
 import dataclasses
 import html
 import mimetypes
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,12 +122,27 @@ class CardView:
 
 
 @dataclass(frozen=True)
+class _Embedded:
+    """An article whose figure slots are filled only when the page template writes it (`__html__`)."""
+
+    article: str
+    slots: tuple[tuple[str, str], ...]  # (slot, SVG file)
+    data_uri: Callable[[str], str]
+
+    def __html__(self) -> str:
+        article = self.article
+        for slot, svg_path in self.slots:
+            article = article.replace(slot, self.data_uri(svg_path))
+        return article
+
+
+@dataclass(frozen=True)
 class SectionView:
     anchor: str
     deck_title: str
     section: str
     starts_deck: bool
-    cards: tuple[Markup, ...]  # each card's article
+    cards: tuple[Markup | _Embedded, ...]  # each card's article
 
 
 @dataclass
@@ -202,16 +217,19 @@ class _CardRenderer:
         data = load_image(image, self.root, self.diagnostics)
         return "" if data is None else data_uri(image.src, data)
 
-    def _embed(self, card: Card, article: str) -> Markup:
-        """Fill the slots of the card's figures with their SVGs as data URIs."""
+    def _embed(self, card: Card, article: str) -> Markup | _Embedded:
+        """The article with the slots of the card's figures to fill with their SVGs as data URIs: filled
+        when the page is written, card by card (held filled for the whole page, a 20,000-card sheet's
+        articles took about 100 MB more)."""
+        slots = []
         for block in card.figures:
             rendered = self.figures.get(FigureKey(card.slug, block.index))
             if rendered is None:
                 continue
             slot = _FIGURE_SLOT.format(Path(rendered.svg_path).name)
             if slot in article:
-                article = article.replace(slot, self._data_uri(rendered.svg_path))
-        return Markup(article)
+                slots.append((slot, rendered.svg_path))
+        return _Embedded(article, tuple(slots), self._data_uri) if slots else Markup(article)
 
     def _data_uri(self, svg_path: str) -> str:
         """A figure file as a data URI, read once per page however many cards show it."""
@@ -238,7 +256,7 @@ class _CardRenderer:
         return CardView(card.slug, Markup(question), Markup(answer), Markup(extra), Markup(sources),
                         search_text, card.tags)
 
-    def kept(self, card: Card, include_extra: bool, fragments: Any) -> Markup:
+    def kept(self, card: Card, include_extra: bool, fragments: Any) -> Markup | _Embedded:
         """The card's article from `fragments` (dldeck.pipeline.fragments.Fragments) when kept;
         otherwise rendered, and kept (with its figures' slots, not their pictures) unless it embeds a
         content image (read and checked afresh every time) or had a problem. The whole article is
