@@ -117,3 +117,15 @@ def test_restored_results_are_moved_out_of_the_collectors_sight(tmp_path: Path) 
         assert all(id(restored) != id(o) for o in gc.get_objects())  # frozen: not among what gc tracks
     finally:
         gc.unfreeze()
+
+
+def test_a_closed_executor_has_saved_its_entries_and_keeps_none(tmp_path: Path) -> None:
+    """An output written lets go of its cache (`close`): what it used is saved first, and nothing is
+    kept or found afterwards, so the memory can go back while the build does other work."""
+    executor = Executor(tmp_path, "kept", code=("model.py",))
+    executor.put(executor.key(1), "one")
+    executor.close()
+    assert executor.cache is None and executor.get(executor.key(1)) is None
+    executor.put(executor.key(2), "two")  # nothing happens
+    assert Executor(tmp_path, "kept", code=("model.py",)).get(executor.key(1)) == "one"
+    assert Executor(tmp_path, "kept", code=("model.py",)).get(executor.key(2)) is None

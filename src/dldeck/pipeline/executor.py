@@ -71,6 +71,12 @@ class Executor:
         if self.cache is not None:
             self.cache.save()
 
+    def close(self) -> None:
+        """Save, then let go of every entry: the step is done, and a large cache's memory can go back
+        while the build does other work (nothing is kept or found after this)."""
+        self.save()
+        self.cache = None
+
     def split(self, items: Iterable[Item], inputs: Callable[[Item], Any],
               restore: Callable[[Item, Any], Result | None]) -> Split[Item, Result]:
         """Which items have a cached result (reused) and which must be computed (pending). The results

@@ -56,6 +56,10 @@ class Fragments:
     def save(self) -> None:
         self.executor.save()
 
+    def close(self) -> None:
+        """The output is written: its fragments are saved and let go of (`Executor.close`)."""
+        self.executor.close()
+
 
 def card_keys(collection: Collection, verified: Verified, figures: Mapping[FigureKey, RenderedFigure]
               ) -> dict[str, str]:

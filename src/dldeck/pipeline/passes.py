@@ -18,6 +18,7 @@ import dldeck.pipeline.publish as publish
 from dldeck import buildcache
 from dldeck.atomicfile import leftover_pattern
 from dldeck.errors import BuildError, Diagnostic, OutputError
+from dldeck.heap import release_free_memory
 from dldeck.model import Collection, Verified
 from dldeck.pipeline.claims import CLAIM_STATUSES, verify_claims
 from dldeck.pipeline.coverage import coverage, unread_diagnostics, verified
@@ -257,6 +258,8 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
                     diagnostics.extend(error.diagnostics)
                     continue
                 pdfs.append((job.name, typesetter.submit(write_sheet_pdf, typeset, parts, job, stage, work)))
+        if not diagnostics:
+            markup.close()
         manifest = None
         fields = Fragments(stage.parent if "anki" in only else None, "anki-fields", ANKI_CODE, cards, work)
         views = Fragments(stage.parent if "html" in only else None, "html-cards", HTML_CODE, cards, work)
@@ -270,6 +273,7 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
                 write_deck(collection, figures, manifest, stage / DECK_NAME, verified, fields)
                 outputs.append(DECK_NAME)
                 manifest.retain(card.slug for card in collection.cards)
+                fields.close()
             for sheet in config.sheets:
                 if "html" in only:
                     from dldeck.emit.html import write_html
@@ -278,8 +282,12 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
                     write_html(collection, figures, sheet, config.title, stage / f"{sheet.name}.html", date,
                                verified, views)
                     outputs.append(f"{sheet.name}.html")
+            views.close()
         except BuildError as error:
             diagnostics.extend(error.diagnostics)
+        # The fragments of the outputs written are let go of: while the sheet's parts are typeset, every
+        # Typst child started maps this process until it runs its program (counted twice by a sampler).
+        release_free_memory()
         for name, pdf in pdfs:
             try:
                 pdf.result()
@@ -290,9 +298,6 @@ def _emit(collection: Collection, figures: Any, verified: Verified, config: Any,
         raise BuildError(diagnostics)
     typeset.save()
     fonts.save()
-    fields.save()
-    views.save()
-    markup.save()
     if parts is not None:
         parts.save()
     outputs.sort(key=_output_order(config))
