@@ -8,6 +8,7 @@ process (a long-lived `dldeck watch`, or tests) the formulas compile here instea
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,26 +33,24 @@ class FormulaJob:
         self.build_dir = build_dir
         self.typst = typst  # False: no output needs Typst, so formulas are neither converted nor typeset
         self.memo = memo
-        self._passed_before: int | None = None  # formula uses, when they all passed in an earlier build
         self._child: ChildProcess | None = None
 
-    def _all_passed_before(self) -> bool:
-        """Decided from the memo's distinct formulas, without walking any card or keeping its uses (the
-        claim workers fork after this and would each map them)."""
+    @cached_property
+    def _uses_passed_before(self) -> int | None:
+        """How many formula uses the collection has, when every formula passed the engines in an
+        earlier build (None otherwise). Decided from the memo's distinct formulas, without walking any
+        card or keeping its uses (the claim workers fork after this and would each map them)."""
         from dldeck.mathengines.formulas import all_passed_before
 
-        if self._passed_before is None:
-            self._passed_before = -1
-            if self.memo is not None and self.build_dir is not None:
-                formulas, count = self.memo.distinct(self.collection)
-                if all_passed_before(formulas, self.build_dir, typst=self.typst):
-                    self._passed_before = count
-        return self._passed_before >= 0
+        if self.memo is None or self.build_dir is None:
+            return None
+        formulas, count = self.memo.distinct(self.collection)
+        return count if all_passed_before(formulas, self.build_dir, typst=self.typst) else None
 
     def start_in_background(self) -> None:
         from dldeck.mathengines import engines
 
-        if self._all_passed_before() or engines.typst_ran_here():
+        if self._uses_passed_before is not None or engines.typst_ran_here():
             # nothing for the engines (finish reports at once), or Typst has compiled in this
             # process: its thread pool does not survive a fork (the child hangs)
             return
@@ -71,8 +70,8 @@ class FormulaJob:
                 engines.MATHML_MEMO.update(mathml)  # the writers reuse the child's conversions
                 engines.TYPST_MEMO.update(typst_math)
                 return report
-        elif self._all_passed_before():
-            return passed_report(self._passed_before or 0)
+        elif self._uses_passed_before is not None:
+            return passed_report(self._uses_passed_before)
         # no child, or it died without a word: compile here, where any error surfaces as itself
         return compile_formulas(self.collection, cache_dir=self.build_dir, typst=self.typst)
 
