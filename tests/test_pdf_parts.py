@@ -323,11 +323,12 @@ def test_the_joined_sheet_key_takes_the_parts_hashes_from_the_cache(tmp_path: Pa
     edit.write_text(edit.read_text(encoding="utf-8").replace("第一段文字", "第一段话"), encoding="utf-8")
     build(content, build_dir)
     for document in joined:
-        assert document.hashed and document.hashed.keys() == document.copies.keys()
+        assert document.on_disk and document.on_disk.keys() == document.copies.keys()
         for name, data in document.copies.items():
-            assert document.hashed[name] == hashlib.sha256(data).hexdigest()
+            assert document.on_disk[name][1] == hashlib.sha256(data).hexdigest()
     document = joined[-1]
     inputs = pdf.document_inputs(document)
-    planted = {name: "0" * 64 for name in document.hashed}
-    assert pdf.document_inputs(dataclasses.replace(document, hashed=planted))["copies"] == planted
-    assert pdf.document_inputs(dataclasses.replace(document, hashed={})) == inputs
+    planted = {name: (path, "0" * 64) for name, (path, _) in document.on_disk.items()}
+    assert pdf.document_inputs(dataclasses.replace(document, on_disk=planted))["copies"] == {
+        name: "0" * 64 for name in planted}
+    assert pdf.document_inputs(dataclasses.replace(document, on_disk={})) == inputs

@@ -129,11 +129,10 @@ class TypstDocument:
     image_users: dict[str, list[tuple[SourceSpan, Card]]]
     diagnostics: list[Diagnostic]
     underlays: tuple[tuple[str, int], ...] = ()  # (copied PDF, page) laid under each of the last pages
-    # Copies that are files already (a part's PDF in the cache): the join's child reads them there.
-    on_disk: dict[str, Path] = field(default_factory=dict)
-    # Copies whose hash is known already (a part's PDF, hashed when the parts' cache checked it): the
-    # document's inputs do not hash them again (about 0.15 s of a 5,000-card edit).
-    hashed: dict[str, str] = field(default_factory=dict)
+    # Copies that are files in the parts' cache already, with the hash the cache checked them by: the
+    # join's child reads them there, and the document's inputs do not hash them again (about 0.15 s
+    # of a 5,000-card edit).
+    on_disk: dict[str, tuple[Path, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -165,7 +164,7 @@ class TypesetPart:
     pages: int
     headings: tuple[tuple[int, float, float], ...]
     path: Path | None = None  # a file holding `pdf`, when it is kept in one (the parts' cache)
-    digest: str = ""  # the SHA-256 of `pdf`, when it is known (kept in the parts' cache)
+    digest: str = ""  # the SHA-256 of `pdf`, checked by the parts' cache (set with `path`)
 
 
 # Every part reports its page count and where its headings are, for the joining document's outline.
@@ -339,15 +338,12 @@ def join_source(sheet: Sheet, typeset: Sequence[TypesetPart]) -> TypstDocument:
     and the PDF bookmarks point at it."""
     lines = [sheet.front.rstrip("\n")]
     copies: dict[str, Path | bytes] = {}
-    on_disk: dict[str, Path] = {}
-    hashed: dict[str, str] = {}
+    on_disk: dict[str, tuple[Path, str]] = {}
     underlays: list[tuple[str, int]] = []
     for index, (part, done) in enumerate(zip(sheet.parts, typeset, strict=True)):
         copies[_part_file(index)] = done.pdf
         if done.path is not None:
-            on_disk[_part_file(index)] = done.path
-        if done.digest:
-            hashed[_part_file(index)] = done.digest
+            on_disk[_part_file(index)] = (done.path, done.digest)
         placed: dict[int, list[str]] = {}
         for (level, text), (page, x, y) in zip(part.headings, done.headings, strict=False):
             placed.setdefault(page, []).append(
@@ -356,7 +352,7 @@ def join_source(sheet: Sheet, typeset: Sequence[TypesetPart]) -> TypstDocument:
         for page in range(1, done.pages + 1):
             underlays.append((_part_file(index), page))
             lines.append(f"#page(columns: 1)[{''.join(placed.get(page, []))}]")
-    return TypstDocument("\n".join(lines) + "\n", copies, [], {}, [], tuple(underlays), on_disk, hashed)
+    return TypstDocument("\n".join(lines) + "\n", copies, [], {}, [], tuple(underlays), on_disk)
 
 
 def write_pdf(collection: Collection, figures: Mapping[FigureKey, RenderedFigure], sheet: SheetConfig,
@@ -417,7 +413,8 @@ def lay_pages(skeleton_pdf: bytes, document: TypstDocument) -> bytes:
         root = Path(temporary)
         _copy_into(root, {name: file for name, file in document.copies.items()
                           if name not in document.on_disk})
-        files = {name: document.on_disk.get(name, root / name) for name in document.copies}
+        files = {name: document.on_disk[name][0] if name in document.on_disk else root / name
+                 for name in document.copies}
         (root / "skeleton.pdf").write_bytes(skeleton_pdf)
         try:
             lay_pages_under(root / "skeleton.pdf", files, root / "out.pdf", document.underlays)
@@ -438,7 +435,7 @@ def _copy_into(root: Path, copies: Mapping[str, Path | bytes]) -> None:
 def document_inputs(document: TypstDocument) -> dict[str, object]:
     """Everything a typeset document depends on — the source, every file it uses, the style, the font
     and Typst itself — so one whose inputs are unchanged can be reused instead of typeset again."""
-    copies = {name: document.hashed.get(name) or
+    copies = {name: document.on_disk[name][1] if name in document.on_disk else
               hashlib.sha256(file if isinstance(file, bytes) else Path(file).read_bytes()).hexdigest()
               for name, file in sorted(document.copies.items())}
     font = find_cjk_font().path
