@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -23,12 +24,18 @@ class TimeLimitExceeded(Exception):
 
 
 WALL_FACTOR = 4.0  # the wall-clock backstop, as a multiple of the CPU-time limit
+OVERDUE = 1e-6  # seconds: an outer limit that ran out inside an inner one fires as soon as it is armed again
 
 
 @contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
     """Raise TimeLimitExceeded in the block after `seconds` of CPU time (or WALL_FACTOR times that of
-    wall-clock time); a no-op outside the main thread."""
+    wall-clock time); a no-op outside the main thread.
+
+    A limit inside another (a bound's extremum inside a claim worker's statement limit, a figure's
+    definitions inside its spec's limit) never outlasts the outer one, and the outer one keeps
+    counting: on leaving the block its timers are armed again with what is left of them, and one that
+    ran out meanwhile fires at once (an inner limit that reset the timers would switch it off)."""
     if seconds <= 0 or threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -36,11 +43,14 @@ def time_limit(seconds: float) -> Iterator[None]:
     def expire(_signum: int, _frame: object) -> None:
         raise TimeLimitExceeded(f"took longer than {seconds:g} s")
 
+    outer = {timer: signal.getitimer(timer) for timer in (signal.ITIMER_PROF, signal.ITIMER_REAL)}
+    started = {signal.ITIMER_PROF: time.process_time(), signal.ITIMER_REAL: time.monotonic()}
     previous = {number: signal.signal(number, expire) for number in (signal.SIGPROF, signal.SIGALRM)}
     # Re-fire every 50 ms after the deadline: an exception raised while Python runs a finalizer
     # (a weakref callback, __del__) is swallowed, and one shot would then be lost.
-    signal.setitimer(signal.ITIMER_PROF, seconds, 0.05)
-    signal.setitimer(signal.ITIMER_REAL, seconds * WALL_FACTOR, 0.05)
+    for timer, limit in ((signal.ITIMER_PROF, seconds), (signal.ITIMER_REAL, seconds * WALL_FACTOR)):
+        left = outer[timer][0]
+        signal.setitimer(timer, min(limit, left) if left > 0 else limit, 0.05)
     try:
         yield
     finally:
@@ -48,6 +58,11 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.setitimer(signal.ITIMER_REAL, 0)
         for number, handler in previous.items():
             signal.signal(number, handler)
+        spent = {signal.ITIMER_PROF: time.process_time() - started[signal.ITIMER_PROF],
+                 signal.ITIMER_REAL: time.monotonic() - started[signal.ITIMER_REAL]}
+        for timer, (left, interval) in outer.items():
+            if left > 0:  # the outer limit goes on with what it had left (at once if nothing)
+                signal.setitimer(timer, max(left - spent[timer], OVERDUE), interval)
 
 
 def each_in_child(function: Callable[[Any], Any], items: Sequence[Any], seconds: float, *,
