@@ -66,3 +66,31 @@ def test_what_sympy_cannot_bound_is_not_judged() -> None:
     scope = Scope()
     for text in ("x + y < x + y + 1", "x**2 + 1 > 0 * x", "exp(x) > 0"):
         assert unreached(ast.parse(text, mode="eval").body, scope, 1) == ""
+
+
+def test_a_bound_is_proved_and_judged_from_one_search_per_side(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Proving `-1 < tanh(v) < 1` needs tanh's infimum and supremum, and so does checking that they
+    are reached: sympy searches each once (`library.extremum`), not once per question."""
+    import sympy.calculus.util as util
+
+    from dldeck.verify.claims import check_claim
+    from dldeck.verify.library import BUILTIN_NAMES
+    from dldeck.verify.syntax import parse_statement
+
+    searched: list[tuple[str, str]] = []
+    for name in ("maximum", "minimum"):
+        real = getattr(util, name)
+
+        def search(f, x, domain, real=real, name=name):  # noqa: ANN001, ANN202
+            searched.append((name, str(f)))
+            return real(f, x, domain)
+        monkeypatch.setattr(util, name, search)
+    statement = parse_statement("-1 < tanh(v_7) < 1", 1, BUILTIN_NAMES)
+    scope = Scope()
+    assert check_claim(statement, scope).status == "numeric"  # not attained: sampled, after the search
+    assert unreached(statement.body, scope, 1) == ""
+    assert sorted(searched) == [("maximum", "tanh(v_7)"), ("minimum", "tanh(v_7)")]
+    # a weaker bound is still judged from the same, remembered supremum
+    weaker = parse_statement("-1 < tanh(v_7) < 2", 1, BUILTIN_NAMES).body
+    assert "not reached" in unreached(weaker, scope, 1)
+    assert len(searched) == 2

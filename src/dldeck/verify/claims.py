@@ -460,23 +460,29 @@ def inequality(op: ast.cmpop, left: Any, right: Any, rng: random.Random) -> str:
     simplified_gap = simplified(gap)
     if (simplified_gap > 0 if strict else simplified_gap >= 0) is sympy.true:
         return "symbolic"
-    if len(symbols) == 1 and _bound_proves(simplified_gap, symbols[0], strict):
+    if len(symbols) == 1 and _bound_proves(op, a, b, simplified_gap, symbols[0], strict):
         return "symbolic"
     _dense_search(a, b, gap, symbols, strict, rng)
     return "numeric"
 
 
-def _bound_proves(gap: sympy.Expr, x: sympy.Symbol, strict: bool) -> bool:
-    """min over the domain of gap >= 0 (> 0 when strict) proves the claim outright."""
-    from sympy.calculus.util import minimum
+def _bound_proves(op: ast.cmpop, a: sympy.Expr, b: sympy.Expr, gap: sympy.Expr, x: sympy.Symbol,
+                  strict: bool) -> bool:
+    """The least value of the gap over x's domain >= 0 (> 0 when strict) proves the claim outright.
+    Against a finite constant bound it is the bound less the other side's extremum: the one the
+    tightness check then asks for (`library.extremum` remembers it), not a second search."""
+    from dldeck.verify.library import domain_of, extremum
 
-    from dldeck.verify.library import domain_of
-
-    domain = domain_of(x)
-    if domain.is_subset(sympy.S.Integers):
+    if domain_of(x).is_subset(sympy.S.Integers):
         return False
+    smaller, larger = (a, b) if isinstance(op, ast.Lt | ast.LtE) else (b, a)  # the claim: smaller < larger
     try:
-        low = minimum(gap, x, domain)
+        if larger.is_number and larger.is_finite:
+            low = larger - extremum(smaller, x, upper=True)
+        elif smaller.is_number and smaller.is_finite:
+            low = extremum(larger, x, upper=False) - smaller
+        else:
+            low = extremum(gap, x, upper=False)
     except Exception:  # noqa: BLE001 - sympy raises many kinds here; any means "not proved this way"
         return False
     if not low.is_number or low.has(sympy.nan):

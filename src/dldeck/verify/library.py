@@ -7,6 +7,7 @@ import time.
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from collections.abc import Callable
 from fractions import Fraction
@@ -158,19 +159,31 @@ def domain_of(x: sympy.Symbol) -> sympy.Set:
     return sympy.S.Reals
 
 
-def _extremum(name: str) -> Builtin:
+def extremum(f: sympy.Expr, x: sympy.Symbol, upper: bool) -> sympy.Expr:
+    """sympy's supremum (`upper`) or infimum of `f` over x's domain, remembered by the process: a
+    shown bound is proved from the extremum of its side and then checked to be reached with the same
+    one, and cards restate the same bounds (tanh's, the sigmoid's). What sympy raises is raised, and
+    not remembered."""
+    return _extremum_of(f, x, upper)
+
+
+@functools.lru_cache(maxsize=256)
+def _extremum_of(f: sympy.Expr, x: sympy.Symbol, upper: bool) -> sympy.Expr:
     from sympy.calculus.util import maximum, minimum
 
+    return (maximum if upper else minimum)(f, x, domain_of(x))
+
+
+def _extremum(name: str) -> Builtin:
     def call(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
         _arity(name, args, kwargs, 2, 2)
         f = expect_expr(args[0], f"{name}() expression")
         x = _symbol_arg(args[1], name)
-        finder = maximum if name in ("maximum", "argmax") else minimum
         domain = domain_of(x)
         if domain.is_subset(sympy.S.Integers):
             raise CheckError(f"{name}(): {x} is an integer; extrema are only searched over real intervals")
         try:
-            value = finder(f, x, domain)
+            value = extremum(f, x, upper=name in ("maximum", "argmax"))
         except (NotImplementedError, ValueError) as error:
             raise CheckError(f"{name}(): sympy cannot find the extremum: {error}") from None
         if name in ("maximum", "minimum"):

@@ -132,9 +132,7 @@ def _boundary_claims(left: ast.expr, right: ast.expr,
 
 
 def _extremum(body: ast.Compare, scope: Scope) -> str:
-    from sympy.calculus.util import maximum, minimum
-
-    from dldeck.verify.library import domain_of
+    from dldeck.verify.library import extremum
 
     evaluator = Evaluator(scope, ast.unparse(body))
     try:
@@ -147,7 +145,6 @@ def _extremum(body: ast.Compare, scope: Scope) -> str:
     if len(free) != 1:
         return ""
     [variable] = free
-    domain = domain_of(variable)
     for op, low, high in zip(body.ops, sides, sides[1:], strict=False):
         if not isinstance(op, _BOUNDS) or (low.free_symbols and high.free_symbols):
             continue
@@ -158,7 +155,7 @@ def _extremum(body: ast.Compare, scope: Scope) -> str:
         word = "supremum" if upper else "infimum"
         try:
             with time_limit(REACH_SECONDS):
-                reached = (maximum if upper else minimum)(expression, variable, domain)
+                reached = extremum(expression, variable, upper)
         except Exception:  # noqa: BLE001 - sympy raises many kinds here (and the time limit): try numbers
             reached = None
         if reached is None:
