@@ -117,8 +117,7 @@ class CardView:
     answer: Markup
     extra: Markup
     sources: Markup
-    search_text: str
-    tags: tuple[str, ...]
+    search_text: str  # the question, slug and tags, which the page's search box matches
 
 
 @dataclass(frozen=True)
@@ -254,7 +253,7 @@ class _CardRenderer:
                                 **shown)
         search_text = " ".join([plain_text(card.question), card.slug, *card.tags]).lower()
         return CardView(card.slug, Markup(question), Markup(answer), Markup(extra), Markup(sources),
-                        search_text, card.tags)
+                        search_text)
 
     def kept(self, card: Card, include_extra: bool, fragments: Any) -> Markup | _Embedded:
         """The card's article from `fragments` (dldeck.pipeline.fragments.Fragments) when kept;
