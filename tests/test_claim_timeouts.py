@@ -144,3 +144,36 @@ def test_cards_verification_stopped_before_are_checked_by_the_next_build(tmp_pat
     _, second = _check(content, build_dir, timeout=0.5)
     remembered = [message for message in second if "remembered" in message]
     assert len(second) > len(remembered)  # the cards the first build did not reach were checked now
+
+
+TWIN = """\
+## 慢 {{#slow-{variant}-{copy}}}
+
+答。
+
+```check
+1 == 1
+expand((x + y + {variant})**200) == 0
+{variant} == {variant}
+```
+"""
+
+
+def test_the_not_checked_count_includes_the_cards_that_share_a_verified_cards_checks(tmp_path: Path) -> None:
+    """Cards with the same checks are verified once; when verification stops, the cards left waiting
+    for that one verification were not checked either, and the one message counts them."""
+    content = tmp_path / "content"
+    content.mkdir()
+    cards = [TWIN.format(variant=variant, copy=copy) for variant in range(1, 6) for copy in range(3)]
+    (content / "a.md").write_text("---\ndeck: 测试\n---\n\n" + "\n".join(cards), encoding="utf-8")
+    _, messages = _check(content, tmp_path / "build", timeout=0.5)
+    [stopped] = [m for m in messages if "not checked" in m]
+    where, message = stopped.split(": ", 1)
+    claims, cards = (int(n) for n in message.split(" cards not checked")[0].split(" claims of "))
+    # The 10 cards sharing a verified card's checks ran none of their 3 claims. Of the 5 verified, a
+    # card whose slow claim timed out resumes after it and may finish before verification stops.
+    assert 10 + 1 <= cards <= 15 and 10 * 3 + 1 <= claims <= 15 * 3
+    assert message.endswith("3 statements timed out, so verification stopped; fix those first")
+    # the first claim not checked: the first card's last, or the first claim of the first card sharing
+    # its checks (line 20) if that one finished
+    assert where in ("content/a.md:12", "content/a.md:20")

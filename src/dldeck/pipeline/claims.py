@@ -94,6 +94,8 @@ def _verify_distinct(collection: Collection, pending: list[tuple[str, Card]], ti
     diagnostics: list[Diagnostic] = []
     unfinished: set[str] = set()
 
+    stopped: list[Any] = []  # the report of a verification that stopped early (too many timeouts)
+
     def verify(cards: list[Card]) -> None:
         from dldeck.verify import verify_collection
 
@@ -103,6 +105,8 @@ def _verify_distinct(collection: Collection, pending: list[tuple[str, Card]], ti
             results.setdefault(result.slug, []).append(result)
         diagnostics.extend(report.diagnostics)
         unfinished.update(report.not_run)
+        if report.stopped is not None:
+            stopped.append(report)
         work.verified.extend(card.slug for card in cards)
 
     first: dict[str, Card] = {}
@@ -116,12 +120,13 @@ def _verify_distinct(collection: Collection, pending: list[tuple[str, Card]], ti
     if before_verifying is not None:
         before_verifying()
     verify(list(first.values()))
-    left = []
+    left, skipped = [], []
     for key, card in pending:
         if first[key] is card:
             continue
-        if unfinished:  # verification stopped early: its message names what was not checked
+        if stopped:  # verification stopped early: nothing more is checked, and its message counts these too
             unfinished.add(card.slug)
+            skipped.append(card)
             continue
         verdicts = results.get(first[key].slug, [])
         restored = (_restore_results(card, _entries(first[key], verdicts))
@@ -130,9 +135,21 @@ def _verify_distinct(collection: Collection, pending: list[tuple[str, Card]], ti
             left.append(card)
         else:
             results[card.slug] = restored
+    if skipped:
+        diagnostics[diagnostics.index(stopped[0].stopped)] = _not_checked_with(stopped[0], skipped, first)
     if left:
         verify(left)
     return results, diagnostics, unfinished
+
+
+def _not_checked_with(report: Any, skipped: list[Card], first: dict[str, Card]) -> Diagnostic:
+    """The stopped verification's message, counting also the cards that share the checks of a card it
+    verified (they were left for it, so none of their claims was checked)."""
+    from dldeck.verify.runner import claim_places, not_checked
+
+    by_slug = {card.slug: card for card in first.values()}
+    unchecked = [*report.unchecked, *(place for card in skipped for place in claim_places(card))]
+    return not_checked(unchecked, [*(by_slug[slug] for slug in report.not_run), *skipped])
 
 
 def has_claims(card: Card) -> bool:

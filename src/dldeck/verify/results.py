@@ -38,6 +38,8 @@ class VerifyReport:
     results: tuple[ClaimResult, ...]
     diagnostics: tuple[Diagnostic, ...] = field(default=())
     not_run: tuple[str, ...] = ()  # slugs of cards verification stopped before finishing (too many timeouts)
+    unchecked: tuple[tuple[str, int], ...] = ()  # (path, line) of each claim of theirs it did not reach
+    stopped: Diagnostic | None = None  # the one message for all of them (also in `diagnostics`)
 
     def count(self, status: str) -> int:
         if status not in STATUSES + SHOWN_STATUSES:

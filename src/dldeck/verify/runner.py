@@ -255,9 +255,10 @@ def verify_collection(
     ]
     not_run = [index for index in range(len(cards)) if index not in completed
                and any(o.kind != "problem" for o in _outlines_of(cards, outlines, index))]
-    if not_run:
-        diagnostics.append(_not_run_diagnostic(cards, outlines, results, not_run, max_timeouts))
-    return VerifyReport(ordered, tuple(diagnostics), tuple(cards[index].slug for index in not_run))
+    unchecked = _unchecked(cards, outlines, results, not_run)
+    stopped = not_checked(unchecked, [cards[index] for index in not_run], max_timeouts) if not_run else None
+    return VerifyReport(ordered, tuple(diagnostics) + ((stopped,) if stopped else ()),
+                        tuple(cards[index].slug for index in not_run), tuple(unchecked), stopped)
 
 
 def _outlines_of(cards: tuple[Card, ...], outlines: dict[int, list[_Outline]], index: int) -> list[_Outline]:
@@ -267,17 +268,29 @@ def _outlines_of(cards: tuple[Card, ...], outlines: dict[int, list[_Outline]], i
     return outlines[index]
 
 
-def _not_run_diagnostic(cards: tuple[Card, ...], outlines: dict[int, list[_Outline]],
-                        results: dict[tuple[int, int], ClaimResult], not_run: list[int],
-                        max_timeouts: int) -> Diagnostic:
-    """One message, at the first claim not checked, for everything verification did not reach."""
-    left = [(cards[card_index].span.path, item.line)
+def _unchecked(cards: tuple[Card, ...], outlines: dict[int, list[_Outline]],
+               results: dict[tuple[int, int], ClaimResult], not_run: list[int]) -> list[tuple[str, int]]:
+    """Where the claims are that verification did not reach (it stopped early), card by card."""
+    return [(cards[card_index].span.path, item.line)
             for card_index in not_run
             for index, item in enumerate(outlines[card_index])
             if item.kind == "claim" and (card_index, index) not in results]
-    path, line = min(left) if left else (cards[not_run[0]].span.path, cards[not_run[0]].span.line)
-    return Diagnostic(path, line, f"{len(left)} claims of {len(not_run)} cards not checked: {max_timeouts} "
-                                  "statements timed out, so verification stopped; fix those first")
+
+
+def claim_places(card: Card) -> list[tuple[str, int]]:
+    """Where a card's claims are (what `_unchecked` counts of a card no worker reached)."""
+    return [(card.span.path, item.line) for item in map(_outline, card_statements(card))
+            if item.kind == "claim"]
+
+
+def not_checked(unchecked: list[tuple[str, int]], cards: list[Card], max_timeouts: int = MAX_TIMEOUTS
+                ) -> Diagnostic:
+    """One message, at the first claim not checked, for every claim and card verification did not
+    reach; the build adds the cards that share a claimed card's checks (verified once for all)."""
+    path, line = min(unchecked) if unchecked else (cards[0].span.path, cards[0].span.line)
+    return Diagnostic(path, line, f"{len(unchecked)} claims of {len(cards)} cards not checked: "
+                                  f"{max_timeouts} statements timed out, so verification stopped; "
+                                  "fix those first")
 
 
 def _run_tasks(
