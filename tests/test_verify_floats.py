@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import random
+from fractions import Fraction
 
 import pytest
 import sympy
@@ -10,7 +12,7 @@ import sympy
 from dldeck.model import Card, CheckBlock, Collection, SourceSpan, Text
 from dldeck.verify import verify_collection
 from dldeck.verify.claims import numeric
-from dldeck.verify.floats import Screen, compile_float
+from dldeck.verify.floats import Screen, compile_exact, compile_float
 
 x, y = sympy.symbols("x y", real=True)
 n = sympy.Symbol("n", integer=True, positive=True)
@@ -86,3 +88,67 @@ def test_conditional_claims_keep_their_verdicts(claim, status):
         assert result.status in ("symbolic", "numeric"), result.message
     else:
         assert result.status == status, result.message
+
+
+GAN_N = 2 * x / 255 - 1  # n(x) = (x - 127.5)/127.5, the GAN card's pixel scaling
+GAN_LHS = sympy.Piecewise((sympy.Piecewise((-1, x >= 0), (GAN_N, True)), x <= 255), (GAN_N, True))
+RATIONAL = [
+    x / 3 + sympy.Piecewise((x**2, x > 1), (1 - x, True)),
+    sympy.Max(-1, sympy.Min(1, x)) * sympy.Abs(y) - sympy.Rational(1, 7) * y**-2,
+    GAN_N - GAN_LHS,
+    sympy.Rational(1, 10) * x - sympy.floor(x) + sympy.sign(y) + sympy.ceiling(y / 3),
+]
+
+
+@pytest.mark.parametrize("expr", RATIONAL, ids=range(len(RATIONAL)))
+def test_rational_expressions_are_confirmed_exactly(expr):
+    """Sums, products, integer powers, cases, min/max, |x|, floor and sign: the exact value, as sympy
+    computes it in rationals at the same point, and evalf is never asked."""
+    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+    screen = Screen(expr, symbols, lambda *_: pytest.fail("evalf asked"))
+    rng = random.Random(11)
+    for _ in range(100):
+        point = {s: sympy.Float(round(rng.uniform(-300, 300), 9), 30) for s in symbols}
+        value = screen.confirm(point, 60)
+        assert isinstance(value, Fraction)
+        assert value == sympy.Rational(expr.subs({s: sympy.Rational(v) for s, v in point.items()})), point
+
+
+def test_a_float_constant_counts_as_the_binary_value_evalf_uses():
+    expr = sympy.Float("0.1", 30) * x
+    point = {x: sympy.Float(3, 30)}
+    value = Screen(expr, [x], lambda *_: pytest.fail("evalf asked")).confirm(point, 60)
+    assert value != Fraction(3, 10)  # 0.1 has no exact binary value
+    assert abs(sympy.Rational(value.numerator, value.denominator) - expr.evalf(60, subs=point)) < 1e-45
+
+
+def test_other_expressions_and_undefined_points_are_confirmed_by_evalf():
+    calls = []
+
+    def slow(expr, point, precision=15):
+        calls.append(precision)
+        return numeric(expr, point, precision)
+
+    for expr in (sympy.exp(x), sympy.sqrt(x), sympy.pi * x, sympy.tanh(x) + x, sympy.Function("f")(x)):
+        assert compile_exact(expr, [x]) is None
+    assert Screen(1 / x, [x], slow).confirm({x: sympy.Float(0)}, 60) is None  # a pole
+    only_positive = sympy.Piecewise((1, x > 0))
+    assert Screen(only_positive, [x], slow).confirm({x: sympy.Float(-1, 30)}, 60) is None  # no case applies
+    assert calls == [60, 60]
+
+
+def test_a_rational_gap_that_rounds_below_zero_is_confirmed_without_evalf(monkeypatch):
+    """`若 x∈[0,255]，n(x)∈[-1,1]`: outside [0, 255] both sides are n(x) and the floats give the gap as
+    -1e-16 at half the grid's points. Each was confirmed by evalf (18 ms through the cases, 2.4 s for
+    the claim); exact fractions settle them, and the verdict is the same."""
+    import dldeck.verify.claims as claims
+
+    asked = []
+    real = claims.numeric
+    monkeypatch.setattr(claims, "numeric", lambda expr, point, precision=15: asked.append(precision)
+                        or real(expr, point, precision))
+    assert claims.inequality(ast.LtE(), GAN_LHS, GAN_N, random.Random(0)) == "numeric"
+    assert claims.CONFIRM_PRECISION not in asked
+    with pytest.raises(claims._Failed) as failed:  # a false bound still fails, with evalf's values shown
+        claims.inequality(ast.LtE(), GAN_LHS, GAN_N - sympy.Rational(1, 10**30), random.Random(0))
+    assert failed.value.detail.startswith("at x=-") and ", rhs=" in failed.value.detail

@@ -218,16 +218,15 @@ def _search_counterexample(
             continue
         valid += 1
         if abs(a - b) > 1e-9 * max(1.0, abs(a), abs(b)):
-            a_exact, b_exact = (
-                numeric(left, point, CONFIRM_PRECISION),
-                numeric(right, point, CONFIRM_PRECISION),
-            )
+            a_exact = left_at.confirm(point, CONFIRM_PRECISION)
+            b_exact = right_at.confirm(point, CONFIRM_PRECISION)
             if (
                 a_exact is not None
                 and b_exact is not None
                 and abs(a_exact - b_exact) > 1e-20 * max(1.0, abs(a_exact), abs(b_exact))
             ):
-                raise _Failed(f"at {show_point(point)}: lhs={number(a_exact)}, rhs={number(b_exact)}")
+                lhs, rhs = numeric(left, point, CONFIRM_PRECISION), numeric(right, point, CONFIRM_PRECISION)
+                raise _Failed(f"at {show_point(point)}: lhs={number(lhs)}, rhs={number(rhs)}")
     if valid < MIN_VALID_POINTS:
         raise CheckError(
             f"cannot test the claim numerically: only {valid} of {IDENTITY_POINTS} sample points "
@@ -510,7 +509,7 @@ def _dense_search(
             continue
         valid += 1
         if value < 0 or (strict and value <= 0) or value < -1e-12:
-            exact = numeric(gap, point, CONFIRM_PRECISION)
+            exact = gap_at.confirm(point, CONFIRM_PRECISION)
             if exact is None or isinstance(exact, complex):
                 continue
             if exact < -CONFIRM_EPSILON or (strict and exact <= CONFIRM_EPSILON):
