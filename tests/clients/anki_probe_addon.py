@@ -25,7 +25,7 @@ MEASURE_JS = Path(CONFIG["measure_js"]).read_text(encoding="utf-8")
 POLL_MS = 10
 SHOT_DELAY_MS = 600
 SIDE_TIMEOUT_S = 30.0
-PAGE_TIMEOUT_S = 120.0  # the first reviewer page starts Chromium: slow on a busy machine
+PAGE_TIMEOUT_S = 300.0  # the first reviewer page starts Chromium: slow on a busy machine (120 s ran out)
 
 # Replaces #qa's content with a marker: the side is shown once Anki has replaced it and shown #qa.
 MARK = "document.getElementById('qa').innerHTML = '<i id=\"__dldeck_old\"></i>';"
