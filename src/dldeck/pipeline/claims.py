@@ -94,9 +94,7 @@ def _verify_distinct(collection: Collection, pending: list[tuple[str, Card]], ti
     diagnostics: list[Diagnostic] = []
     unfinished: set[str] = set()
 
-    stopped: list[Any] = []  # the report of a verification that stopped early (too many timeouts)
-
-    def verify(cards: list[Card]) -> None:
+    def verify(cards: list[Card]) -> Any:
         from dldeck.verify import verify_collection
 
         report = verify_collection(dataclasses.replace(collection, cards=tuple(cards)), timeout=timeout,
@@ -105,9 +103,8 @@ def _verify_distinct(collection: Collection, pending: list[tuple[str, Card]], ti
             results.setdefault(result.slug, []).append(result)
         diagnostics.extend(report.diagnostics)
         unfinished.update(report.not_run)
-        if report.stopped is not None:
-            stopped.append(report)
         work.verified.extend(card.slug for card in cards)
+        return report
 
     first: dict[str, Card] = {}
     for key, card in pending:
@@ -119,12 +116,12 @@ def _verify_distinct(collection: Collection, pending: list[tuple[str, Card]], ti
                                                           if twins else ""))
     if before_verifying is not None:
         before_verifying()
-    verify(list(first.values()))
+    report = verify(list(first.values()))
     left, skipped = [], []
     for key, card in pending:
         if first[key] is card:
             continue
-        if stopped:  # verification stopped early: nothing more is checked, and its message counts these too
+        if report.stopped is not None:  # it stopped early: nothing more is checked; its message counts these
             unfinished.add(card.slug)
             skipped.append(card)
             continue
@@ -136,7 +133,7 @@ def _verify_distinct(collection: Collection, pending: list[tuple[str, Card]], ti
         else:
             results[card.slug] = restored
     if skipped:
-        diagnostics[diagnostics.index(stopped[0].stopped)] = _not_checked_with(stopped[0], skipped, first)
+        diagnostics[diagnostics.index(report.stopped)] = _not_checked_with(report, skipped, first)
     if left:
         verify(left)
     return results, diagnostics, unfinished
