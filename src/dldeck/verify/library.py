@@ -164,7 +164,7 @@ def extremum(f: sympy.Expr, x: sympy.Symbol, upper: bool) -> sympy.Expr:
     shown bound is proved from the extremum of its side and then checked to be reached with the same
     one, and cards restate the same bounds (tanh's, the sigmoid's). What sympy raises is raised, and
     not remembered."""
-    return _extremum_of(f, x, upper)
+    return _extremum_of(f, x, upper)  # positional: lru_cache keys `upper=True` apart from `True`
 
 
 @functools.lru_cache(maxsize=256)
