@@ -50,3 +50,61 @@ def test_a_digest_ignores_the_cards_place_and_reading_gives_the_same_from_the_en
         assert codec.digest(moved) == codec.digest(card)
         assert codec.encoded_digest(codec.encode(moved)) == codec.digest(card)
     assert len({codec.digest(card) for card in cards}) == len(cards)
+
+
+# --------------------------------------------------------------------------- shelved cards (the read cache)
+
+
+def _shelved(cards: tuple) -> list:
+    return [codec.shelve(card, codec.encode(card)) for card in cards]
+
+
+def test_every_real_card_comes_back_from_the_shelf_equal_with_its_outline_checks_and_figures() -> None:
+    from dldeck.source.outline import outline
+
+    cards = read_collection(CONTENT).cards
+    rows = json.loads(json.dumps(_shelved(cards)))  # as the cache file holds them
+    restored = [codec.placed(codec.unshelve(row), card.order) for row, card in zip(rows, cards, strict=True)]
+    assert [(r.checks, r.figures, outline(r)) for r in restored] == \
+        [(c.checks, c.figures, outline(c)) for c in cards]
+    assert any(r.figures for r in restored) and any(r.checks for r in restored)
+    assert tuple(restored) == cards  # equality reads (and so decodes) every body
+
+
+def test_a_shelved_card_answers_header_outline_checks_and_figures_without_decoding_its_body() -> None:
+    from dldeck.model import BODY_FIELDS, UNREAD_BODY
+    from dldeck.source.outline import outline
+
+    cards = read_collection(CONTENT).cards
+    card = next(c for c in cards if c.figures and c.checks)
+    shelved = codec.placed(codec.unshelve(json.loads(json.dumps(_shelved((card,))))[0]), card.order)
+    assert (shelved.slug, shelved.span, shelved.order, shelved.covers, shelved.notation) == \
+        (card.slug, card.span, card.order, card.covers, card.notation)
+    assert shelved.figures == card.figures and shelved.checks == card.checks
+    assert outline(shelved) == outline(card) and outline(card).claims and outline(card).formulas
+    assert UNREAD_BODY in vars(shelved) and not set(BODY_FIELDS) & set(vars(shelved))
+    assert shelved.answer == card.answer  # the first read of the body decodes all of it, once
+    assert UNREAD_BODY not in vars(shelved) and set(BODY_FIELDS) <= set(vars(shelved))
+    assert shelved.question == card.question and shelved.sources == card.sources
+
+
+@pytest.mark.parametrize("damage", [
+    lambda row: row[:-1],  # a part missing
+    lambda row: [*row[:-1], 7],  # the body is not a text
+    lambda row: [{"Print": ["x"]}, *row[1:]],  # a header field that is no model object
+    lambda row: [*row[:8], [{"Text": ["x", []]}], *row[9:]],  # a check block that is not one
+    lambda row: [*row[:10], ["yes", []], row[-1]],  # an outline of the wrong shape
+])
+def test_a_damaged_shelf_row_is_refused_when_it_is_restored(damage) -> None:
+    card = read_collection(CONTENT).cards[0]
+    row = json.loads(json.dumps(_shelved((card,))))[0]
+    with pytest.raises((ValueError, TypeError)):
+        codec.unshelve(damage(row))
+
+
+def test_a_damaged_body_says_what_to_do_when_it_is_read() -> None:
+    card = read_collection(CONTENT).cards[0]
+    row = json.loads(json.dumps(_shelved((card,))))[0]
+    shelved = codec.unshelve([*row[:-1], json.dumps([[], []])])
+    with pytest.raises(ValueError, match="delete build/cache"):
+        _ = shelved.answer

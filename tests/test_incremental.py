@@ -222,6 +222,29 @@ def test_an_edit_rereads_only_its_file_and_matches_a_cold_build(tmp_path: Path) 
     assert (warm_content / manifest).read_bytes() == (cold_content / manifest).read_bytes()
 
 
+def test_an_edit_decodes_no_card_of_the_files_it_did_not_touch(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cards restored from the read cache keep their bodies encoded; every pass and output of an edit
+    works from their outline, checks, figures and kept results (decoding every card was the largest
+    cost of an edit at 20,000 cards)."""
+    from dldeck.source import codec
+
+    content, build_dir = make_project(tmp_path)
+    (content / "b.md").write_text(OTHER_FILE, encoding="utf-8")
+    build(content, build_dir)
+    decoded: list[str] = []
+    body = codec._body
+    monkeypatch.setattr(codec, "_body", lambda text: decoded.append(text) or body(text))
+    path = content / "b.md"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("负半轴上", "（修订）负半轴上"), encoding="utf-8")
+    warm = build(content, build_dir)
+    assert warm.work.read == ["content/b.md"] and sorted(warm.work.rendered)  # the edit was built
+    assert decoded == []  # b.md was read afresh; a.md's three cards were never decoded
+    assert warm.summary is not None
+    assert any(card.figures for card in warm.summary.collection.cards[:3])
+
+
 def test_a_file_is_read_again_when_the_glossary_changes(tmp_path: Path) -> None:
     """The language rule judges a file's text by the glossary: a new term is a new input to every file."""
     content, build_dir = make_project(tmp_path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 # --------------------------------------------------------------------------- positions
@@ -214,13 +215,31 @@ class Card:
     # TeX snippet → check-language name, from the file's `notation:` and the card's ```notation block
     notation: tuple[tuple[str, str], ...] = ()
 
-    @property
+    def __getattr__(self, name: str) -> object:
+        # Only for a field not yet in the card: a card restored from the read cache holds its body
+        # still encoded (`codec.unshelve`), decoded here the first time any part of it is read.
+        state = self.__dict__
+        if name in BODY_FIELDS:
+            unread = state.get(UNREAD_BODY)
+            if unread is not None and name not in state:
+                decode, text = unread
+                state.update(zip(BODY_FIELDS, decode(text), strict=True))
+                state.pop(UNREAD_BODY, None)
+            if name in state:  # (another thread may have decoded it meanwhile)
+                return state[name]
+        raise AttributeError(name)
+
+    @cached_property
     def checks(self) -> tuple[CheckBlock, ...]:
         return tuple(b for b in self.answer + self.extra if isinstance(b, CheckBlock))
 
-    @property
+    @cached_property
     def figures(self) -> tuple[FigureBlock, ...]:
         return tuple(b for b in self.answer + self.extra if isinstance(b, FigureBlock))
+
+
+BODY_FIELDS = ("question", "answer", "extra", "sources")  # what a restored card may hold undecoded
+UNREAD_BODY = "_unread_body"  # where it holds them: (decode, JSON text)
 
 
 @dataclass(frozen=True)

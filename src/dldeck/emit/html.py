@@ -32,7 +32,6 @@ from dldeck.emit.markup import (
 )
 from dldeck.errors import BuildError, Diagnostic, quote
 from dldeck.mathengines import MathEngineError, tex_to_mathml
-from dldeck.mathengines.formulas import card_formulas
 from dldeck.model import (
     Block,
     Card,
@@ -54,6 +53,7 @@ from dldeck.model import (
     Table,
     Verified,
 )
+from dldeck.source.outline import card_formulas
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "cheatsheet.html.j2"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,37 +33,14 @@ from dldeck.mathengines.mathjax import check as mathjax_check
 from dldeck.mathengines.mathjax import version_tag as mathjax_version_tag
 from dldeck.mathengines.whitelist import FormulaRefused, check_formula
 from dldeck.model import (
-    Block,
-    Card,
-    Cloze,
     Collection,
-    DisplayMath,
-    Emph,
-    Inline,
-    Link,
-    ListBlock,
-    Math,
-    Paragraph,
-    Quote,
-    SourceSpan,
-    Strong,
-    Table,
 )
+from dldeck.source.outline import FormulaUse, card_formulas
 from dldeck.timelimit import each_in_child
 
 CACHE_FILE_NAME = "formulas.json"
 FORMULA_TIME_LIMIT = 5.0  # wall-clock seconds to convert one formula (real ones take milliseconds)
 MAX_FORMULA_TIMEOUTS = 3  # after this many overruns the remaining formulas are reported, not converted
-
-
-@dataclass(frozen=True)
-class FormulaUse:
-    """One formula where it occurs: the same TeX in two cards is checked once, reported twice."""
-
-    tex: str
-    display: bool
-    span: SourceSpan
-    slug: str
 
 
 @dataclass(frozen=True)
@@ -90,48 +67,6 @@ def formula_key(tex: str, display: bool) -> str:
 
 
 # --------------------------------------------------------------------------- collecting
-
-
-def card_formulas(card: Card) -> Iterator[FormulaUse]:
-    """Inline and display math in question, answer, extra and sources, cloze text included."""
-    for node in _inline_nodes(card.question):
-        if isinstance(node, Math):
-            yield FormulaUse(node.tex, False, node.span, card.slug)
-    for block in card.answer + card.extra + card.sources:
-        yield from _block_formulas(block, card.slug)
-
-
-def _block_formulas(block: Block, slug: str) -> Iterator[FormulaUse]:
-    if isinstance(block, DisplayMath):
-        yield FormulaUse(block.tex, True, block.span, slug)
-        return
-    for inlines in _block_inline_runs(block):
-        for node in _inline_nodes(inlines):
-            if isinstance(node, Math):
-                yield FormulaUse(node.tex, False, node.span, slug)
-    if isinstance(block, ListBlock):
-        for item in block.items:
-            for child in item:
-                yield from _block_formulas(child, slug)
-    elif isinstance(block, Quote):
-        for child in block.children:
-            yield from _block_formulas(child, slug)
-
-
-def _block_inline_runs(block: Block) -> Iterator[tuple[Inline, ...]]:
-    if isinstance(block, Paragraph):
-        yield block.children
-    elif isinstance(block, Table):
-        yield from block.header
-        for row in block.rows:
-            yield from row
-
-
-def _inline_nodes(inlines: Iterable[Inline]) -> Iterator[Inline]:
-    for node in inlines:
-        yield node
-        if isinstance(node, Strong | Emph | Link | Cloze):
-            yield from _inline_nodes(node.children)
 
 
 def collection_formulas(collection: Collection) -> list[FormulaUse]:

@@ -151,9 +151,9 @@ def _not_checked_with(report: Any, skipped: list[Card], first: dict[str, Card]) 
 
 def has_claims(card: Card) -> bool:
     """A card with a check block, a formula or a computed number has something to verify."""
-    from dldeck.source.reader import shown_nodes
+    from dldeck.source.outline import outline
 
-    return next(shown_nodes(card), None) is not None
+    return outline(card).claims
 
 
 def _shown(card: Card) -> tuple[list[Any], dict[int, Any]]:
@@ -171,23 +171,24 @@ def _shown(card: Card) -> tuple[list[Any], dict[int, Any]]:
 
 
 def _locations(card: Card) -> list[Any]:
-    """Where the card's formulas ([line, TeX], in reading order) and computed numbers ([index, line])
-    are: kept with the card's check inputs, so restoring its results does not walk the card again."""
+    """Where the card's formulas ([line, TeX], in reading order), computed numbers ([index, line]) and
+    first check block (its line: `_check_base`) are: kept with the card's check inputs, so restoring
+    its results does not walk (or decode) the card again."""
     formulas, computed = _shown(card)
     return [[[node.span.line, node.tex] for node in formulas],
-            [[index, node.span.line] for index, node in sorted(computed.items())]]
+            [[index, node.span.line] for index, node in sorted(computed.items())], _check_base(card)]
 
 
-def _located(card: Card, where: Any) -> tuple[list[tuple[int, str]], dict[int, int]]:
-    """The formulas' (line, TeX) and the computed numbers' lines by index: from kept `_locations`, or
-    by walking the card when none were kept (or they are of the wrong shape)."""
-    if not (isinstance(where, list) and len(where) == 2 and all(isinstance(part, list) for part in where)
+def _located(card: Card, where: Any) -> tuple[list[tuple[int, str]], dict[int, int], int]:
+    """The formulas' (line, TeX), the computed numbers' lines by index and the check base: from kept
+    `_locations`, or by walking the card when none were kept (or they are of the wrong shape)."""
+    if not (isinstance(where, list) and len(where) == 3 and all(isinstance(part, list) for part in where[:2])
             and all(isinstance(f, list) and len(f) == 2 and type(f[0]) is int and isinstance(f[1], str)
                     for f in where[0])
             and all(isinstance(c, list) and len(c) == 2 and type(c[0]) is int and type(c[1]) is int
-                    for c in where[1])):
+                    for c in where[1]) and type(where[2]) is int):
         where = _locations(card)
-    return [(line, tex) for line, tex in where[0]], {index: line for index, line in where[1]}
+    return [(line, tex) for line, tex in where[0]], {index: line for index, line in where[1]}, where[2]
 
 
 def shown_items(card: Card) -> Iterator[list[Any]]:
@@ -247,7 +248,7 @@ def _restore_results(card: Card, entry: Any, *statuses: str, where: Any = None) 
         return None
     from dldeck.verify.results import ClaimResult
 
-    formulas, computed = _located(card, where)
+    formulas, computed, base = _located(card, where)
     restored = []
     for item in entry:
         if not (isinstance(item, list) and len(item) == 8 and isinstance(item[0], int)
@@ -264,7 +265,7 @@ def _restore_results(card: Card, entry: Any, *statuses: str, where: Any = None) 
                 return None
             line = computed[anchor]
         else:
-            line = _check_base(card) + anchor
+            line = base + anchor
         restored.append(ClaimResult(card.slug, card.span.path, line, text, status, message, source,
                                     formula, value, index))
     return restored

@@ -115,20 +115,20 @@ class FormulaMemo:
 
     def _formulas(self, collection: Collection) -> dict[tuple[str, bool], tuple[str, str]]:
         """The collection's distinct formulas with their keys (found once, for load and save)."""
-        from dldeck.mathengines.formulas import collection_formulas
+        from dldeck.source.outline import outline
 
         if collection is self._of:
             return self._keys
         found: dict[tuple[str, bool], tuple[str, str]] = {}
         count = 0
-        for use in collection_formulas(collection):
+        for formula in (formula for card in collection.cards for formula in outline(card).formulas):
             count += 1
-            formula = (use.tex, use.display)
             if formula not in found:
+                tex, display = formula
                 # plain hashes of the TeX (and the display flag): this runs for every distinct formula
                 found[formula] = self._keys.get(formula) or (
-                    sha256_bytes(f"{'display' if use.display else 'inline'}\0{use.tex}".encode()),
-                    sha256_bytes(use.tex.encode()))
+                    sha256_bytes(f"{'display' if display else 'inline'}\0{tex}".encode()),
+                    sha256_bytes(tex.encode()))
         self._keys, self._of, self._count = found, collection, count
         return found
 

@@ -14,6 +14,7 @@ import weakref
 from typing import Any
 
 from dldeck import buildcache, model
+from dldeck.source.outline import OUTLINE, Outline, outline
 
 _CLASSES: dict[str, type] = {
     cls.__name__: cls
@@ -83,6 +84,67 @@ def loads(text: Any) -> Any:
     if not isinstance(text, str):
         raise ValueError("encoded cards are a JSON text")
     return _tupled(json.loads(text, object_hook=_model_object))
+
+
+# --------------------------------------------------------------------------- shelved cards
+
+_HEADER = ("slug", "deck", "section", "tags", "covers", "kind", "span", "notation")
+
+
+def shelve(card: model.Card, encoded_card: dict[str, list[Any]]) -> list[Any]:
+    """A card as the read cache keeps it: what every build asks of every card (its header fields, its
+    check and figure blocks, its outline) as JSON, and the rest of it, the body, as one JSON text
+    that `unshelve` leaves undecoded until a build reads it. An edit of a large deck decodes only the
+    cards it works on: decoding every card was the largest cost of an edit at 20,000 cards."""
+    fields = dict(zip(_FIELDS[model.Card], encoded_card["Card"], strict=True))
+    return [*(fields[name] for name in _HEADER), encode(card.checks), encode(card.figures),
+            outline(card).as_json(), dumps([fields[name] for name in model.BODY_FIELDS])]
+
+
+def unshelve(row: Any, order: int = 0) -> model.Card:
+    """A shelved card at `order`, its body still encoded. ValueError for a row of the wrong shape (the
+    body's shape is checked when it is decoded)."""
+    if not (type(row) is list and len(row) == len(_HEADER) + 4 and type(row[-1]) is str):
+        raise ValueError("not a shelved card")
+    header = dict(zip(_HEADER, [_rebuilt(value) for value in row[:len(_HEADER)]], strict=True))
+    checks, figures, (claims, formulas) = (_rebuilt(value) for value in row[len(_HEADER):-1])
+    if not (type(header["slug"]) is str and type(header["span"]) is model.SourceSpan
+            and all(type(block) is model.CheckBlock for block in checks)
+            and all(type(block) is model.FigureBlock for block in figures) and type(claims) is bool
+            and all(type(tex) is str and type(display) is bool for tex, display in formulas)):
+        raise ValueError("not a shelved card")
+    card = object.__new__(model.Card)
+    card.__dict__.update(header, order=order, checks=checks, figures=figures)
+    card.__dict__[OUTLINE] = Outline(claims, formulas)
+    card.__dict__[model.UNREAD_BODY] = (_body, row[-1])
+    return card
+
+
+def placed(card: model.Card, order: int) -> model.Card:
+    """The card at `order` in the collection: a copy, with its body still encoded if it was."""
+    if card.order == order:
+        return card
+    copy = object.__new__(model.Card)
+    copy.__dict__.update(card.__dict__, order=order)
+    return copy
+
+
+def _body(text: str) -> tuple[Any, ...]:
+    body = loads(text)
+    if not (type(body) is tuple and len(body) == len(model.BODY_FIELDS)
+            and all(type(part) is tuple for part in body)):
+        raise ValueError("a card's body in the read cache is damaged: delete build/cache and build again")
+    return body
+
+
+def _rebuilt(value: Any) -> Any:
+    """A decoded JSON value (lists and dicts) as the model's tuples and objects."""
+    if type(value) is list:
+        return tuple([_rebuilt(item) for item in value])
+    if type(value) is dict:
+        return _model_object({name: [_rebuilt(field) for field in fields] if type(fields) is list else fields
+                              for name, fields in value.items()})
+    return value
 
 
 def _model_object(value: dict[str, Any]) -> Any:
