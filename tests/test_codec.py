@@ -91,9 +91,13 @@ def test_a_shelved_card_answers_header_outline_checks_and_figures_without_decodi
 @pytest.mark.parametrize("damage", [
     lambda row: row[:-1],  # a part missing
     lambda row: [*row[:-1], 7],  # the body is not a text
-    lambda row: [{"Print": ["x"]}, *row[1:]],  # a header field that is no model object
-    lambda row: [*row[:8], [{"Text": ["x", []]}], *row[9:]],  # a check block that is not one
-    lambda row: [*row[:10], ["yes", []], row[-1]],  # an outline of the wrong shape
+    lambda row: [{"Print": ["x"]}, *row[1:]],  # a heading field that is not a text
+    lambda row: [*row[:7], "12", *row[8:]],  # the line is not a number
+    lambda row: [*row[:9], [["x", "a.md"]], *row[10:]],  # a check block without its line
+    lambda row: [*row[:10], [["x", "a.md", 3, "0"]], *row[11:]],  # a figure's index that is not a number
+    lambda row: [*row[:11], "yes", *row[12:]],  # whether it has claims, not a truth value
+    lambda row: [*row[:12], [["x"]], row[-1]],  # a formula without its display flag
+    lambda row: {"Card": row},
 ])
 def test_a_damaged_shelf_row_is_refused_when_it_is_restored(damage) -> None:
     card = read_collection(CONTENT).cards[0]

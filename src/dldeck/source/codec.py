@@ -88,36 +88,56 @@ def loads(text: Any) -> Any:
 
 # --------------------------------------------------------------------------- shelved cards
 
-_HEADER = ("slug", "deck", "section", "tags", "covers", "kind", "span", "notation")
-
-
 def shelve(card: model.Card, encoded_card: dict[str, list[Any]]) -> list[Any]:
-    """A card as the read cache keeps it: what every build asks of every card (its header fields, its
-    check and figure blocks, its outline) as JSON, and the rest of it, the body, as one JSON text
-    that `unshelve` leaves undecoded until a build reads it. An edit of a large deck decodes only the
-    cards it works on: decoding every card was the largest cost of an edit at 20,000 cards."""
+    """A card as the read cache keeps it: what every build asks of every card (its heading fields, its
+    check and figure blocks, its outline) as plain JSON, and the rest, its body, as one JSON text that
+    `unshelve` leaves undecoded until a build reads it. An edit of a large deck decodes only the cards
+    it works on: decoding every card was the largest cost of an edit at 20,000 cards."""
     fields = dict(zip(_FIELDS[model.Card], encoded_card["Card"], strict=True))
-    return [*(fields[name] for name in _HEADER), encode(card.checks), encode(card.figures),
-            outline(card).as_json(), dumps([fields[name] for name in model.BODY_FIELDS])]
+    found = outline(card)
+    return [card.slug, card.deck, card.section, list(card.tags), list(card.covers), card.kind, card.span.path,
+            card.span.line, [list(pair) for pair in card.notation],
+            [[block.source, block.span.path, block.span.line] for block in card.checks],
+            [[block.source, block.span.path, block.span.line, block.index] for block in card.figures],
+            found.claims, [list(formula) for formula in found.formulas],
+            dumps([fields[name] for name in model.BODY_FIELDS])]
 
 
 def unshelve(row: Any, order: int = 0) -> model.Card:
     """A shelved card at `order`, its body still encoded. ValueError for a row of the wrong shape (the
     body's shape is checked when it is decoded)."""
-    if not (type(row) is list and len(row) == len(_HEADER) + 4 and type(row[-1]) is str):
+    try:
+        (slug, deck, section, tags, covers, kind, path, line, notation, checks, figures, claims, formulas,
+         body) = row
+    except (TypeError, ValueError):
+        raise ValueError("not a shelved card") from None
+    if not (type(row) is list and all(type(value) is str for value in (slug, deck, section, kind, path, body))
+            and type(line) is int and type(claims) is bool and _rows_of(notation, str, str)
+            and _rows_of(checks, str, str, int) and _rows_of(figures, str, str, int, int)
+            and _rows_of(formulas, str, bool) and _strings(tags) and _strings(covers)):
         raise ValueError("not a shelved card")
-    header = dict(zip(_HEADER, [_rebuilt(value) for value in row[:len(_HEADER)]], strict=True))
-    checks, figures, (claims, formulas) = (_rebuilt(value) for value in row[len(_HEADER):-1])
-    if not (type(header["slug"]) is str and type(header["span"]) is model.SourceSpan
-            and all(type(block) is model.CheckBlock for block in checks)
-            and all(type(block) is model.FigureBlock for block in figures) and type(claims) is bool
-            and all(type(tex) is str and type(display) is bool for tex, display in formulas)):
-        raise ValueError("not a shelved card")
+    span = model.SourceSpan(path, line)
     card = object.__new__(model.Card)
-    card.__dict__.update(header, order=order, checks=checks, figures=figures)
-    card.__dict__[OUTLINE] = Outline(claims, formulas)
-    card.__dict__[model.UNREAD_BODY] = (_body, row[-1])
+    card.__dict__.update(
+        slug=slug, deck=deck, section=section, tags=tuple(tags), covers=tuple(covers), kind=kind, span=span,
+        order=order, notation=tuple([tuple(pair) for pair in notation]),
+        checks=tuple([model.CheckBlock(source, model.SourceSpan(at, number))
+                      for source, at, number in checks]),
+        figures=tuple([model.FigureBlock(source, model.SourceSpan(at, number), index)
+                       for source, at, number, index in figures]))
+    card.__dict__[OUTLINE] = Outline(claims, tuple([tuple(formula) for formula in formulas]))
+    card.__dict__[model.UNREAD_BODY] = (_body, body)
     return card
+
+
+def _rows_of(value: Any, *types: type) -> bool:
+    """Whether a JSON value is a list of rows, each of exactly these types."""
+    kinds = list(types)
+    return type(value) is list and all(type(row) is list and list(map(type, row)) == kinds for row in value)
+
+
+def _strings(value: Any) -> bool:
+    return type(value) is list and all(type(item) is str for item in value)
 
 
 def placed(card: model.Card, order: int) -> model.Card:
@@ -135,16 +155,6 @@ def _body(text: str) -> tuple[Any, ...]:
             and all(type(part) is tuple for part in body)):
         raise ValueError("a card's body in the read cache is damaged: delete build/cache and build again")
     return body
-
-
-def _rebuilt(value: Any) -> Any:
-    """A decoded JSON value (lists and dicts) as the model's tuples and objects."""
-    if type(value) is list:
-        return tuple([_rebuilt(item) for item in value])
-    if type(value) is dict:
-        return _model_object({name: [_rebuilt(field) for field in fields] if type(fields) is list else fields
-                              for name, fields in value.items()})
-    return value
 
 
 def _model_object(value: dict[str, Any]) -> Any:
