@@ -382,6 +382,9 @@ def _package_bytes(package: genanki.Package, media: Mapping[str, Path | bytes], 
         connection = sqlite3.connect(db_path)
         try:
             cursor = connection.cursor()
+            # A scratch file, read back at once: no syncs to disk. The bytes are the same; packing
+            # 20,000 notes took about 0.1 s less (0.65-0.93 s against 0.78-1.01 s, this machine).
+            cursor.execute("PRAGMA synchronous = OFF")
             # No warnings to silence: genanki's HTML check of fields ran in its per-note writer, which
             # `_Deck` does not use (and catching warnings is not safe beside the HTML writer's thread).
             package.write_to_db(cursor, stamp, itertools.count(stamp * 1000))
