@@ -637,3 +637,26 @@ def test_cached_results_of_an_unchanged_card_are_restored_without_walking_it(
     assert warm.work.verified == [] and set(walked) == {"relu-range"}
     assert warm.summary is not None and cold.summary is not None
     assert warm.summary.results == cold.summary.results
+
+
+@pytest.mark.parametrize("damage", [
+    lambda entry: {"0": entry},  # not a list
+    lambda entry: [[*entry[0][:7]]],  # a part missing
+    lambda entry: [["0", *entry[0][1:]]],  # an anchor that is not a number
+    lambda entry: [[*entry[0][:3], 7, *entry[0][4:]]],  # a message that is not a text
+    lambda entry: [[*entry[0][:2], "failed", *entry[0][3:]]],  # a status that is never kept
+    lambda entry: [[99, *entry[0][1:]]],  # past the last of the card's formulas
+])
+def test_a_kept_claim_result_of_the_wrong_shape_is_not_restored(tmp_path: Path, damage) -> None:
+    import dldeck.pipeline.claims as claims
+    from dldeck.source import read_collection
+
+    content, _ = make_project(tmp_path)
+    card = next(c for c in read_collection(content).cards if c.slug == "sigmoid-max")
+    results = [r for r in build(content, tmp_path / "build").summary.results if r.slug == card.slug]
+    formula = next(r for r in results if r.source == "formula")
+    entry = claims._entries(card, [formula])
+    where = claims._locations(card)
+    assert claims._restore_results(card, entry, where=where) == [formula]
+    assert claims._restore_results(card, entry, where=["damaged"]) == [formula]  # found by walking
+    assert claims._restore_results(card, damage(entry), where=where) is None

@@ -77,6 +77,13 @@ def hash_json(value: Any) -> str:
     return sha256_bytes(_canonical(value).encode("utf-8"))
 
 
+def rows_of(value: Any, *types: type) -> bool:
+    """Whether a JSON value read back from a cache is a list of rows, each of exactly these types:
+    the shape check of a restored entry, made once per row, not once per part."""
+    kinds = list(types)
+    return type(value) is list and all(type(row) is list and list(map(type, row)) == kinds for row in value)
+
+
 def tree_files(root: Path, *, skip: Iterable[str] = ()) -> Iterator[Path]:
     """Every file below root in a stable order, skipping the given names and `__pycache__`."""
     skipped = set(skip)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from dldeck.buildcache import rows_of
 from dldeck.errors import Diagnostic
 from dldeck.model import Card, Collection
 from dldeck.pipeline.executor import Executor
@@ -182,11 +183,8 @@ def _locations(card: Card) -> list[Any]:
 def _located(card: Card, where: Any) -> tuple[list[tuple[int, str]], dict[int, int], int]:
     """The formulas' (line, TeX), the computed numbers' lines by index and the check base: from kept
     `_locations`, or by walking the card when none were kept (or they are of the wrong shape)."""
-    if not (isinstance(where, list) and len(where) == 3 and all(isinstance(part, list) for part in where[:2])
-            and all(isinstance(f, list) and len(f) == 2 and type(f[0]) is int and isinstance(f[1], str)
-                    for f in where[0])
-            and all(isinstance(c, list) and len(c) == 2 and type(c[0]) is int and type(c[1]) is int
-                    for c in where[1]) and type(where[2]) is int):
+    if not (isinstance(where, list) and len(where) == 3 and rows_of(where[0], int, str)
+            and rows_of(where[1], int, int) and type(where[2]) is int):
         where = _locations(card)
     return [(line, tex) for line, tex in where[0]], {index: line for index, line in where[1]}, where[2]
 
@@ -240,20 +238,21 @@ def _entries(card: Card, results: list[Any]) -> list[list[Any]]:
             for r in results]
 
 
+_ENTRY_TYPES = (int, str, str, str, str, str, str, int)  # a kept result: see `_entries`
+
+
 def _restore_results(card: Card, entry: Any, *statuses: str, where: Any = None) -> list[Any] | None:
     """A cache entry as ClaimResults, or None if it is absent or not exactly of the expected shape.
     `where`: the card's kept `_locations`."""
     statuses = statuses or CACHED_STATUSES
-    if not isinstance(entry, list):
+    if not rows_of(entry, *_ENTRY_TYPES):
         return None
     from dldeck.verify.results import ClaimResult
 
     formulas, computed, base = _located(card, where)
     restored = []
     for item in entry:
-        if not (isinstance(item, list) and len(item) == 8 and isinstance(item[0], int)
-                and all(isinstance(part, str) for part in item[1:7]) and item[2] in statuses
-                and isinstance(item[7], int)):
+        if item[2] not in statuses:
             return None
         anchor, text, status, message, source, formula, value, index = item
         if source == "formula":

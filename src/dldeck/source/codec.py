@@ -112,9 +112,9 @@ def unshelve(row: Any, order: int = 0) -> model.Card:
     except (TypeError, ValueError):
         raise ValueError("not a shelved card") from None
     if not (type(row) is list and all(type(value) is str for value in (slug, deck, section, kind, path, body))
-            and type(line) is int and type(claims) is bool and _rows_of(notation, str, str)
-            and _rows_of(checks, str, str, int) and _rows_of(figures, str, str, int, int)
-            and _rows_of(formulas, str, bool) and _strings(tags) and _strings(covers)):
+            and type(line) is int and type(claims) is bool and buildcache.rows_of(notation, str, str)
+            and buildcache.rows_of(checks, str, str, int) and buildcache.rows_of(figures, str, str, int, int)
+            and buildcache.rows_of(formulas, str, bool) and _strings(tags) and _strings(covers)):
         raise ValueError("not a shelved card")
     span = model.SourceSpan(path, line)
     card = object.__new__(model.Card)
@@ -128,12 +128,6 @@ def unshelve(row: Any, order: int = 0) -> model.Card:
     card.__dict__[OUTLINE] = Outline(claims, tuple([tuple(formula) for formula in formulas]))
     card.__dict__[model.UNREAD_BODY] = (_body, body)
     return card
-
-
-def _rows_of(value: Any, *types: type) -> bool:
-    """Whether a JSON value is a list of rows, each of exactly these types."""
-    kinds = list(types)
-    return type(value) is list and all(type(row) is list and list(map(type, row)) == kinds for row in value)
 
 
 def _strings(value: Any) -> bool:
