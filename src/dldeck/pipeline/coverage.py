@@ -60,6 +60,30 @@ class Coverage:
                 f"relation); prose numbers: {self.computed} computed, {self.literal} literal")
 
 
+_SAYS_WHY = frozenset((*UNGUARDED, *_PROBLEMS))  # statuses whose message a formula's verdict shows
+
+
+def _verdict(statuses: set[str]) -> str:
+    """A formula's verdict from the statuses of its statements (the first rule that applies)."""
+    if len(statuses) == 1:  # most formulas: one statement, or all alike
+        (status,) = statuses
+        if status in ("symbolic", "numeric"):
+            return "verified"
+    if not statuses.isdisjoint(_PROBLEMS):
+        return "failed"
+    if "unread" in statuses:
+        return "unread"
+    for status in ("wrong", "exempt", "exempt expression", "unused"):
+        if status in statuses:
+            return status
+    if not statuses.isdisjoint(("symbolic", "numeric")):
+        return "verified"
+    for status in ("unused definition", "definition"):
+        if status in statuses:
+            return status
+    return "setting"
+
+
 def formula_verdicts(results: Iterable) -> tuple[FormulaVerdict, ...]:
     """One verdict per shown formula (statements of one formula share path, line and TeX)."""
     groups: dict[tuple[str, int, str], list] = {}
@@ -72,24 +96,10 @@ def formula_verdicts(results: Iterable) -> tuple[FormulaVerdict, ...]:
     verdicts = []
     for key, group in groups.items():
         statuses = {r.status for r in group}
-        if statuses & set(_PROBLEMS):
-            verdict = "failed"
-        elif "unread" in statuses:
-            verdict = "unread"
-        elif statuses & {"wrong", "exempt", "exempt expression"}:
-            verdict = next(v for v in ("wrong", "exempt", "exempt expression") if v in statuses)
-        elif "unused" in statuses:
-            verdict = "unused"
-        elif statuses & {"symbolic", "numeric"}:
-            verdict = "verified"
-        elif "unused definition" in statuses:
-            verdict = "unused definition"
-        elif "definition" in statuses:
-            verdict = "definition"
-        else:
-            verdict = "setting"
-        message = next((r.message for r in group
-                        if r.status in (*UNGUARDED, *_PROBLEMS) and r.message), "")
+        verdict = _verdict(statuses)
+        message = ""
+        if statuses & _SAYS_WHY:
+            message = next((r.message for r in group if r.status in _SAYS_WHY and r.message), "")
         verdicts.append(FormulaVerdict(slugs[key], key[0], key[1], key[2], verdict, message))
     return tuple(sorted(verdicts, key=lambda v: (v.path, v.line, v.tex)))
 
