@@ -63,8 +63,8 @@ def test_every_real_card_comes_back_from_the_shelf_equal_with_its_outline_checks
     from dldeck.source.outline import outline
 
     cards = read_collection(CONTENT).cards
-    rows = json.loads(json.dumps(_shelved(cards)))  # as the cache file holds them
-    restored = [codec.placed(codec.unshelve(row), card.order) for row, card in zip(rows, cards, strict=True)]
+    shelf = codec.shelve_all(cards, [codec.encode(card) for card in cards])  # as the read cache keeps it
+    restored = [codec.placed(card, order) for order, card in enumerate(codec.unshelve_all(shelf))]
     assert [(r.checks, r.figures, outline(r)) for r in restored] == \
         [(c.checks, c.figures, outline(c)) for c in cards]
     assert any(r.figures for r in restored) and any(r.checks for r in restored)
@@ -104,6 +104,12 @@ def test_a_damaged_shelf_row_is_refused_when_it_is_restored(damage) -> None:
     row = json.loads(json.dumps(_shelved((card,))))[0]
     with pytest.raises((ValueError, TypeError)):
         codec.unshelve(damage(row))
+
+
+@pytest.mark.parametrize("shelf", [None, ["a"], "{}", "not json"])
+def test_a_shelf_that_is_not_a_text_of_a_list_is_refused(shelf: object) -> None:
+    with pytest.raises(ValueError):
+        codec.unshelve_all(shelf)
 
 
 def test_a_damaged_body_says_what_to_do_when_it_is_read() -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Literal
 
 # --------------------------------------------------------------------------- positions
@@ -229,17 +228,24 @@ class Card:
                 return state[name]
         raise AttributeError(name)
 
-    @cached_property
+    @property
     def checks(self) -> tuple[CheckBlock, ...]:
+        known = self.__dict__.get(SHELVED_CHECKS)  # a restored card's, found without its body
+        if known is not None:
+            return known
         return tuple(b for b in self.answer + self.extra if isinstance(b, CheckBlock))
 
-    @cached_property
+    @property
     def figures(self) -> tuple[FigureBlock, ...]:
+        known = self.__dict__.get(SHELVED_FIGURES)
+        if known is not None:
+            return known
         return tuple(b for b in self.answer + self.extra if isinstance(b, FigureBlock))
 
 
 BODY_FIELDS = ("question", "answer", "extra", "sources")  # what a restored card may hold undecoded
 UNREAD_BODY = "_unread_body"  # where it holds them: (decode, JSON text)
+SHELVED_CHECKS, SHELVED_FIGURES = "_checks", "_figures"  # and its check and figure blocks
 
 
 @dataclass(frozen=True)

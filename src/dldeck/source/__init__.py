@@ -80,10 +80,10 @@ def read_collection(content_dir: Path, parsed: ParsedFiles | None = None,
             read = read_of[id(slot)]
             if parsed is not None and not read.problems:
                 images = {src: buildcache.hash_file(Path(src)) for src in read.images}
-                parsed.put(slot.key, {"cards": read.rows, "digests": read.digests, "images": images})
+                parsed.put(slot.key, {"cards": read.shelf, "digests": read.digests, "images": images})
             diagnostics.extend(read.problems)
             if read.cards is None:  # read in a forked reader
-                pairs = zip([codec.unshelve(row) for row in read.rows], read.digests, strict=True)
+                pairs = zip(codec.unshelve_all(read.shelf, lazy=False), read.digests, strict=True)
             else:  # read here: the cards themselves (their digests are known if they were encoded)
                 pairs = zip(read.cards, read.digests or [""] * len(read.cards), strict=True)
         for card, digest in pairs:
@@ -115,10 +115,10 @@ class _Unread:
 @dataclasses.dataclass(frozen=True)
 class _Read:
     """A file's problems and, when it is to be cached or was read in a forked reader, its cards as
-    `codec.shelve` rows (cheap to send back), their digests and the image files they show."""
+    `codec.shelve_all` text (cheap to send back), their digests and the image files they show."""
 
     problems: list[Diagnostic]
-    rows: list[Any] = dataclasses.field(default_factory=list)
+    shelf: str = ""
     digests: list[str] = dataclasses.field(default_factory=list)
     images: list[str] = dataclasses.field(default_factory=list)
     cards: tuple[Card, ...] | None = None  # read in this process: the cards themselves
@@ -168,8 +168,7 @@ def _read_one(content_dir: Path, item: _Unread, glossary: Any, *, encode: bool, 
         return _Read(found, cards=objects)
     encoded = codec.encode(tuple(cards))
     digests = [codec.encoded_digest(card) for card in encoded]
-    rows = [codec.shelve(card, encoded_card) for card, encoded_card in zip(cards, encoded, strict=True)]
-    return _Read(found, rows, digests, sorted(_images(encoded)), objects)
+    return _Read(found, codec.shelve_all(cards, encoded), digests, sorted(_images(encoded)), objects)
 
 
 def _images(encoded: Any) -> set[str]:
@@ -192,16 +191,16 @@ def _restore(entry: Any) -> list[tuple[Card, str]] | None:
     """A file's cached cards (their bodies still encoded) with their digests, if every image they show
     is still the file that was checked."""
     try:
-        images, rows, digests = entry["images"], entry["cards"], entry["digests"]
+        images, shelf, digests = entry["images"], entry["cards"], entry["digests"]
         if any(buildcache.hash_file(Path(src)) != digest for src, digest in images.items()):
             return None
     except (TypeError, KeyError, ValueError, AttributeError):
         return None
-    if not (isinstance(rows, list) and isinstance(digests, list) and len(digests) == len(rows)
-            and all(isinstance(d, str) for d in digests)):
-        return None
     try:
-        cards = [codec.unshelve(row) for row in rows]
+        cards = codec.unshelve_all(shelf)
     except (TypeError, ValueError):
+        return None
+    if not (isinstance(digests, list) and len(digests) == len(cards)
+            and all(isinstance(digest, str) for digest in digests)):
         return None
     return list(zip(cards, digests, strict=True))

@@ -116,15 +116,15 @@ def unshelve(row: Any, order: int = 0) -> model.Card:
             and buildcache.rows_of(checks, str, str, int) and buildcache.rows_of(figures, str, str, int, int)
             and buildcache.rows_of(formulas, str, bool) and _strings(tags) and _strings(covers)):
         raise ValueError("not a shelved card")
-    span = model.SourceSpan(path, line)
+    span, at = model.SourceSpan(path, line), model.SourceSpan
     card = object.__new__(model.Card)
     card.__dict__.update(
         slug=slug, deck=deck, section=section, tags=tuple(tags), covers=tuple(covers), kind=kind, span=span,
-        order=order, notation=tuple([tuple(pair) for pair in notation]),
-        checks=tuple([model.CheckBlock(source, model.SourceSpan(at, number))
-                      for source, at, number in checks]),
-        figures=tuple([model.FigureBlock(source, model.SourceSpan(at, number), index)
-                       for source, at, number, index in figures]))
+        order=order, notation=tuple([tuple(pair) for pair in notation]))
+    card.__dict__[model.SHELVED_CHECKS] = tuple([model.CheckBlock(source, at(file, number))
+                                                 for source, file, number in checks])
+    card.__dict__[model.SHELVED_FIGURES] = tuple([model.FigureBlock(source, at(file, number), index)
+                                                  for source, file, number, index in figures])
     card.__dict__[OUTLINE] = Outline(claims, tuple([tuple(formula) for formula in formulas]))
     card.__dict__[model.UNREAD_BODY] = (_body, body)
     return card
@@ -134,10 +134,38 @@ def _strings(value: Any) -> bool:
     return type(value) is list and all(type(item) is str for item in value)
 
 
+def shelve_all(cards: Any, encoded_cards: Any) -> str:
+    """A file's cards as the read cache keeps them: their `shelve` rows as one JSON text. One string
+    per file, not thousands of small lists: a cold build of 20,000 cards keeps every file's entry
+    until the cache is written, and its forked claim workers map them again."""
+    return dumps([shelve(card, encoded) for card, encoded in zip(cards, encoded_cards, strict=True)])
+
+
+def unshelve_all(text: Any, *, lazy: bool = True) -> list[model.Card]:
+    """The cards of a `shelve_all` text, their bodies still encoded (`lazy`) or decoded at once, as a
+    cold build needs every card: each body's text is then let go of at once. ValueError for the wrong
+    shape."""
+    if not isinstance(text, str):
+        raise ValueError("shelved cards are a JSON text")
+    rows = json.loads(text)
+    if type(rows) is not list:
+        raise ValueError("shelved cards are a list")
+    return [unshelve(row) if lazy else _decoded(unshelve(row)) for row in rows]
+
+
+def _decoded(card: model.Card) -> model.Card:
+    """A shelved card as a plain one: body decoded, and nothing kept twice (its check and figure blocks
+    and outline are found in the body when asked for). A cold build's cards are these: each keeps no
+    more than a card read here, and is made by the dataclass, whose instances share their keys."""
+    return model.Card(**{name: getattr(card, name) for name in _FIELDS[model.Card]})
+
+
 def placed(card: model.Card, order: int) -> model.Card:
     """The card at `order` in the collection: a copy, with its body still encoded if it was."""
     if card.order == order:
         return card
+    if model.UNREAD_BODY not in card.__dict__:
+        return dataclasses.replace(card, order=order)
     copy = object.__new__(model.Card)
     copy.__dict__.update(card.__dict__, order=order)
     return copy
