@@ -32,9 +32,7 @@ from dldeck.mathengines.mathjax import ANKI_MATHJAX_VERSION, MathJaxUnavailable
 from dldeck.mathengines.mathjax import check as mathjax_check
 from dldeck.mathengines.mathjax import version_tag as mathjax_version_tag
 from dldeck.mathengines.whitelist import FormulaRefused, check_formula
-from dldeck.model import (
-    Collection,
-)
+from dldeck.model import Collection
 from dldeck.source.outline import FormulaUse, card_formulas
 from dldeck.timelimit import each_in_child
 

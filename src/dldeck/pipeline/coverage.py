@@ -65,10 +65,6 @@ _SAYS_WHY = frozenset((*UNGUARDED, *_PROBLEMS))  # statuses whose message a form
 
 def _verdict(statuses: set[str]) -> str:
     """A formula's verdict from the statuses of its statements (the first rule that applies)."""
-    if len(statuses) == 1:  # most formulas: one statement, or all alike
-        (status,) = statuses
-        if status in ("symbolic", "numeric"):
-            return "verified"
     if not statuses.isdisjoint(_PROBLEMS):
         return "failed"
     if "unread" in statuses:

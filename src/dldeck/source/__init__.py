@@ -194,11 +194,8 @@ def _restore(entry: Any) -> list[tuple[Card, str]] | None:
         images, shelf, digests = entry["images"], entry["cards"], entry["digests"]
         if any(buildcache.hash_file(Path(src)) != digest for src, digest in images.items()):
             return None
-    except (TypeError, KeyError, ValueError, AttributeError):
-        return None
-    try:
         cards = codec.unshelve_all(shelf)
-    except (TypeError, ValueError):
+    except (TypeError, KeyError, ValueError, AttributeError):
         return None
     if not (isinstance(digests, list) and len(digests) == len(cards)
             and all(isinstance(digest, str) for digest in digests)):

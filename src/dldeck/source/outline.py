@@ -42,9 +42,6 @@ class Outline:
     claims: bool  # a check block, a formula or a computed number to verify
     formulas: tuple[tuple[str, bool], ...]  # (TeX, display) of every formula shown, in reading order
 
-    def as_json(self) -> list[object]:
-        return [self.claims, [list(formula) for formula in self.formulas]]
-
 
 def outline(card: Card) -> Outline:
     """The card's outline: the one it was restored with, else found by walking it. Not kept on a card
