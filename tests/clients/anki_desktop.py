@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             print((exc.stderr or b"")[-3000:].decode("utf-8", "replace") if isinstance(exc.stderr, bytes)
                   else (exc.stderr or "")[-3000:], file=sys.stderr)
             return 1
-    lines = args.out.read_text(encoding="utf-8").splitlines() if args.out.exists() else []
+    text = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+    lines = [line for line in text.split("\n") if line]  # not splitlines: U+2028 may sit inside a record
     last = json.loads(lines[-1]) if lines else {}
     if not last.get("done") or any('"error"' in line[:10] for line in lines):
         errors = [json.loads(line)["error"] for line in lines if line.startswith('{"error"')]

@@ -19,7 +19,16 @@ _FONT_SCALE = 100.0  # matplotlib draws path glyphs at 1/100 of the font size, t
 
 
 def read_records(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if '"slug"' in line]
+    """The JSON lines that measure a card. Split on newlines only: str.splitlines would also split
+    inside a record at U+2028 or U+0085, which json.dumps(ensure_ascii=False) leaves as they are."""
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1):
+        if '"slug"' in line:
+            try:
+                records.append(json.loads(line))
+            except ValueError as exc:
+                raise AssertionError(f"{path}:{number}: not a JSON record ({exc}): {line[:80]!r}") from None
+    return records
 
 
 # --------------------------------------------------------------------------- figures

@@ -9,10 +9,12 @@ Where they are missing the tests skip with the reason, except under `make test`
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -59,14 +61,34 @@ def _run(script: str, *args: str, timeout: float) -> None:
     assert done.returncode == 0, f"{script} failed:\n{done.stderr[-4000:]}"
 
 
+def _measured_once(name: str, measure: Callable[[Path], None]) -> Path:
+    """build/review/<name>.jsonl, measured once per test run. The group's tests should share one xdist
+    worker, but if two workers ever set this fixture up, each would truncate the file the other is
+    writing; a lock, a stamp of the run and a rename rule that out. (A CI run once failed with a JSON
+    error reading sheet.jsonl after the first sheet test had passed, which such a race explains.)"""
+    REVIEW.mkdir(parents=True, exist_ok=True)
+    out, stamp = REVIEW / f"{name}.jsonl", REVIEW / f".{name}.run"
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")
+    with (REVIEW / f".{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fresh = run_id and out.is_file() and stamp.is_file() and stamp.read_text(encoding="utf-8") == run_id
+        if not fresh:
+            stamp.unlink(missing_ok=True)
+            partial = REVIEW / f".{name}.jsonl.partial"
+            measure(partial)
+            partial.replace(out)
+            stamp.write_text(run_id, encoding="utf-8")
+    return out
+
+
 @pytest.fixture(scope="module")
 def anki(built: Path) -> tuple[int, list[dict]]:
     _clients_python("aqt")
     if not os.environ.get("DISPLAY") and shutil.which("xvfb-run") is None:
         _unavailable("no display and no xvfb-run (Debian package xvfb)")
-    out = REVIEW / "anki.jsonl"
-    _run("anki_desktop.py", str(built / "dldeck.apkg"), str(out), "--widths", "360,1200",
-         "--themes", "light,dark", "--screenshots", ",".join(SAMPLE), "--timeout", "900", timeout=960)
+    out = _measured_once("anki", lambda to: _run(
+        "anki_desktop.py", str(built / "dldeck.apkg"), str(to), "--widths", "360,1200",
+        "--themes", "light,dark", "--screenshots", ",".join(SAMPLE), "--timeout", "900", timeout=960))
     first = out.read_text(encoding="utf-8").splitlines()[0]
     cards = int(first.split('"cards": ')[1].split(",")[0])
     return cards, read_records(out)
@@ -78,9 +100,9 @@ def sheet(built: Path) -> list[dict]:
     chromium = os.environ.get("DLDECK_CHROMIUM", "/usr/bin/chromium")
     if not Path(chromium).exists():
         _unavailable(f"{chromium} missing (Debian package chromium)")
-    out = REVIEW / "sheet.jsonl"
-    _run("sheet_chromium.py", str(built / "cheatsheet.html"), str(out), "--widths", "360,1280",
-         "--schemes", "light,dark", "--screenshots", ",".join(SAMPLE), timeout=300)
+    out = _measured_once("sheet", lambda to: _run(
+        "sheet_chromium.py", str(built / "cheatsheet.html"), str(to), "--widths", "360,1280",
+        "--schemes", "light,dark", "--screenshots", ",".join(SAMPLE), timeout=300))
     return read_records(out)
 
 
