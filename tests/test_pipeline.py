@@ -117,6 +117,11 @@ def test_only_builds_the_named_output(tmp_path: Path, epoch: None) -> None:
     assert not (tmp_path / "build" / "cheatsheet.pdf").exists()
 
 
+# The real-deck tests share one worker under `make test` (--dist loadgroup), so the real content is
+# built once: spread over two workers, each built it (about two minutes of CPU each on this machine).
+REAL_DECK = pytest.mark.xdist_group("real-deck")
+
+
 @pytest.fixture(scope="module")
 def real_deck(tmp_path_factory: pytest.TempPathFactory):
     """The real content, built as `make build` does, imported into a fresh Anki collection."""
@@ -135,6 +140,7 @@ def real_deck(tmp_path_factory: pytest.TempPathFactory):
     col.close()
 
 
+@REAL_DECK
 def test_real_deck_imports_every_card_without_conflict(real_deck) -> None:
     collection, col, log = real_deck
     assert len(log.new) == len(collection.cards) == col.note_count()
@@ -143,6 +149,7 @@ def test_real_deck_imports_every_card_without_conflict(real_deck) -> None:
     assert {card.deck for card in collection.cards} <= decks
 
 
+@REAL_DECK
 def test_real_deck_renders_every_card(real_deck) -> None:
     _, col, _ = real_deck
     for card_id in col.find_cards(""):
@@ -156,6 +163,7 @@ def test_real_deck_renders_every_card(real_deck) -> None:
             assert not re.search(r"\{\{(c\d+::|[A-Za-z#/^])", body), body
 
 
+@REAL_DECK
 def test_real_deck_figures_arrive_as_media(real_deck) -> None:
     collection, col, _ = real_deck
     media = Path(col.media.dir())
@@ -171,6 +179,7 @@ def test_real_deck_figures_arrive_as_media(real_deck) -> None:
     assert not col.media.check().missing
 
 
+@REAL_DECK
 def test_real_deck_cards_can_be_answered(real_deck) -> None:
     _, col, _ = real_deck
     col.decks.select(col.decks.id("深度学习面试"))
