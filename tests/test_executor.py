@@ -64,7 +64,7 @@ def test_the_cache_state_is_reported(tmp_path: Path) -> None:
     (tmp_path / buildcache.CACHE_DIR_NAME).mkdir()
     (tmp_path / buildcache.CACHE_DIR_NAME / "doubles.json").write_text("{", encoding="utf-8")
     Executor(tmp_path, "doubles", work=work)
-    assert work.cache_status == {"doubles": "corrupt (not JSON)"}
+    assert work.cache_status == {"doubles": "corrupt (no header)"}
 
 
 def test_keys_do_not_depend_on_dict_order() -> None:
@@ -92,7 +92,7 @@ def test_a_sharded_cache_rewrites_only_the_files_whose_entries_changed(tmp_path:
     # a damaged shard is discarded alone: its entries are computed again, the others are kept
     (folder / f"cards.{keys[1][-1]}.json").write_text("{", encoding="utf-8")
     third = Executor(tmp_path, "cards", sharded=True, work=(work := Work()))
-    assert work.cache_status["cards"] == "corrupt (not JSON)"
+    assert work.cache_status["cards"] == "corrupt (no header)"
     assert third.get(keys[1]) is None
     kept = [key for key in keys if key[-1] != keys[1][-1]]
     assert [third.get(key) for key in kept] == ["changed" if key == keys[0] else key[:8] for key in kept]

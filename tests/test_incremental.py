@@ -245,6 +245,32 @@ def test_an_edit_decodes_no_card_of_the_files_it_did_not_touch(tmp_path: Path,
     assert any(card.figures for card in warm.summary.collection.cards[:3])
 
 
+@pytest.mark.parametrize("damage", [
+    lambda entry: {"cards": entry},  # not a text
+    lambda entry: "not json\n" + entry.partition("\n")[2],  # its first line is not JSON
+    lambda entry: '{"digests": []}\n' + entry.partition("\n")[2],  # no image files named
+    lambda entry: entry.partition("\n")[0] + "\n[]",  # the digests name cards that are not there
+])
+def test_a_damaged_read_cache_entry_is_read_again_not_trusted(tmp_path: Path, damage) -> None:
+    """A read-cache entry is a text (its digests and images as a JSON line, then the shelved cards);
+    one of the wrong shape in a file whose digest matches is refused, and its file read again."""
+    content, build_dir = make_project(tmp_path)
+    reference = build(content, build_dir, only=("anki",)).summary
+    cache = build_dir / buildcache.CACHE_DIR_NAME
+    for path in cache.glob("read.*.json"):
+        tool = json.loads(path.read_bytes().split(b"\n", 1)[0])["tool"]
+        entries, status = buildcache._open_envelope(path, tool)
+        assert status == "ok" and entries is not None
+        if entries:
+            assert all(isinstance(entry, str) for entry in entries.values())
+            path.write_bytes(buildcache._envelope(tool, {key: damage(e) for key, e in entries.items()}))
+    (cache / buildcache.STAMP_NAME).unlink()
+    again = build(content, build_dir, only=("anki",))
+    assert again.work.cache_status["read"] == "ok" and again.work.read == ["content/a.md"]
+    assert reference is not None and again.summary is not None
+    assert again.summary.collection.cards == reference.collection.cards
+
+
 def test_a_file_is_read_again_when_the_glossary_changes(tmp_path: Path) -> None:
     """The language rule judges a file's text by the glossary: a new term is a new input to every file."""
     content, build_dir = make_project(tmp_path)
@@ -295,30 +321,40 @@ def _corrupt_by_truncating(path: Path) -> None:
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
 
 
+def _header_and_body(path: Path) -> tuple[dict, bytes]:
+    head, body = path.read_bytes().split(b"\n", 1)
+    return json.loads(head), body
+
+
 def _corrupt_by_flipping_an_entry(path: Path) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert "symbolic" in text
-    path.write_text(text.replace("symbolic", "numeric", 1), encoding="utf-8")
+    head, body = _header_and_body(path)
+    assert b"symbolic" in body
+    path.write_bytes(json.dumps(head).encode() + b"\n" + body.replace(b"symbolic", b"SYMBOLIC", 1))
 
 
 def _corrupt_with_a_bad_entry_and_a_matching_digest(path: Path) -> None:
     """A well-formed file whose entries are wrong: the per-entry checks must catch it."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    data["entries"] = {key: [[0, "x", "failed", ""]] for key in data["entries"]}
-    data["digest"] = buildcache.hash_json(data["entries"])
-    path.write_text(json.dumps(data), encoding="utf-8")
+    head, _ = _header_and_body(path)
+    entries, status = buildcache._open_envelope(path, head["tool"])
+    assert status == "ok" and entries
+    path.write_bytes(buildcache._envelope(head["tool"], {key: [[0, "x", "failed", ""]] for key in entries}))
 
 
 def _stale_version(path: Path) -> None:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    data["version"] = buildcache.CACHE_VERSION + 1
-    path.write_text(json.dumps(data), encoding="utf-8")
+    head, body = _header_and_body(path)
+    head["version"] = buildcache.CACHE_VERSION + 1
+    path.write_bytes(json.dumps(head).encode() + b"\n" + body)
+
+
+def _cut_in_the_header(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:40])
 
 
 @pytest.mark.parametrize(
     ("corrupt", "status"),
     [
-        (_corrupt_by_truncating, "corrupt (not JSON)"),
+        (_corrupt_by_truncating, "corrupt (cut short)"),
+        (_cut_in_the_header, "corrupt (no header)"),
         (_corrupt_by_flipping_an_entry, "corrupt (digest mismatch)"),
         (_corrupt_with_a_bad_entry_and_a_matching_digest, "ok"),
         (_stale_version, "stale (cache format changed)"),
@@ -353,7 +389,8 @@ def test_corrupt_figure_file_and_formula_caches_are_rebuilt(tmp_path: Path) -> N
         _corrupt_by_truncating(png)  # a figure file cut short by a crash
     (cache / buildcache.STAMP_NAME).unlink()
     again = build(content, build_dir)
-    assert {again.work.cache_status[n] for n in ("figures", "mathml", "typst-math")} == {"corrupt (not JSON)"}
+    statuses = {again.work.cache_status[n] for n in ("figures", "mathml", "typst-math")}
+    assert statuses and statuses <= {"corrupt (cut short)", "corrupt (no header)"}  # by where the cut fell
     assert again.work.figured == ["sigmoid-max"]
     assert outputs(build_dir) == outputs(reference_build)
 

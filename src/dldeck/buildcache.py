@@ -1,9 +1,10 @@
 """Build caches under `build/cache/`: what a rebuild may reuse, keyed by content hash.
 
 Authors rebuild after every edit, so a build must redo only what an edit touched. Every cache
-here is a JSON file that records its schema version, the hash of the tool that wrote it and a
-digest of its own entries; a file that fails to parse, whose digest does not match, or that was
-written by another version of dldeck is discarded and rebuilt, never trusted. Files are written
+file starts with a JSON header that records its format version, the hash of the tool that wrote it,
+an index of its entries and a digest of their bytes (see `_envelope`); a file that fails to parse,
+whose digest does not match, or that was written by another version of dldeck is discarded and
+rebuilt, never trusted. Files are written
 to a temporary name and renamed, so a crash never leaves half a cache behind.
 
 This module is imported on every `dldeck build`, including the no-op fast path, so it imports
@@ -25,7 +26,7 @@ from typing import Any
 from dldeck.atomicfile import write_atomically
 from dldeck.contain import Refused, inside, open_regular
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 CACHE_DIR_NAME = "cache"
 STAMP_NAME = "stamp.json"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -144,25 +145,30 @@ def tool_hash(*parts: str) -> str:
     return digest.hexdigest()
 
 
-_ENTRIES = b',"entries":'
+_VALUE = -1  # an index row's size for an entry that is a JSON value, not a text
 
 
 def _envelope(tool: str, entries: dict[str, Any]) -> bytes:
-    """The entries serialized once, last in the file, so a reader can check the digest on their
-    bytes instead of serializing them again."""
-    text = _canonical(entries).encode("utf-8")
-    head = json.dumps({"version": CACHE_VERSION, "tool": tool, "digest": sha256_bytes(text)}, sort_keys=True)
-    return head[:-1].encode("utf-8") + _ENTRIES + text + b"}\n"
-
-
-def _digest_matches(raw: bytes, data: dict[str, Any]) -> bool:
-    """Whether the entries are the ones the digest was taken of: on the bytes as `_envelope` wrote them
-    (fast), else on the parsed entries (a well-formed file written some other way)."""
-    start = raw.find(_ENTRIES)
-    written = raw[start + len(_ENTRIES):-2] if start >= 0 and raw.endswith(b"}\n") else b""
-    if written and sha256_bytes(written) == data.get("digest"):
-        return True
-    return data.get("digest") == hash_json(data["entries"])
+    """A header line, then the entries' bytes: first every entry that is not a text, as one JSON array,
+    then every text as its own UTF-8, one after another. The header holds the format version, the
+    tool, the digest of the bytes after it, the JSON array's length and an index of the entries
+    ([key, the text's length in bytes, or -1 for a value from the array], in order). A text is kept
+    as itself, not as a JSON string, because the large caches hold texts (a card's HTML, a file's
+    shelved cards): reading one back is a UTF-8 decode, not a parse."""
+    index, values, texts = [], [], []
+    for key, value in entries.items():
+        if isinstance(value, str):
+            data = value.encode("utf-8")
+            index.append([key, len(data)])
+            texts.append(data)
+        else:
+            index.append([key, _VALUE])
+            values.append(value)
+    array = _canonical(values).encode("utf-8")
+    body = array + b"".join(texts)
+    head = {"version": CACHE_VERSION, "tool": tool, "digest": sha256_bytes(body), "values": len(array),
+            "index": index}
+    return _canonical(head).encode("utf-8") + b"\n" + body
 
 
 def _open_envelope(path: Path, tool: str) -> tuple[dict[str, Any] | None, str]:
@@ -176,20 +182,45 @@ def _open_envelope(path: Path, tool: str) -> tuple[dict[str, Any] | None, str]:
         return None, f"unreadable ({refused})"
     except OSError as error:
         return None, f"unreadable ({error.strerror})"
+    end = raw.find(b"\n")
+    try:
+        head = json.loads(raw[:end].decode("utf-8")) if end >= 0 else None
+    except (UnicodeDecodeError, ValueError):
+        head = None
+    if not isinstance(head, dict):
+        return None, "corrupt (no header)"
+    if head.get("version") != CACHE_VERSION:
+        return None, "stale (cache format changed)"
+    if head.get("tool") != tool:
+        return None, "stale (dldeck or a dependency changed)"
+    index, array = head.get("index"), head.get("values")
+    if not rows_of(index, str, int) or type(array) is not int or array < 0 \
+            or any(size < _VALUE for _, size in index):
+        return None, "corrupt (wrong shape)"
+    body = memoryview(raw)[end + 1:]
+    if array + sum(size for _, size in index if size != _VALUE) != len(body):
+        return None, "corrupt (cut short)"
+    if sha256_bytes(body) != head.get("digest"):
+        return None, "corrupt (digest mismatch)"
     try:
         with bulk():
-            data = json.loads(raw.decode("utf-8"))
+            values = json.loads(str(body[:array], "utf-8"))
     except (UnicodeDecodeError, ValueError):
         return None, "corrupt (not JSON)"
-    if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
+    if type(values) is not list or len(values) != sum(size == _VALUE for _, size in index):
         return None, "corrupt (wrong shape)"
-    if data.get("version") != CACHE_VERSION:
-        return None, "stale (cache format changed)"
-    if data.get("tool") != tool:
-        return None, "stale (dldeck or a dependency changed)"
-    if not _digest_matches(raw, data):
-        return None, "corrupt (digest mismatch)"
-    return data["entries"], "ok"
+    entries: dict[str, Any] = {}
+    start, taken = array, iter(values)
+    try:
+        for key, size in index:
+            if size == _VALUE:
+                entries[key] = next(taken)
+            else:
+                entries[key] = str(body[start:start + size], "utf-8")
+                start += size
+    except UnicodeDecodeError:
+        return None, "corrupt (not UTF-8)"
+    return entries, "ok"
 
 
 class JsonCache:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable
@@ -80,7 +81,7 @@ def read_collection(content_dir: Path, parsed: ParsedFiles | None = None,
             read = read_of[id(slot)]
             if parsed is not None and not read.problems:
                 images = {src: buildcache.hash_file(Path(src)) for src in read.images}
-                parsed.put(slot.key, {"cards": read.shelf, "digests": read.digests, "images": images})
+                parsed.put(slot.key, _entry(read, images))
             diagnostics.extend(read.problems)
             if read.cards is None:  # read in a forked reader
                 pairs = zip(codec.unshelve_all(read.shelf, lazy=False), read.digests, strict=True)
@@ -187,11 +188,21 @@ def _images(encoded: Any) -> set[str]:
     return found
 
 
+def _entry(read: _Read, images: dict[str, str]) -> str:
+    """A file's read-cache entry as one text: a JSON line of its cards' digests and the image files they
+    show, then the `codec.shelve_all` text. A text is kept as itself in the cache (see
+    `buildcache._envelope`), so reading it back parses the shelf once, not once inside the cache file
+    and again when unshelved."""
+    return json.dumps({"digests": read.digests, "images": images}, ensure_ascii=False) + "\n" + read.shelf
+
+
 def _restore(entry: Any) -> list[tuple[Card, str]] | None:
     """A file's cached cards (their bodies still encoded) with their digests, if every image they show
     is still the file that was checked."""
     try:
-        images, shelf, digests = entry["images"], entry["cards"], entry["digests"]
+        line, _, shelf = entry.partition("\n")
+        kept = json.loads(line)
+        images, digests = kept["images"], kept["digests"]
         if any(buildcache.hash_file(Path(src)) != digest for src, digest in images.items()):
             return None
         cards = codec.unshelve_all(shelf)
