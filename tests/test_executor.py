@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from dldeck import buildcache
@@ -129,3 +130,44 @@ def test_a_closed_executor_has_saved_its_entries_and_keeps_none(tmp_path: Path) 
     executor.put(executor.key(2), "two")  # nothing happens
     assert Executor(tmp_path, "kept", code=("model.py",)).get(executor.key(1)) == "one"
     assert Executor(tmp_path, "kept", code=("model.py",)).get(executor.key(2)) is None
+
+
+def _cache_file(path: Path, index: list, values: bytes, texts: bytes, *, tool: str = "tool-1") -> None:
+    """A cache file written by hand, its digest right: only the checks after the digest can refuse it."""
+    body = values + texts
+    head = {"version": buildcache.CACHE_VERSION, "tool": tool, "digest": buildcache.sha256_bytes(body),
+            "values": len(values), "index": index}
+    path.write_bytes(json.dumps(head).encode() + b"\n" + body)
+
+
+def test_a_cache_file_keeps_texts_as_themselves_and_refuses_each_kind_of_damage(tmp_path: Path) -> None:
+    entries = {"html": '<p class="q">一\n"二"</p>', "empty": "", "result": {"a": [1, 2.5, None]}, "n": 3}
+    cache = buildcache.JsonCache(tmp_path, "mixed", "tool-1")
+    for key, value in entries.items():
+        cache.put(key, value)
+    cache.save()
+    path = cache.path
+    raw = path.read_bytes()
+    assert raw.endswith('<p class="q">一\n"二"</p>'.encode())  # a text is stored as itself, unescaped
+    again = buildcache.JsonCache(tmp_path, "mixed", "tool-1")
+    assert again.status == "ok" and {key: again.get(key) for key in entries} == entries
+    stale = buildcache.JsonCache(tmp_path, "mixed", "tool-2").status
+    assert stale == "stale (dldeck or a dependency changed)"
+
+    head, body = raw.split(b"\n", 1)
+    path.write_bytes(head + b"\n" + body[:-1] + b"?")
+    assert buildcache.JsonCache(tmp_path, "mixed", "tool-1").status == "corrupt (digest mismatch)"
+    path.write_bytes(head + b"\n" + body + b"x")
+    assert buildcache.JsonCache(tmp_path, "mixed", "tool-1").status == "corrupt (cut short)"
+    damaged = {
+        "corrupt (wrong shape)": ([["a", -2]], b"[]", b""),  # a length below -1
+        "corrupt (not JSON)": ([["a", -1]], b"[1,", b""),
+        "corrupt (not UTF-8)": ([["a", 2]], b"[]", b"\xff\xfe"),
+    }
+    for status, (index, values, texts) in damaged.items():
+        _cache_file(path, index, values, texts)
+        assert buildcache.JsonCache(tmp_path, "mixed", "tool-1").status == status
+    _cache_file(path, [["a", -1]], b"[1,2]", b"")  # more values than the index names
+    assert buildcache.JsonCache(tmp_path, "mixed", "tool-1").status == "corrupt (wrong shape)"
+    _cache_file(path, [["a", -1], ["b", 1]], b"[[7]]", b"z")  # a well-formed file written by hand
+    assert buildcache.JsonCache(tmp_path, "mixed", "tool-1").get("a") == [7]
