@@ -258,12 +258,8 @@ def test_a_damaged_read_cache_entry_is_read_again_not_trusted(tmp_path: Path, da
     reference = build(content, build_dir, only=("anki",)).summary
     cache = build_dir / buildcache.CACHE_DIR_NAME
     for path in cache.glob("read.*.json"):
-        tool = json.loads(path.read_bytes().split(b"\n", 1)[0])["tool"]
-        entries, status = buildcache._open_envelope(path, tool)
-        assert status == "ok" and entries is not None
-        if entries:
-            assert all(isinstance(entry, str) for entry in entries.values())
-            path.write_bytes(buildcache._envelope(tool, {key: damage(e) for key, e in entries.items()}))
+        entries = _rewrite_entries(path, damage)
+        assert all(isinstance(entry, str) for entry in entries.values())
     (cache / buildcache.STAMP_NAME).unlink()
     again = build(content, build_dir, only=("anki",))
     assert again.work.cache_status["read"] == "ok" and again.work.read == ["content/a.md"]
@@ -332,12 +328,19 @@ def _corrupt_by_flipping_an_entry(path: Path) -> None:
     path.write_bytes(json.dumps(head).encode() + b"\n" + body.replace(b"symbolic", b"SYMBOLIC", 1))
 
 
+def _rewrite_entries(path: Path, change) -> dict:
+    """Each entry of a cache file replaced by change(entry), the digest made right again: only the
+    per-entry checks can refuse what is written. The entries as they were."""
+    tool = _header_and_body(path)[0]["tool"]
+    entries, status = buildcache._open_envelope(path, tool)
+    assert status == "ok" and entries is not None
+    path.write_bytes(buildcache._envelope(tool, {key: change(entry) for key, entry in entries.items()}))
+    return entries
+
+
 def _corrupt_with_a_bad_entry_and_a_matching_digest(path: Path) -> None:
     """A well-formed file whose entries are wrong: the per-entry checks must catch it."""
-    head, _ = _header_and_body(path)
-    entries, status = buildcache._open_envelope(path, head["tool"])
-    assert status == "ok" and entries
-    path.write_bytes(buildcache._envelope(head["tool"], {key: [[0, "x", "failed", ""]] for key in entries}))
+    assert _rewrite_entries(path, lambda entry: [[0, "x", "failed", ""]])
 
 
 def _stale_version(path: Path) -> None:
