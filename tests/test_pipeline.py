@@ -117,26 +117,21 @@ def test_only_builds_the_named_output(tmp_path: Path, epoch: None) -> None:
     assert not (tmp_path / "build" / "cheatsheet.pdf").exists()
 
 
-# The real-deck tests share one worker under `make test` (--dist loadgroup), so the real content is
-# built once: spread over two workers, each built it (about two minutes of CPU each on this machine).
+# The real-deck tests share one worker under `make test` (--dist loadgroup), so the real deck is imported
+# once (the real content itself is built once per run for every test that needs it: `real_build`).
 REAL_DECK = pytest.mark.xdist_group("real-deck")
 
 
 @pytest.fixture(scope="module")
-def real_deck(tmp_path_factory: pytest.TempPathFactory):
-    """The real content, built as `make build` does, imported into a fresh Anki collection."""
+def real_deck(tmp_path_factory: pytest.TempPathFactory, real_build: pipeline.BuildResult):
+    """The real content's deck, built as `make build` does, imported into a fresh Anki collection."""
     root = tmp_path_factory.mktemp("real")
-    content = root / "content"
-    shutil.copytree(ROOT / "content", content)
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("SOURCE_DATE_EPOCH", EPOCH)
-        result = pipeline.build(content, root / "build", only=("anki",), timeout=30)
-    (root / "anki").mkdir()
-    col = AnkiCollection(str(root / "anki" / "collection.anki2"))
-    request = ImportAnkiPackageRequest(package_path=str(root / "build" / "dldeck.apkg"),
-                                       options=ImportAnkiPackageOptions())
-    log = col.import_anki_package(request).log
-    yield result.summary.collection, col, log
+    package = root / "dldeck.apkg"
+    shutil.copyfile(ROOT / "build" / "dldeck.apkg", package)
+    col = AnkiCollection(str(root / "collection.anki2"))
+    log = col.import_anki_package(ImportAnkiPackageRequest(package_path=str(package),
+                                                           options=ImportAnkiPackageOptions())).log
+    yield read_collection(ROOT / "content"), col, log
     col.close()
 
 
