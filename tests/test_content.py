@@ -65,11 +65,12 @@ def test_wrong_seed_claim_fails_the_build(tmp_path: Path, row: dict[str, str]) -
         shutil.copytree(CONTENT / "_facts", content / "_facts")
     # the unmodified file verifies ...
     shutil.copy(source, content / row["file"])
-    pipeline.check(content, tmp_path / "build-good", timeout=30, strict=True)
-    # ... and the one with the seed's claim does not, naming the line
+    pipeline.check(content, tmp_path / "build", timeout=30, strict=True)
+    # ... and the one with the seed's claim does not, naming the line (its card's claims are verified
+    # again, the file's other cards keep their verdicts: a failure is never kept)
     lines[index] = indent + row["wrong_line"].strip()
     (content / row["file"]).write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(BuildError) as caught:
-        pipeline.check(content, tmp_path / "build-bad", timeout=30, strict=True)
+        pipeline.check(content, tmp_path / "build", timeout=30, strict=True)
     where = f"content/{row['file']}:{index + 1}:"
     assert any(str(d).startswith(where) for d in caught.value.diagnostics), caught.value
