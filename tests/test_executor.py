@@ -171,3 +171,25 @@ def test_a_cache_file_keeps_texts_as_themselves_and_refuses_each_kind_of_damage(
     assert buildcache.JsonCache(tmp_path, "mixed", "tool-1").status == "corrupt (wrong shape)"
     _cache_file(path, [["a", -1], ["b", 1]], b"[[7]]", b"z")  # a well-formed file written by hand
     assert buildcache.JsonCache(tmp_path, "mixed", "tool-1").get("a") == [7]
+
+
+def test_a_file_stamp_changes_with_any_rewrite_even_when_size_and_time_are_put_back(tmp_path: Path) -> None:
+    """Fonts and figure files are not read again while they carry the stamp a cache recorded: a
+    same-size rewrite with its modification time set back must still show."""
+    import os
+    import time
+
+    path = tmp_path / "font.otf"
+    path.write_bytes(b"glyphs-1")
+    before = buildcache.file_stamp(path)
+    assert buildcache.file_stamp(path) == before
+    times = os.stat(path)
+    time.sleep(0.05)  # past the kernel's coarse clock tick, which stamps change times
+    path.write_bytes(b"glyphs-2")
+    os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns))
+    after = buildcache.file_stamp(path)
+    assert after[:2] == before[:2] and after != before  # the change time cannot be set back
+    link = tmp_path / "link.otf"
+    link.symlink_to(path)
+    assert buildcache.file_stamp(link) == after
+    assert buildcache.file_stamp(link, follow_symlinks=False) != after

@@ -583,7 +583,7 @@ def test_a_build_gives_back_to_the_collector_what_its_caches_froze(tmp_path: Pat
 
 
 def test_an_edit_reads_the_fonts_glyphs_from_the_cache_not_the_font(tmp_path: Path) -> None:
-    """Which characters the PDF font has is kept by the font file's size and time: an edit renders its
+    """Which characters the PDF font has is kept by the font file's stamp: an edit renders its
     card's Typst markup without importing fontTools to parse the font again, and finds the same set."""
     from dldeck.emit.typst_markup import font_coverage
     from dldeck.fonts import find_cjk_font

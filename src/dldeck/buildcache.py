@@ -52,6 +52,15 @@ def hash_file(path: Path) -> str:
         return f"unreadable:{error.errno}"
 
 
+def file_stamp(path: Path, *, follow_symlinks: bool = True) -> list[int]:
+    """A file's size, modification and change times and inode, without reading it: any write to the
+    file, or another file put in its place, changes them (the change time cannot be set back), so a
+    file that still carries the stamp it had when a cache last looked at it need not be read again
+    (a font of megabytes, a thousand figure files). OSError if it is missing."""
+    stat = os.stat(path, follow_symlinks=follow_symlinks)
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+
+
 @contextmanager
 def bulk() -> Iterator[None]:
     """While many objects that all live on are made (a cache loaded, cards restored), the cyclic

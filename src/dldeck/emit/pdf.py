@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dldeck.atomicfile import write_atomically
+from dldeck.buildcache import file_stamp
 from dldeck.config import SheetConfig, SheetSection, deck_titles, group_sections
 from dldeck.contain import load_image
 from dldeck.emit.markup import LEGEND, computed_value
@@ -443,12 +444,6 @@ def document_inputs(document: TypstDocument) -> dict[str, object]:
             "typst": typst_version(),
             "style": hashlib.sha256((TEMPLATE_DIR / STYLE_FILE).read_bytes()).hexdigest(),
             "fonts": [list(typst_font_paths()), str(font), file_stamp(Path(font))]}
-
-
-def file_stamp(path: Path) -> list[int]:
-    """Size and modification time: a replaced font file shows, without hashing megabytes each build."""
-    stat = path.stat()
-    return [stat.st_size, stat.st_mtime_ns]
 
 
 def compile_sheet(source: str, copies: Mapping[str, Path | bytes], line_cards: Sequence[tuple[int, Card]],

@@ -98,13 +98,12 @@ def _read(path: Path, digest: str) -> bytes | None:
 
 
 def font_coverage(executor: Executor) -> Callable[[Path], frozenset[int]]:
-    """A font's code points, kept through `executor` by the font file's size and time: reading them
-    imports fontTools and parses the font's cmap (a large part of a one-card edit's time)."""
-    from dldeck.emit.pdf import file_stamp
+    """A font's code points, kept through `executor` by the font file's stamp (`buildcache.file_stamp`):
+    reading them imports fontTools and parses the font's cmap (a large part of a one-card edit's time)."""
     from dldeck.emit.typst_markup import font_coverage as read_coverage
 
     def coverage(path: Path) -> frozenset[int]:
-        key = executor.key([str(path), file_stamp(path)])
+        key = executor.key([str(path), buildcache.file_stamp(path)])
         kept = executor.get(key, _points)
         if kept is None:
             kept = read_coverage(path)
