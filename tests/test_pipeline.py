@@ -110,6 +110,26 @@ def test_failed_build_leaves_previous_outputs_untouched(tmp_path: Path, epoch: N
     assert not [p for p in build.iterdir() if p.name.startswith(".staging")]
 
 
+def test_verifying_reports_each_card_finished(tmp_path: Path) -> None:
+    """The longest step of a cold build says how far it is; an edit counts only the cards it verifies."""
+    content = small_project(tmp_path)
+    heard: list[str] = []
+
+    def build() -> list[str]:
+        heard.clear()
+        pipeline.build(content, tmp_path / "build", only=("anki",), progress=heard.append)
+        return [m for m in heard if m.startswith("verifying claims")]
+
+    assert build() == ["verifying claims of 2 cards", "verifying claims: 1/2 cards",
+                       "verifying claims: 2/2 cards"], heard
+    text = (content / "a.md").read_text(encoding="utf-8")
+    text = text.replace("tanh(x) == 2*sigma(2*x) - 1", "tanh(x) + 1 == 2*sigma(2*x)")
+    (content / "a.md").write_text(text, encoding="utf-8")
+    assert build() == ["verifying claims of 1 card", "verifying claims: 1/1 cards"], heard
+    (content / "a.md").write_text(text.replace("处取最大值", "处取到最大值"), encoding="utf-8")
+    assert build() == [], heard
+
+
 def test_only_builds_the_named_output(tmp_path: Path, epoch: None) -> None:
     content = small_project(tmp_path)
     result = pipeline.build(content, tmp_path / "build", only=("anki",))

@@ -99,7 +99,8 @@ def _verify_distinct(collection: Collection, pending: list[tuple[str, Card]], ti
         from dldeck.verify import verify_collection
 
         report = verify_collection(dataclasses.replace(collection, cards=tuple(cards)), timeout=timeout,
-                                   known=known)
+                                   known=known, progress=lambda done, total: progress(
+                                       f"verifying claims: {done}/{total} cards"))
         for result in report.results:
             results.setdefault(result.slug, []).append(result)
         diagnostics.extend(report.diagnostics)
@@ -113,8 +114,8 @@ def _verify_distinct(collection: Collection, pending: list[tuple[str, Card]], ti
     if not first:
         return results, diagnostics, unfinished
     twins = len(pending) - len(first)
-    progress(f"verifying claims of {len(first)} cards" + (f" ({twins} more claim the same as one of them)"
-                                                          if twins else ""))
+    progress(f"verifying claims of {len(first)} card{'s' * (len(first) != 1)}"
+             + (f" ({twins} more claim the same as one of them)" if twins else ""))
     if before_verifying is not None:
         before_verifying()
     report = verify(list(first.values()))

@@ -19,7 +19,7 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -226,13 +226,15 @@ def _context() -> multiprocessing.context.BaseContext:
 def verify_collection(
     collection: Collection, *, timeout: float = 5.0, jobs: int | None = None,
     max_timeouts: int = MAX_TIMEOUTS, known: Mapping[tuple[str, int], ClaimResult] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> VerifyReport:
     """Check every claim of every card, in parallel, each statement under `timeout` seconds.
 
     After `max_timeouts` timed-out statements (0: never) verification stops: content with many
     slow claims fails in bounded time, and what was not checked is reported in one message.
     `known` maps (slug, line) of claims to results remembered from earlier builds (timeouts): those
-    claims are reported as remembered and not run again.
+    claims are reported as remembered and not run again. `progress(done, total)` hears each card
+    finished: a cold build of the real content verifies for half a minute.
     """
     facts_root = Path(collection.root) if collection.root else None
     known = known or {}
@@ -245,7 +247,7 @@ def verify_collection(
         _warm_up()
         workers = max(1, min(jobs or os.cpu_count() or 1, len(queue)))
         _run_tasks(cards, facts_root, outlines, queue, results, workers, timeout, completed, max_timeouts,
-                   known)
+                   known, progress or (lambda done, total: None))
 
     ordered = tuple(results[key] for key in sorted(results))
     diagnostics = [
@@ -304,6 +306,7 @@ def _run_tasks(
     completed: set[int],
     max_timeouts: int,
     known: Mapping[tuple[str, int], ClaimResult],
+    progress: Callable[[int, int], None],
 ) -> None:
     context = _context()
     release_free_memory()
@@ -324,6 +327,7 @@ def _run_tasks(
         return timeouts + (recorded is not None and recorded.status == "timeout")
 
     slots = [start_worker() for _ in range(workers)]
+    reported = 0
     try:
         while (queue or any(slot.task for slot in slots)) and not (max_timeouts and timeouts >= max_timeouts):
             for slot in slots:
@@ -359,6 +363,9 @@ def _run_tasks(
                     timeouts = overran(slot, "timeout" if cpu_limit else "crash")
                     _stop(slot)
                     slots[position] = start_worker()
+            if len(completed) != reported:
+                reported = len(completed)
+                progress(reported, len(cards))
     finally:
         for slot in slots:
             try:
