@@ -5,7 +5,8 @@
 
 One Anki process for every card, side, width and theme (start-up is the slow part). Anki starts in
 a throw-away profile with the add-on anki_probe_addon.py; under Xvfb (via xvfb-run) when there is no
-display. Exit status 0 when the add-on wrote its last line, else 1 with the reason on stderr.
+display. Exit status 0 when the add-on wrote its last line, else 1 with the reason on stderr (Anki is
+started a second time only when its first reviewer page did not load: PAGE_STALL).
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCREEN = "1400x1000x24"
 WINDOW = (720, 900)  # device px; the reviewer's zoom factor sets the CSS width
+# Once, on a heavily loaded machine, the first reviewer page (Anki starting its Chromium) did not load
+# within the add-on's 300 s, and the same Anki started again worked: that failure, before any card was
+# measured, starts Anki once more. Any other failure is the result.
+PAGE_STALL = "timed out waiting for the reviewer page"
+ATTEMPTS = 2
 
 
 def make_profile(base: Path) -> None:
@@ -67,6 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, ATTEMPTS + 1):
+        status, errors = _measure(args)
+        if status == 0 or attempt == ATTEMPTS or errors != [PAGE_STALL]:
+            return status
+        print(f"Anki's reviewer page did not load (attempt {attempt}); starting Anki again", file=sys.stderr)
+    return 1
+
+
+def _measure(args: argparse.Namespace) -> tuple[int, list[str]]:
+    """One Anki run: its exit status for main, and the errors the add-on recorded."""
     with tempfile.TemporaryDirectory(prefix="dldeck-anki-") as tmp:
         base = Path(tmp) / "base"
         base.mkdir()
@@ -88,17 +104,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Anki did not finish within {args.timeout:.0f} s", file=sys.stderr)
             print((exc.stderr or b"")[-3000:].decode("utf-8", "replace") if isinstance(exc.stderr, bytes)
                   else (exc.stderr or "")[-3000:], file=sys.stderr)
-            return 1
+            return 1, []
     text = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
     lines = [line for line in text.split("\n") if line]  # not splitlines: U+2028 may sit inside a record
     last = json.loads(lines[-1]) if lines else {}
-    if not last.get("done") or any('"error"' in line[:10] for line in lines):
-        errors = [json.loads(line)["error"] for line in lines if line.startswith('{"error"')]
+    errors = [json.loads(line)["error"] for line in lines if line.startswith('{"error"')]
+    if not last.get("done") or errors:
         print("Anki probe failed: " + ("; ".join(errors) or "no result"), file=sys.stderr)
         print(done.stderr[-3000:], file=sys.stderr)
-        return 1
-    return 0
-
+        return 1, errors
+    return 0, []
 
 if __name__ == "__main__":
     sys.exit(main())

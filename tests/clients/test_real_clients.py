@@ -85,7 +85,7 @@ def anki(built: Path) -> tuple[int, list[dict]]:
         _unavailable("no display and no xvfb-run (Debian package xvfb)")
     out = _measured_once("anki", lambda to: _run(
         "anki_desktop.py", str(built / "dldeck.apkg"), str(to), "--widths", "360,1200",
-        "--themes", "light,dark", "--screenshots", ",".join(SAMPLE), "--timeout", "900", timeout=960))
+        "--themes", "light,dark", "--screenshots", ",".join(SAMPLE), "--timeout", "900", timeout=1860))
     first = out.read_text(encoding="utf-8").splitlines()[0]
     cards = int(first.split('"cards": ')[1].split(",")[0])
     return cards, read_records(out)
