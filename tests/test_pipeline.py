@@ -147,7 +147,7 @@ def real_deck(tmp_path_factory: pytest.TempPathFactory, real_build: pipeline.Bui
     """The real content's deck, built as `make build` does, imported into a fresh Anki collection."""
     root = tmp_path_factory.mktemp("real")
     package = root / "dldeck.apkg"
-    shutil.copyfile(ROOT / "build" / "dldeck.apkg", package)
+    shutil.copyfile(next(p for p in real_build.outputs if p.name == pipeline.DECK_NAME), package)
     col = AnkiCollection(str(root / "collection.anki2"))
     log = col.import_anki_package(ImportAnkiPackageRequest(package_path=str(package),
                                                            options=ImportAnkiPackageOptions())).log

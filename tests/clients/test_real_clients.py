@@ -48,8 +48,8 @@ def _clients_python(module: str) -> None:
 
 @pytest.fixture(scope="module")
 def built(real_build: BuildResult) -> Path:
-    """The real deck and sheet in the project's build/, as `make build` leaves them."""
-    return ROOT / "build"
+    """The folder of the real deck and sheet, as `make build` leaves them."""
+    return real_build.outputs[0].parent
 
 
 def _run(script: str, *args: str, timeout: float) -> None:
