@@ -115,8 +115,8 @@ def _claims_line(counts: dict[str, int]) -> str:
 @TIMEOUT
 @click.option("--verbose", "-v", is_flag=True, help="List every card's claims and every unread formula.")
 @click.option("--strict", is_flag=True,
-              help="A formula with a relation that cannot be read (and is not exempt) is an error "
-                   "[default: the config's strict].")
+              help="A formula with a relation that cannot be read (and is not exempt), or an example "
+                   "value or definition no claim uses, is an error [default: the config's strict].")
 def check(content_dir: Path, build_dir: Path, timeout: float, verbose: bool, strict: bool) -> None:
     """Read and verify without writing outputs; exit status 1 on any problem (for an author's CI)."""
     from dldeck import pipeline
@@ -205,8 +205,8 @@ def _claim_lines(card) -> int:
 @click.option("--seed", type=int, default=0, show_default=True, help="Which mutations are sampled.")
 @click.option("-n", "count", type=int, default=300, show_default=True, help="How many mutations to try.")
 @click.option("--strict", is_flag=True,
-              help="Judge mutants as a strict build: an unread formula is a problem "
-                   "[default: the config's strict].")
+              help="Judge mutants as a strict build: an unread formula, or an example value or "
+                   "definition no claim uses, is a problem [default: the config's strict].")
 def mutate(content_dir: Path, timeout: float, files: tuple[str, ...], seed: int, count: int,
            strict: bool) -> None:
     """Change one shown number or operator at a time and report the changes verification misses."""

@@ -6,7 +6,8 @@ errors, so a misspelt `colums = 4` does not silently give the default layout.
     title = "深度学习面试速查"
     content_dir = "content"
     build_dir = "build"
-    strict = false                # true: a shown formula that cannot be read (and is not exempt) is an error
+    strict = false                # true: an unread shown formula (not exempt), or an example value or
+                                  # definition no claim uses, is an error
 
     [[sheets]]                    # in pyproject.toml: [[tool.dldeck.sheets]]
     name = "cheatsheet"           # output stem: build/cheatsheet.pdf, build/cheatsheet.html

@@ -60,7 +60,8 @@ def check(content_dir: Path, build_dir: Path | None = None, *, timeout: float = 
           progress: Progress = quiet, strict: bool = False) -> CheckSummary:
     """Read, lint, verify every claim and compile every formula; raise BuildError listing all problems.
 
-    `strict`: a shown formula with a relation that cannot be read (and is not exempt) is an error."""
+    `strict`: a shown formula with a relation that cannot be read (and is not exempt), or an example
+    value or definition no claim uses, is an error."""
     try:
         with _machine_errors(build_dir, content_dir):
             memo = FormulaMemo(build_dir) if build_dir is not None else None
