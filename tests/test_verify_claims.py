@@ -292,11 +292,16 @@ q != (1, 2)
 
 def test_not_equal_under_a_condition_fails_where_the_condition_makes_the_sides_agree():
     """`Piecewise((w*Max(0, b), b < 0), (1, True)) != 0`: zero on a whole region (b < 0), which no
-    sign change shows; a sample point there is the counterexample."""
+    sign change shows; a sample point there is the counterexample. The third is `若 u>0, FFN(x)≠…`
+    read with its condition: sympy's solveset calls its zeros in V none, and a sample point refutes it."""
     source = ("Piecewise((w*Max(0, b), b < 0), (1, True)) != 0\n"
-              "Piecewise((w*Max(0, b) + 1, b < 0), (1, True)) != 0\n")
-    statuses = [r.status for r in verify(make_card("region", (0, source))).results]
+              "Piecewise((w*Max(0, b) + 1, b < 0), (1, True)) != 0\n"
+              "u := x*W + b\n"
+              "Piecewise((Max(0, u)*V + c, u > 0), (u*V + c + 1, True)) != u*V + c\n")
+    results = verify(make_card("region", (0, source))).results
+    statuses = [r.status for r in results]
     assert statuses[0] == "failed" and statuses[1] != "failed"
+    assert statuses[2] == "failed" and "both sides are" in results[2].message
 
 
 def test_a_limit_in_a_parameter_is_checked_where_it_is_infinite():

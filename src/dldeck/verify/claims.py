@@ -358,7 +358,7 @@ def _zero_of(difference: sympy.Expr, symbols: list[sympy.Symbol], rng: random.Ra
         except Exception:  # noqa: BLE001 - sympy raises many kinds here; any means "not solved this way"
             continue
         if solutions is sympy.S.EmptySet:
-            return NEVER
+            return _unless_sampled_zero(difference, symbols, rng)
         candidates = _members(solutions)
         if candidates is None:
             continue
@@ -370,8 +370,20 @@ def _zero_of(difference: sympy.Expr, symbols: list[sympy.Symbol], rng: random.Ra
                 if value.is_real and domain.contains(value) is sympy.true and _is_zero_at(difference, point):
                     return point
         if isinstance(solutions, sympy.FiniteSet) and all(not c.free_symbols for c in solutions):
-            return NEVER  # every solution lies outside the symbol's assumptions
+            # every solution lies outside the symbol's assumptions
+            return _unless_sampled_zero(difference, symbols, rng)
     return _bisected_zero(difference, symbols, rng)
+
+
+def _unless_sampled_zero(difference: sympy.Expr, symbols: list[sympy.Symbol], rng: random.Random) -> dict:
+    """NEVER, as solveset answered, unless a sample point is an exact zero. solveset has called a
+    zero set empty: `V·(max(0, u) - u)` under `u > 0` (a condition in other symbols) is 0 for every V,
+    yet solving for V gave EmptySet, and the shown `若 u>0, FFN(x)≠…` passed as proved."""
+    value_at = Screen(difference, symbols, numeric)
+    for point in sample_points(symbols, rng, IDENTITY_POINTS):
+        if value_at(point) == 0 and _is_zero_at(difference, point):
+            return point
+    return NEVER
 
 
 def _members(solutions: sympy.Set) -> list[sympy.Expr] | None:
