@@ -376,14 +376,11 @@ def _zero_of(difference: sympy.Expr, symbols: list[sympy.Symbol], rng: random.Ra
 
 
 def _unless_sampled_zero(difference: sympy.Expr, symbols: list[sympy.Symbol], rng: random.Random) -> dict:
-    """NEVER, as solveset answered, unless a sample point is an exact zero. solveset has called a
-    zero set empty: `V·(max(0, u) - u)` under `u > 0` (a condition in other symbols) is 0 for every V,
-    yet solving for V gave EmptySet, and the shown `若 u>0, FFN(x)≠…` passed as proved."""
-    value_at = Screen(difference, symbols, numeric)
-    for point in sample_points(symbols, rng, IDENTITY_POINTS):
-        if value_at(point) == 0 and _is_zero_at(difference, point):
-            return point
-    return NEVER
+    """NEVER, as solveset answered, unless sampling finds a zero all the same (`_bisected_zero`).
+    solveset has called a zero set empty: `V·(max(0, u) - u)` under `u > 0` (a condition in other
+    symbols) is 0 for every V, yet solving for V gave EmptySet, and `若 u>0, FFN(x)≠…` passed as proved."""
+    zero = _bisected_zero(difference, symbols, rng)
+    return NEVER if zero is None else zero
 
 
 def _members(solutions: sympy.Set) -> list[sympy.Expr] | None:
