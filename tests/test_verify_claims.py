@@ -333,3 +333,16 @@ def test_simplify_is_remembered_per_expression_with_its_assumptions() -> None:
     assert first == sympy.sqrt(plain**2)  # x may be complex: nothing to simplify
     assert simplified(sympy.sqrt(positive**2)) == positive
     assert simplified(sympy.Float(2.0) * plain) != simplified(2 * plain)  # 2.0·x is not 2·x
+
+
+def test_a_strict_bound_reached_only_in_a_limit_is_proved_and_a_reached_one_fails_where_it_is():
+    """`tanh(x) < 1`: the supremum 1 is a limit, never a value, so the claim is proved (not only
+    sampled); `x**2/(1 + x**2) < 1` likewise. `-(x - 3)**2 < 0` reaches its bound at x = 3: that
+    point is the counterexample, wherever the sample grid lies."""
+    source = ("tanh(x) < 1\n"
+              "x**2/(1 + x**2) < 1\n"
+              "-(x - 3)**2 < 0\n"
+              "-1 < tanh(x)\n")
+    results = {r.line: r for r in verify(make_card("bounds", (0, source))).results}
+    assert [results[line].status for line in (1, 2, 4)] == ["symbolic"] * 3, results
+    assert results[3].status == "failed" and "x=3" in results[3].message.replace(" ", ""), results[3]

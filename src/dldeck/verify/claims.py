@@ -468,17 +468,19 @@ def inequality(op: ast.cmpop, left: Any, right: Any, rng: random.Random) -> str:
     simplified_gap = simplified(gap)
     if (simplified_gap > 0 if strict else simplified_gap >= 0) is sympy.true:
         return "symbolic"
-    if len(symbols) == 1 and _bound_proves(op, a, b, simplified_gap, symbols[0], strict):
+    if len(symbols) == 1 and _bound_proves(op, a, b, simplified_gap, symbols[0], strict, rng):
         return "symbolic"
     _dense_search(a, b, gap, symbols, strict, rng)
     return "numeric"
 
 
 def _bound_proves(op: ast.cmpop, a: sympy.Expr, b: sympy.Expr, gap: sympy.Expr, x: sympy.Symbol,
-                  strict: bool) -> bool:
+                  strict: bool, rng: random.Random) -> bool:
     """The least value of the gap over x's domain >= 0 (> 0 when strict) proves the claim outright.
     Against a finite constant bound it is the bound less the other side's extremum: the one the
-    tightness check then asks for (`library.extremum` remembers it), not a second search."""
+    tightness check then asks for (`library.extremum` remembers it), not a second search. A strict
+    claim whose gap comes down to 0 only in a limit (`\\tanh x<1`: the supremum is not reached) is
+    proved when the gap is also never 0 (`_zero_of`, the test a `\\neq` gets)."""
     from dldeck.verify.library import domain_of, extremum
 
     if domain_of(x).is_subset(sympy.S.Integers):
@@ -495,6 +497,11 @@ def _bound_proves(op: ast.cmpop, a: sympy.Expr, b: sympy.Expr, gap: sympy.Expr, 
         return False
     if not low.is_number or low.has(sympy.nan):
         return False
+    if strict and low.is_zero:
+        zero = _zero_of(gap, [x], rng)
+        if zero is not None and zero is not NEVER:  # the bound is reached: the strict claim is false there
+            raise _failed_at(a, b, zero)
+        return zero is NEVER
     verdict = low > 0 if strict else low >= 0
     return verdict is sympy.true
 
@@ -522,12 +529,15 @@ def _dense_search(
             if exact is None or isinstance(exact, complex):
                 continue
             if exact < -CONFIRM_EPSILON or (strict and exact <= CONFIRM_EPSILON):
-                raise _Failed(
-                    f"at {show_point(point)}: lhs={number(numeric(a, point, CONFIRM_PRECISION))}, "
-                    f"rhs={number(numeric(b, point, CONFIRM_PRECISION))}"
-                )
+                raise _failed_at(a, b, point)
     if valid < MIN_VALID_POINTS:
         raise CheckError("cannot test the inequality numerically: too few sample points give real values")
+
+
+def _failed_at(a: sympy.Expr, b: sympy.Expr, point: dict) -> _Failed:
+    """An inequality's counterexample: both sides' values at the point."""
+    return _Failed(f"at {show_point(point)}: lhs={number(numeric(a, point, CONFIRM_PRECISION))}, "
+                   f"rhs={number(numeric(b, point, CONFIRM_PRECISION))}")
 
 
 # --------------------------------------------------------------------------- approx
