@@ -346,3 +346,20 @@ def test_a_strict_bound_reached_only_in_a_limit_is_proved_and_a_reached_one_fail
     results = {r.line: r for r in verify(make_card("bounds", (0, source))).results}
     assert [results[line].status for line in (1, 2, 4)] == ["symbolic"] * 3, results
     assert results[3].status == "failed" and "x=3" in results[3].message.replace(" ", ""), results[3]
+
+
+def test_a_name_subscripted_with_the_index_of_a_sum_must_depend_on_it():
+    """An undefined `x_i` is one symbol, the same in every term: `sum(x_i, (i, 1, n)) == n*x_i` would
+    hold and `\\frac1n\\sum_i x_i = x_i` with it. Such a sum is refused with what to do; a name defined
+    as an expression in the index is summed, and a subscript that is a word (`n_in`) is no index."""
+    source = ("assume n: positive integer\n"
+              "sum(x_i, (i, 1, n)) == n*x_i\n"
+              "product(w_ij, (j, 1, n)) == w_ij**n\n"
+              "y_k := k**2\n"
+              "sum(y_k, (k, 1, n)) == n*(n + 1)*(2*n + 1)/6\n"
+              "sum(i/n_in, (i, 1, n)) == n*(n + 1)/(2*n_in)\n")
+    report = verify(make_card("indexed", (0, source)))
+    refused = only(report, 2)
+    assert refused.status == "error" and "x_i is one value here, not one per i" in refused.message
+    assert only(report, 3).status == "error" and "w_ij" in only(report, 3).message
+    assert only(report, 5).status == "symbolic" and only(report, 6).status == "symbolic"

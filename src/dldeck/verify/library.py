@@ -134,12 +134,33 @@ def _bounded(name: str, operation: type[sympy.Sum] | type[sympy.Product]) -> Bui
         if not (isinstance(spec, tuple) and len(spec) == 3):
             raise CheckError(f"{name}(f, (k, a, b)) needs a variable and two bounds")
         k = _symbol_arg(spec[0], name)
+        constant = sorted(s.name for s in f.free_symbols if _indexed_by(s.name, k.name))
+        if constant:
+            raise CheckError(
+                f"{name}() over {k}: {', '.join(constant)} is one value here, not one per {k} (an undefined "
+                f"name is a constant, whatever its subscript): define it as an expression in {k} "
+                f"({constant[0]} := …), or write the terms out")
         a, b = (expect_expr(v, f"{name}() bound") for v in spec[1:])
         if operation is sympy.Product and (b - a).is_Number and abs(b - a) > MAX_FACTORIAL_ARG:
             raise CheckError(f"product over {short(b - a + 1)} factors refused (limit {MAX_FACTORIAL_ARG})")
         return check_size(operation(f, (k, a, b)).doit())
 
     return call
+
+
+def _indexed_by(name: str, index: str) -> bool:
+    """Whether a symbol's subscript names the index (`x_i`, `\\hat y_i` → `y_hat_i`, `w_{ij}` → `w_ij`
+    for i or j): read as one undefined symbol, it would be the same value in every term, and
+    `\\frac1n\\sum_{i=1}^{n}x_i=x_i` would hold."""
+    subscripts = name.split("_")[1:]
+    return index in subscripts or (len(index) == 1 and any(
+        index in part and part.isalpha() and part.islower() and len(part) <= 4 and len(set(part)) == len(part)
+        and part not in _SUBSCRIPT_WORDS for part in subscripts))
+
+
+# Subscripts that are words, not index letters: `n_in` in a sum over i is not indexed by i.
+_SUBSCRIPT_WORDS = frozenset({"in", "out", "max", "min", "hat", "bar", "tilde", "star", "ref", "avg", "std",
+                              "tot", "old", "new", "mid", "lo", "hi", "eff", "rel", "pos", "neg", "sum"})
 
 
 def domain_of(x: sympy.Symbol) -> sympy.Set:
