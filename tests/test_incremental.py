@@ -179,6 +179,39 @@ def test_cached_and_uncached_builds_are_byte_identical(tmp_path: Path) -> None:
     assert (warm_content / manifest).read_bytes() == (cold_content / manifest).read_bytes()
 
 
+
+ORDERED = """\
+---
+deck: 测试
+---
+
+## 困惑度怎么定义？ {#ppl-order}
+
+平均负对数似然：
+
+$$H = -\\frac{1}{N}\\sum_{t=1}^{N}\\ln p_t$$
+
+困惑度是 $\\mathrm{PPL} = e^{H}$，等于几何平均的倒数：
+
+$$\\mathrm{PPL}=\\Bigl(\\prod_{t=1}^{N}p_t\\Bigr)^{-1/N}$$
+"""
+ORDERED_CHECK = "```check\nassume N: positive integer\np_t := 2**(-t)\n```\n"
+
+
+def test_a_check_block_moved_across_a_formula_is_verified_again(tmp_path: Path) -> None:
+    """Definitions run in document order: below the formulas the check block defines p_t too late for
+    H (its sum is then unread), above them it makes H a sum over p_t and the claim holds. The move
+    changes no formula and no check line, and the cache must not answer with the old verdicts."""
+    content, build_dir = make_project(tmp_path, ORDERED + "\n" + ORDERED_CHECK)
+    below = pipeline.check(content, build_dir, timeout=60)
+    assert below.coverage.counts.get("unread") == 2, below.coverage.counts
+    edit(content, "\n" + ORDERED_CHECK, "")
+    edit(content, "平均负对数似然：\n\n", "平均负对数似然：\n\n" + ORDERED_CHECK + "\n")
+    above = pipeline.check(content, build_dir, timeout=60)
+    assert above.work.verified == ["ppl-order"]
+    assert above.results == pipeline.check(content, None, timeout=60).results
+    assert above.coverage.counts == {"definition": 2, "verified": 1}
+
 OTHER_FILE = """\
 ---
 deck: 测试::其他

@@ -14,6 +14,7 @@ verifier change. sympy is imported only when a card needs checking.
 from __future__ import annotations
 
 import dataclasses
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -193,18 +194,23 @@ def _located(card: Card, where: Any) -> tuple[list[tuple[int, str]], dict[int, i
 def shown_items(card: Card) -> Iterator[list[Any]]:
     """What the learner reads that the verifier reads too: formulas with their markers, which of them
     share a sentence or a paragraph and which are prose conditions (`当 $x>0$ 时`), computed numbers
-    (where they sit is not part of it: cached results find their lines again, see `_anchor`)."""
+    (where they sit in the prose is not part of it: cached results find their lines again, see `_anchor`;
+    only their order against the check blocks is)."""
     from dldeck.verify.sentences import Place, places
 
     formulas, computed = _shown(card)
     where = places(card)
     sentences: dict[int, int] = {}  # numbered by first appearance: only which formulas share one counts
     paragraphs: dict[int, int] = {}  # the same for paragraphs (an example value holds for the rest of one)
+    checks = sorted(block.span.line for block in card.checks)
     for node in formulas:
         place = where.get(id(node), Place(0, False))
         group = sentences.setdefault(place.sentence, len(sentences))
         paragraph = paragraphs.setdefault(place.run, len(paragraphs))
-        yield [node.tex, node.claim, node.reason, group, place.condition, paragraph]
+        # how many check blocks come before it: definitions run in document order, so a check block
+        # moved across a formula changes what the formula's names mean
+        yield [node.tex, node.claim, node.reason, group, place.condition, paragraph,
+               bisect_left(checks, node.span.line)]
     for index in sorted(computed):
         yield [computed[index].expression, computed[index].format, index]
 
