@@ -199,9 +199,10 @@ ORDERED_CHECK = "```check\nassume N: positive integer\np_t := 2**(-t)\n```\n"
 
 
 def test_a_check_block_moved_across_a_formula_is_verified_again(tmp_path: Path) -> None:
-    """Definitions run in document order: below the formulas the check block defines p_t too late for
-    H (its sum is then unread), above them it makes H a sum over p_t and the claim holds. The move
-    changes no formula and no check line, and the cache must not answer with the old verdicts."""
+    """Definitions run in reading order (answer, then extra): below the formulas the check block
+    defines p_t too late for H (its sum is then unread), above them it makes H a sum over p_t and the
+    claim holds. The move changes no formula and no check line, and the cache must not answer with
+    the old verdicts; nor when the block, still above, moves into an extra (read last)."""
     content, build_dir = make_project(tmp_path, ORDERED + "\n" + ORDERED_CHECK)
     below = pipeline.check(content, build_dir, timeout=60)
     assert below.coverage.counts.get("unread") == 2, below.coverage.counts
@@ -211,6 +212,11 @@ def test_a_check_block_moved_across_a_formula_is_verified_again(tmp_path: Path) 
     assert above.work.verified == ["ppl-order"]
     assert above.results == pipeline.check(content, None, timeout=60).results
     assert above.coverage.counts == {"definition": 2, "verified": 1}
+    # In an extra above the formulas, the block is read after the answer: as if it were below them.
+    edit(content, ORDERED_CHECK, "::: extra\n" + ORDERED_CHECK + ":::\n")
+    in_extra = pipeline.check(content, build_dir, timeout=60)
+    assert in_extra.results == pipeline.check(content, None, timeout=60).results
+    assert in_extra.coverage.counts.get("unread") == 2, in_extra.coverage.counts
 
 OTHER_FILE = """\
 ---

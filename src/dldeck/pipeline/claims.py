@@ -14,7 +14,6 @@ verifier change. sympy is imported only when a card needs checking.
 from __future__ import annotations
 
 import dataclasses
-from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -173,6 +172,22 @@ def _shown(card: Card) -> tuple[list[Any], dict[int, Any]]:
     return formulas, computed
 
 
+def _checks_before(card: Card) -> dict[int, int]:
+    """How many check blocks the verifier meets before each formula (by `id`), in its reading order
+    (answer, then extra, wherever the extra sits in the file): definitions run in that order, so a
+    check block moved across a formula changes what the formula's names mean."""
+    from dldeck.model import CheckBlock
+    from dldeck.source.reader import shown_nodes
+
+    before, seen = {}, 0
+    for node in shown_nodes(card):
+        if isinstance(node, CheckBlock):
+            seen += 1
+        else:
+            before[id(node)] = seen
+    return before
+
+
 def _locations(card: Card) -> list[Any]:
     """Where the card's formulas ([line, TeX], in reading order), computed numbers ([index, line]) and
     first check block (its line: `_check_base`) are: kept with the card's check inputs, so restoring
@@ -202,15 +217,12 @@ def shown_items(card: Card) -> Iterator[list[Any]]:
     where = places(card)
     sentences: dict[int, int] = {}  # numbered by first appearance: only which formulas share one counts
     paragraphs: dict[int, int] = {}  # the same for paragraphs (an example value holds for the rest of one)
-    checks = sorted(block.span.line for block in card.checks)
+    checks_before = _checks_before(card)
     for node in formulas:
         place = where.get(id(node), Place(0, False))
         group = sentences.setdefault(place.sentence, len(sentences))
         paragraph = paragraphs.setdefault(place.run, len(paragraphs))
-        # how many check blocks come before it: definitions run in document order, so a check block
-        # moved across a formula changes what the formula's names mean
-        yield [node.tex, node.claim, node.reason, group, place.condition, paragraph,
-               bisect_left(checks, node.span.line)]
+        yield [node.tex, node.claim, node.reason, group, place.condition, paragraph, checks_before[id(node)]]
     for index in sorted(computed):
         yield [computed[index].expression, computed[index].format, index]
 
