@@ -350,16 +350,22 @@ def test_a_strict_bound_reached_only_in_a_limit_is_proved_and_a_reached_one_fail
 
 def test_a_name_subscripted_with_the_index_of_a_sum_must_depend_on_it():
     """An undefined `x_i` is one symbol, the same in every term: `sum(x_i, (i, 1, n)) == n*x_i` would
-    hold and `\\frac1n\\sum_i x_i = x_i` with it. Such a sum is refused with what to do; a name defined
-    as an expression in the index is summed, and a subscript that is a word (`n_in`) is no index."""
+    hold and `\\frac1n\\sum_i x_i = x_i` with it (and `a_n` would be its own limit). Such a sum or limit
+    is refused with what to do; a name defined as an expression in the index is summed, and a
+    subscript that is a word (`n_in`) or a Greek name (`q_phi`) is no index."""
     source = ("assume n: positive integer\n"
               "sum(x_i, (i, 1, n)) == n*x_i\n"
               "product(w_ij, (j, 1, n)) == w_ij**n\n"
               "y_k := k**2\n"
               "sum(y_k, (k, 1, n)) == n*(n + 1)*(2*n + 1)/6\n"
-              "sum(i/n_in, (i, 1, n)) == n*(n + 1)/(2*n_in)\n")
+              "sum(i/n_in, (i, 1, n)) == n*(n + 1)/(2*n_in)\n"
+              "sum(a_ii, (i, 1, n)) == n*a_ii\n"
+              "limit(a_n, n, oo) == a_n\n"
+              "sum(q_phi*i, (i, 1, n)) == q_phi*n*(n + 1)/2\n")
     report = verify(make_card("indexed", (0, source)))
     refused = only(report, 2)
     assert refused.status == "error" and "x_i is one value here, not one per i" in refused.message
     assert only(report, 3).status == "error" and "w_ij" in only(report, 3).message
     assert only(report, 5).status == "symbolic" and only(report, 6).status == "symbolic"
+    assert only(report, 7).status == "error" and only(report, 8).status == "error"  # a trace; a sequence
+    assert only(report, 9).status == "symbolic"  # phi is a Greek name, not p, h, i

@@ -480,7 +480,8 @@ def _bound_proves(op: ast.cmpop, a: sympy.Expr, b: sympy.Expr, gap: sympy.Expr, 
     Against a finite constant bound it is the bound less the other side's extremum: the one the
     tightness check then asks for (`library.extremum` remembers it), not a second search. A strict
     claim whose gap comes down to 0 only in a limit (`\\tanh x<1`: the supremum is not reached) is
-    proved when the gap is also never 0 (`_zero_of`, the test a `\\neq` gets)."""
+    proved when the gap is also never 0 (`_zero_of`, the test a `\\neq` gets); a zero found there
+    is raised as the counterexample (`_Failed`)."""
     from dldeck.verify.library import domain_of, extremum
 
     if domain_of(x).is_subset(sympy.S.Integers):

@@ -22,6 +22,7 @@ from dldeck.errors import quote
 from dldeck.verify import dtypes, matrices
 from dldeck.verify.layers import LAYER_FUNCTIONS
 from dldeck.verify.syntax import MAX_FACTORIAL_ARG, CheckError
+from dldeck.verify.tex_tokens import GREEK
 from dldeck.verify.values import (
     Builtin,
     check_size,
@@ -90,6 +91,7 @@ def _diff(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
         return matrices.elementwise(args[0], lambda entry: _diff(_, [entry, *args[1:]], kwargs))
     f = expect_expr(args[0], "diff() expression")
     x = _symbol_arg(args[1], "diff")
+    _refuse_constant_family(f, x, f"diff() in {x}")
     order = Integer(1)
     if len(args) == 3:
         order = expect_expr(args[2], "diff() order")
@@ -102,6 +104,7 @@ def _limit(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
     _arity("limit", args, kwargs, 3, 4)
     f = expect_expr(args[0], "limit() expression")
     x = _symbol_arg(args[1], "limit")
+    _refuse_constant_family(f, x, f"limit() in {x}")
     point = expect_expr(args[2], "limit() point")
     direction = args[3] if len(args) == 4 else "+-"
     if direction not in ("+", "-", "+-"):
@@ -119,9 +122,12 @@ def _integrate(_: Evaluator, args: list[Any], kwargs: dict[str, Any]) -> Any:
         if len(spec) != 3:
             raise CheckError("integrate(f, (x, a, b)) needs a variable and two bounds")
         x = _symbol_arg(spec[0], "integrate")
+        _refuse_constant_family(f, x, f"integrate() in {x}")
         a, b = (expect_expr(v, "integration bound") for v in spec[1:])
         return sympy.integrate(f, (x, a, b))
-    return sympy.integrate(f, _symbol_arg(spec, "integrate"))
+    x = _symbol_arg(spec, "integrate")
+    _refuse_constant_family(f, x, f"integrate() in {x}")
+    return sympy.integrate(f, x)
 
 
 def _bounded(name: str, operation: type[sympy.Sum] | type[sympy.Product]) -> Builtin:
@@ -134,12 +140,7 @@ def _bounded(name: str, operation: type[sympy.Sum] | type[sympy.Product]) -> Bui
         if not (isinstance(spec, tuple) and len(spec) == 3):
             raise CheckError(f"{name}(f, (k, a, b)) needs a variable and two bounds")
         k = _symbol_arg(spec[0], name)
-        constant = sorted(s.name for s in f.free_symbols if _indexed_by(s.name, k.name))
-        if constant:
-            raise CheckError(
-                f"{name}() over {k}: {', '.join(constant)} is one value here, not one per {k} (an undefined "
-                f"name is a constant, whatever its subscript): define it as an expression in {k} "
-                f"({constant[0]} := …), or write the terms out")
+        _refuse_constant_family(f, k, f"{name}() over {k}")
         a, b = (expect_expr(v, f"{name}() bound") for v in spec[1:])
         if operation is sympy.Product and (b - a).is_Number and abs(b - a) > MAX_FACTORIAL_ARG:
             raise CheckError(f"product over {short(b - a + 1)} factors refused (limit {MAX_FACTORIAL_ARG})")
@@ -148,19 +149,57 @@ def _bounded(name: str, operation: type[sympy.Sum] | type[sympy.Product]) -> Bui
     return call
 
 
+def _refuse_constant_family(f: sympy.Expr, x: sympy.Symbol, where: str) -> None:
+    """An undefined name subscripted with the variable (`x_i` in a sum over i, `a_n` in a limit in n)
+    is one symbol, the same in every term and constant in x: `\\frac1n\\sum_{i=1}^{n}x_i=x_i` and
+    `\\lim_{n\\to\\infty}a_n=a_n` would hold. Refused, with what to do instead."""
+    constant = sorted(s.name for s in f.free_symbols if _indexed_by(s.name, x.name))
+    if constant:
+        raise CheckError(
+            f"{where}: {', '.join(constant)} is one value here, not one per {x} (an undefined name is a "
+            f"constant, whatever its subscript): define it as an expression in {x} ({constant[0]} := …), "
+            "or write the terms out")
+
+
 def _indexed_by(name: str, index: str) -> bool:
-    """Whether a symbol's subscript names the index (`x_i`, `\\hat y_i` → `y_hat_i`, `w_{ij}` → `w_ij`
-    for i or j): read as one undefined symbol, it would be the same value in every term, and
-    `\\frac1n\\sum_{i=1}^{n}x_i=x_i` would hold."""
-    subscripts = name.split("_")[1:]
-    return index in subscripts or (len(index) == 1 and any(
-        index in part and part.isalpha() and part.islower() and len(part) <= 4 and len(set(part)) == len(part)
-        and part not in _SUBSCRIPT_WORDS for part in subscripts))
+    """Whether a symbol's subscript names the index: `x_i`, `a_ii`, `x_2i`, `w_ij` for i or j, `y_hat_i`,
+    `r_ttau` for tau, `x_alphai`. A subscript is read as Greek names, letters and digits (`phi` is one
+    name, not p, h, i); one that is a word (`n_in`, `L_task`) names no index."""
+    for part in name.split("_")[1:]:
+        if part == index:
+            return True
+        if part in _SUBSCRIPT_WORDS:
+            continue
+        tokens = _index_tokens(part)
+        if tokens is not None and index in tokens and len(tokens) <= 4:
+            return True
+    return False
 
 
+def _index_tokens(part: str) -> list[str] | None:
+    """A subscript as index names, Greek names first (longest), else single letters and digits."""
+    tokens, at = [], 0
+    while at < len(part):
+        greek = next((g for g in _GREEK_NAMES if part.startswith(g, at)), None)
+        if greek is not None:
+            tokens.append(greek)
+            at += len(greek)
+        elif part[at].isalnum():
+            tokens.append(part[at])
+            at += 1
+        else:
+            return None
+    return tokens
+
+
+_GREEK_NAMES = sorted(set(GREEK.values()), key=len, reverse=True)
 # Subscripts that are words, not index letters: `n_in` in a sum over i is not indexed by i.
-_SUBSCRIPT_WORDS = frozenset({"in", "out", "max", "min", "hat", "bar", "tilde", "star", "ref", "avg", "std",
-                              "tot", "old", "new", "mid", "lo", "hi", "eff", "rel", "pos", "neg", "sum"})
+_SUBSCRIPT_WORDS = frozenset({
+    "in", "out", "max", "min", "hat", "bar", "tilde", "star", "ref", "avg", "std", "tot", "old", "new", "mid",
+    "lo", "hi", "eff", "rel", "pos", "neg", "sum", "task", "kl", "mask", "tok", "ctx", "next", "last", "head",
+    "prev", "init", "test", "train", "data", "gen", "real", "fake", "enc", "dec", "attn", "ffn", "emb", "ln",
+    "proj", "aux", "soft", "hard", "cls", "obj", "box", "img", "txt", "loss", "lr", "wd", "best", "opt",
+    "true", "pred", "gt", "all", "seq", "eps", "safe", "warm", "peak", "plain", "full", "rec", "kv", "ff"})
 
 
 def domain_of(x: sympy.Symbol) -> sympy.Set:
