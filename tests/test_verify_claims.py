@@ -337,15 +337,20 @@ def test_simplify_is_remembered_per_expression_with_its_assumptions() -> None:
 
 def test_a_strict_bound_reached_only_in_a_limit_is_proved_and_a_reached_one_fails_where_it_is():
     """`tanh(x) < 1`: the supremum 1 is a limit, never a value, so the claim is proved (not only
-    sampled); `x**2/(1 + x**2) < 1` likewise. `-(x - 3)**2 < 0` reaches its bound at x = 3: that
-    point is the counterexample, wherever the sample grid lies."""
+    sampled); `x**2/(1 + x**2) < 1` likewise. `-(x - 3)**2 < 0` reaches its bound at x = 3, and
+    `sin(x) < 1` at π/2: that point is the counterexample, wherever the sample grid lies."""
     source = ("tanh(x) < 1\n"
               "x**2/(1 + x**2) < 1\n"
               "-(x - 3)**2 < 0\n"
-              "-1 < tanh(x)\n")
+              "-1 < tanh(x)\n"
+              "sin(x) < 1\n"
+              "sin(x) != 1\n")
     results = {r.line: r for r in verify(make_card("bounds", (0, source))).results}
     assert [results[line].status for line in (1, 2, 4)] == ["symbolic"] * 3, results
     assert results[3].status == "failed" and "x=3" in results[3].message.replace(" ", ""), results[3]
+    # sin reaches 1 at 2nπ + π/2, between any grid's points: solveset's periodic answer gives the point
+    assert results[5].status == "failed" and "x=1.5708" in results[5].message, results[5]
+    assert results[6].status == "failed" and "x=1.5708" in results[6].message, results[6]
 
 
 def test_a_name_subscripted_with_the_index_of_a_sum_must_depend_on_it():

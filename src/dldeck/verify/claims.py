@@ -384,9 +384,13 @@ def _unless_sampled_zero(difference: sympy.Expr, symbols: list[sympy.Symbol], rn
 
 
 def _members(solutions: sympy.Set) -> list[sympy.Expr] | None:
-    """A few members of a solution set (a finite set's all, an interval's inner points), or None."""
+    """A few members of a solution set (a finite set's all, an interval's inner points, a periodic
+    family's first: `2nπ+π/2` for n = 0, 1, -1, where `\\sin x<1` fails), or None."""
     if isinstance(solutions, sympy.FiniteSet):
         return list(solutions)
+    if isinstance(solutions, sympy.ImageSet) and solutions.base_set.is_subset(sympy.S.Integers) \
+            and len(solutions.lamda.variables) == 1:
+        return [solutions.lamda(n) for n in (0, 1, -1) if solutions.base_set.contains(n) is sympy.true]
     if isinstance(solutions, sympy.Union):
         parts = [_members(part) for part in solutions.args]
         return None if any(part is None for part in parts) else [m for part in parts for m in part or []]
