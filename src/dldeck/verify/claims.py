@@ -12,7 +12,7 @@ import ast
 import math
 import random
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -472,20 +472,32 @@ def inequality(op: ast.cmpop, left: Any, right: Any, rng: random.Random) -> str:
     simplified_gap = simplified(gap)
     if (simplified_gap > 0 if strict else simplified_gap >= 0) is sympy.true:
         return "symbolic"
-    if len(symbols) == 1 and _bound_proves(op, a, b, simplified_gap, symbols[0], strict, rng):
+    solved: list[dict | None] = []
+
+    def meeting() -> dict | None:
+        """Where the sides meet: a strict claim's counterexample, or NEVER (solved once)."""
+        if not solved:
+            solved.append(_zero_of(simplified_gap, symbols, rng))
+            if solved[0] is not None and solved[0] is not NEVER:
+                raise _failed_at(a, b, solved[0])
+        return solved[0]
+
+    if len(symbols) == 1 and _bound_proves(op, a, b, simplified_gap, symbols[0], strict, meeting):
         return "symbolic"
+    if strict:
+        meeting()  # a point where the sides meet lies between any sample points (`|\\sin x|<1` at π/2)
     _dense_search(a, b, gap, symbols, strict, rng)
     return "numeric"
 
 
 def _bound_proves(op: ast.cmpop, a: sympy.Expr, b: sympy.Expr, gap: sympy.Expr, x: sympy.Symbol,
-                  strict: bool, rng: random.Random) -> bool:
+                  strict: bool, meeting: Callable[[], dict | None]) -> bool:
     """The least value of the gap over x's domain >= 0 (> 0 when strict) proves the claim outright.
     Against a finite constant bound it is the bound less the other side's extremum: the one the
     tightness check then asks for (`library.extremum` remembers it), not a second search. A strict
     claim whose gap comes down to 0 only in a limit (`\\tanh x<1`: the supremum is not reached) is
-    proved when the gap is also never 0 (`_zero_of`, the test a `\\neq` gets); a zero found there
-    is raised as the counterexample (`_Failed`)."""
+    proved when the gap is also never 0 (`meeting`: `_zero_of`, the test a `\\neq` gets); a zero
+    found there is raised as the counterexample (`_Failed`)."""
     from dldeck.verify.library import domain_of, extremum
 
     if domain_of(x).is_subset(sympy.S.Integers):
@@ -503,10 +515,7 @@ def _bound_proves(op: ast.cmpop, a: sympy.Expr, b: sympy.Expr, gap: sympy.Expr, 
     if not low.is_number or low.has(sympy.nan):
         return False
     if strict and low.is_zero:
-        zero = _zero_of(gap, [x], rng)
-        if zero is not None and zero is not NEVER:  # the bound is reached: the strict claim is false there
-            raise _failed_at(a, b, zero)
-        return zero is NEVER
+        return meeting() is NEVER
     verdict = low > 0 if strict else low >= 0
     return verdict is sympy.true
 
