@@ -377,3 +377,14 @@ def test_a_name_subscripted_with_the_index_of_a_sum_must_depend_on_it():
     assert only(report, 5).status == "symbolic" and only(report, 6).status == "symbolic"
     assert only(report, 7).status == "error" and only(report, 8).status == "error"  # a trace; a sequence
     assert only(report, 9).status == "symbolic"  # phi is a Greek name, not p, h, i
+
+
+def test_a_strict_inequality_in_two_variables_fails_at_its_isolated_meeting_point():
+    """`x**2 + y**2 > 0` is false only at the origin, which no sample point lands on and solving for
+    x with y sampled never finds; it is the gap's critical point. Under `positive` it holds."""
+    source = ("(x - 1)**2 + (y + 2)**2 > 0\n"
+              "assume u, v: positive\n"
+              "u**2 + v**2 > 0\n")
+    results = {r.line: r for r in verify(make_card("isolated", (0, source))).results}
+    assert results[1].status == "failed" and "x=1, y=-2" in results[1].message, results[1]
+    assert results[3].status in ("symbolic", "numeric"), results[3]

@@ -28,6 +28,7 @@ INEQUALITY_GRID = 1201
 INEQUALITY_RANDOM = 300
 MIN_VALID_POINTS = 8
 PRECISION = 30
+CRITICAL_SECONDS = 1.0  # CPU for solving a strict inequality's gradient system (`_critical_zero`)
 CONFIRM_PRECISION = 60
 CONFIRM_EPSILON = 1e-40  # below this a 60-digit difference is rounding, not a counterexample
 DEFAULT_APPROX_TOL = sympy.Rational(1, 10**6)
@@ -477,9 +478,12 @@ def inequality(op: ast.cmpop, left: Any, right: Any, rng: random.Random) -> str:
     def meeting() -> dict | None:
         """Where the sides meet: a strict claim's counterexample, or NEVER (solved once)."""
         if not solved:
-            solved.append(_zero_of(simplified_gap, symbols, rng))
-            if solved[0] is not None and solved[0] is not NEVER:
-                raise _failed_at(a, b, solved[0])
+            zero = _zero_of(simplified_gap, symbols, rng)
+            if zero is None and len(symbols) > 1:
+                zero = _critical_zero(simplified_gap, symbols)
+            solved.append(zero)
+            if zero is not None and zero is not NEVER:
+                raise _failed_at(a, b, zero)
         return solved[0]
 
     if len(symbols) == 1 and _bound_proves(op, a, b, simplified_gap, symbols[0], strict, meeting):
@@ -546,6 +550,28 @@ def _dense_search(
                 raise _failed_at(a, b, point)
     if valid < MIN_VALID_POINTS:
         raise CheckError("cannot test the inequality numerically: too few sample points give real values")
+
+
+def _critical_zero(gap: sympy.Expr, symbols: list[sympy.Symbol]) -> dict | None:
+    """A critical point of the gap where it is 0, or None. In several variables a strict claim can fail
+    at one isolated point (`x^2+y^2>0` at the origin): solving for one variable with the others
+    sampled never lands there, but it is a critical point. The solve is given CRITICAL_SECONDS of CPU."""
+    from dldeck.timelimit import TimeLimitExceeded, time_limit
+
+    try:
+        with time_limit(CRITICAL_SECONDS):
+            points = sympy.solve([sympy.diff(gap, s) for s in symbols], symbols, dict=True)
+    except (TimeLimitExceeded, NotImplementedError, ValueError, TypeError, ArithmeticError):
+        return None
+    from dldeck.verify.library import domain_of
+
+    for point in points[:8]:
+        inside = set(point) == set(symbols) and all(
+            not value.free_symbols and domain_of(symbol).contains(value) is sympy.true
+            for symbol, value in point.items())
+        if inside and _is_zero_at(gap, point):
+            return point
+    return None
 
 
 def _failed_at(a: sympy.Expr, b: sympy.Expr, point: dict) -> _Failed:
