@@ -158,41 +158,30 @@ def has_claims(card: Card) -> bool:
     return outline(card).claims
 
 
-def _shown(card: Card) -> tuple[list[Any], dict[int, Any]]:
-    """The card's formulas in reading order, and its computed numbers by index."""
+def _shown(card: Card) -> tuple[list[Any], dict[int, Any], list[int]]:
+    """The card's formulas in reading order, its computed numbers by index, and how many check blocks
+    come before each formula in that order (answer, then extra, wherever the extra sits in the file):
+    definitions run in that order, so a check block moved across a formula changes what its names mean."""
     from dldeck.model import CheckBlock, Computed
     from dldeck.source.reader import shown_nodes
 
-    formulas, computed = [], {}
+    formulas, computed, checks_before, checks = [], {}, [], 0
     for node in shown_nodes(card):
         if isinstance(node, Computed):
             computed[node.index] = node
-        elif not isinstance(node, CheckBlock):
-            formulas.append(node)
-    return formulas, computed
-
-
-def _checks_before(card: Card) -> dict[int, int]:
-    """How many check blocks the verifier meets before each formula (by `id`), in its reading order
-    (answer, then extra, wherever the extra sits in the file): definitions run in that order, so a
-    check block moved across a formula changes what the formula's names mean."""
-    from dldeck.model import CheckBlock
-    from dldeck.source.reader import shown_nodes
-
-    before, seen = {}, 0
-    for node in shown_nodes(card):
-        if isinstance(node, CheckBlock):
-            seen += 1
+        elif isinstance(node, CheckBlock):
+            checks += 1
         else:
-            before[id(node)] = seen
-    return before
+            formulas.append(node)
+            checks_before.append(checks)
+    return formulas, computed, checks_before
 
 
 def _locations(card: Card) -> list[Any]:
     """Where the card's formulas ([line, TeX], in reading order), computed numbers ([index, line]) and
     first check block (its line: `_check_base`) are: kept with the card's check inputs, so restoring
     its results does not walk (or decode) the card again."""
-    formulas, computed = _shown(card)
+    formulas, computed, _ = _shown(card)
     return [[[node.span.line, node.tex] for node in formulas],
             [[index, node.span.line] for index, node in sorted(computed.items())], _check_base(card)]
 
@@ -213,16 +202,15 @@ def shown_items(card: Card) -> Iterator[list[Any]]:
     only their order against the check blocks is)."""
     from dldeck.verify.sentences import Place, places
 
-    formulas, computed = _shown(card)
+    formulas, computed, checks_before = _shown(card)
     where = places(card)
     sentences: dict[int, int] = {}  # numbered by first appearance: only which formulas share one counts
     paragraphs: dict[int, int] = {}  # the same for paragraphs (an example value holds for the rest of one)
-    checks_before = _checks_before(card)
-    for node in formulas:
+    for node, checks in zip(formulas, checks_before, strict=True):
         place = where.get(id(node), Place(0, False))
         group = sentences.setdefault(place.sentence, len(sentences))
         paragraph = paragraphs.setdefault(place.run, len(paragraphs))
-        yield [node.tex, node.claim, node.reason, group, place.condition, paragraph, checks_before[id(node)]]
+        yield [node.tex, node.claim, node.reason, group, place.condition, paragraph, checks]
     for index in sorted(computed):
         yield [computed[index].expression, computed[index].format, index]
 
@@ -252,7 +240,7 @@ def _anchor(card: Card, result: Any, formulas: list[Any]) -> int:
 
 
 def _entries(card: Card, results: list[Any]) -> list[list[Any]]:
-    formulas, _ = _shown(card)
+    formulas, _, _ = _shown(card)
     return [[_anchor(card, r, formulas), r.text, r.status, r.message, r.source, r.formula, r.value, r.index]
             for r in results]
 
