@@ -381,10 +381,14 @@ def test_a_name_subscripted_with_the_index_of_a_sum_must_depend_on_it():
 
 def test_a_strict_inequality_in_two_variables_fails_at_its_isolated_meeting_point():
     """`x**2 + y**2 > 0` is false only at the origin, which no sample point lands on and solving for
-    x with y sampled never finds; it is the gap's critical point. Under `positive` it holds."""
+    x with y sampled never finds; it is the gap's critical point. Under `positive` it holds. The zero
+    search is the one `!=` uses, so `... != 0` fails there as well."""
     source = ("(x - 1)**2 + (y + 2)**2 > 0\n"
               "assume u, v: positive\n"
-              "u**2 + v**2 > 0\n")
+              "u**2 + v**2 > 0\n"
+              "(x - 1)**2 + (y + 2)**2 != 0\n")
     results = {r.line: r for r in verify(make_card("isolated", (0, source))).results}
     assert results[1].status == "failed" and "x=1, y=-2" in results[1].message, results[1]
     assert results[3].status in ("symbolic", "numeric"), results[3]
+    # the same zero search decides `!=`: the isolated meeting point refutes it too
+    assert results[4].status == "failed" and "x=1, y=-2" in results[4].message, results[4]

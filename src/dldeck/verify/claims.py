@@ -28,7 +28,7 @@ INEQUALITY_GRID = 1201
 INEQUALITY_RANDOM = 300
 MIN_VALID_POINTS = 8
 PRECISION = 30
-CRITICAL_SECONDS = 1.0  # CPU for solving a strict inequality's gradient system (`_critical_zero`)
+CRITICAL_SECONDS = 1.0  # CPU for solving a difference's gradient system (`_critical_zero`)
 CONFIRM_PRECISION = 60
 CONFIRM_EPSILON = 1e-40  # below this a 60-digit difference is rounding, not a counterexample
 DEFAULT_APPROX_TOL = sympy.Rational(1, 10**6)
@@ -347,7 +347,8 @@ def _zero_of(difference: sympy.Expr, symbols: list[sympy.Symbol], rng: random.Ra
 
     Solved for each symbol in turn (the others as parameters, then sampled); failing that, a sign
     change between sample points is bisected along their segment to a zero (a pole, where the value
-    grows instead, is not one)."""
+    grows instead, is not one); failing that, in several symbols, a critical point where it is 0
+    (`_critical_zero`: an isolated zero, which touches 0 without a sign change)."""
     from dldeck.verify.library import domain_of
 
     # with an infinity inside (a limit in a parameter) sympy's solving and assumptions are unreliable
@@ -373,7 +374,8 @@ def _zero_of(difference: sympy.Expr, symbols: list[sympy.Symbol], rng: random.Ra
         if isinstance(solutions, sympy.FiniteSet) and all(not c.free_symbols for c in solutions):
             # every solution lies outside the symbol's assumptions
             return _unless_sampled_zero(difference, symbols, rng)
-    return _bisected_zero(difference, symbols, rng)
+    zero = _bisected_zero(difference, symbols, rng)
+    return _critical_zero(difference, symbols) if zero is None and len(symbols) > 1 else zero
 
 
 def _unless_sampled_zero(difference: sympy.Expr, symbols: list[sympy.Symbol], rng: random.Random) -> dict:
@@ -479,8 +481,6 @@ def inequality(op: ast.cmpop, left: Any, right: Any, rng: random.Random) -> str:
         """Where the sides meet: a strict claim's counterexample, or NEVER (solved once)."""
         if not solved:
             zero = _zero_of(simplified_gap, symbols, rng)
-            if zero is None and len(symbols) > 1:
-                zero = _critical_zero(simplified_gap, symbols)
             solved.append(zero)
             if zero is not None and zero is not NEVER:
                 raise _failed_at(a, b, zero)
@@ -552,24 +552,24 @@ def _dense_search(
         raise CheckError("cannot test the inequality numerically: too few sample points give real values")
 
 
-def _critical_zero(gap: sympy.Expr, symbols: list[sympy.Symbol]) -> dict | None:
-    """A critical point of the gap where it is 0, or None. In several variables a strict claim can fail
-    at one isolated point (`x^2+y^2>0` at the origin): solving for one variable with the others
-    sampled never lands there, but it is a critical point. The solve is given CRITICAL_SECONDS of CPU."""
+def _critical_zero(difference: sympy.Expr, symbols: list[sympy.Symbol]) -> dict | None:
+    """A critical point of the difference where it is 0, or None. In several variables two sides can
+    meet at one isolated point (`x^2+y^2` at the origin, so `>0` and `\\neq0` fail there): solving for
+    one variable with the others sampled never lands there, nor does a sign change show it, but it is
+    a critical point. The solve is given CRITICAL_SECONDS of CPU."""
     from dldeck.timelimit import TimeLimitExceeded, time_limit
+    from dldeck.verify.library import domain_of
 
     try:
         with time_limit(CRITICAL_SECONDS):
-            points = sympy.solve([sympy.diff(gap, s) for s in symbols], symbols, dict=True)
+            points = sympy.solve([sympy.diff(difference, s) for s in symbols], symbols, dict=True)
     except (TimeLimitExceeded, NotImplementedError, ValueError, TypeError, ArithmeticError):
         return None
-    from dldeck.verify.library import domain_of
-
     for point in points[:8]:
         inside = set(point) == set(symbols) and all(
             not value.free_symbols and domain_of(symbol).contains(value) is sympy.true
             for symbol, value in point.items())
-        if inside and _is_zero_at(gap, point):
+        if inside and _is_zero_at(difference, point):
             return point
     return None
 
