@@ -392,3 +392,23 @@ def test_a_strict_inequality_in_two_variables_fails_at_its_isolated_meeting_poin
     assert results[3].status in ("symbolic", "numeric"), results[3]
     # the same zero search decides `!=`: the isolated meeting point refutes it too
     assert results[4].status == "failed" and "x=1, y=-2" in results[4].message, results[4]
+
+
+def test_a_strict_inequality_fails_where_its_symbols_sit_at_their_bounds():
+    """`x + y > 0` for x, y ≥ 0 is false only at the corner (0, 0): no critical point, no sign change,
+    and sampling never lands there. The faces where nonnegative symbols sit at 0 are searched too, so
+    it fails there, as `!=` does; an edge (p = 1 with q = 0) is found the same way. With the bounds
+    open (positive) or the gap lifted (`+ 1`) the claims hold."""
+    source = ("assume x, y: nonnegative\n"
+              "x + y > 0\n"
+              "x + y != 0\n"
+              "x + y + 1 > 0\n"
+              "assume u, v: positive\n"
+              "u + v > 0\n"
+              "assume p, q: nonnegative\n"
+              "(p - 1)**2 + q > 0\n")
+    results = {r.line: r for r in verify(make_card("faces", (0, source))).results}
+    assert results[2].status == "failed" and "x=0, y=0" in results[2].message, results[2]
+    assert results[3].status == "failed" and "x=0, y=0" in results[3].message, results[3]
+    assert results[4].status == "symbolic" and results[6].status == "symbolic", results
+    assert results[8].status == "failed" and "p=1, q=0" in results[8].message, results[8]

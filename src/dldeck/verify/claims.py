@@ -556,22 +556,59 @@ def _critical_zero(difference: sympy.Expr, symbols: list[sympy.Symbol]) -> dict 
     """A critical point of the difference where it is 0, or None. In several variables two sides can
     meet at one isolated point (`x^2+y^2` at the origin, so `>0` and `\\neq0` fail there): solving for
     one variable with the others sampled never lands there, nor does a sign change show it, but it is
-    a critical point. The solve is given CRITICAL_SECONDS of CPU."""
+    a critical point. A symbol that stops at a closed bound (x ≥ 0) adds the faces where it sits at
+    that bound: `x+y>0` for x, y ≥ 0 fails at the corner (0, 0), which is no critical point. Faces
+    are searched corners first (nothing to solve), the interior last; all of them in CRITICAL_SECONDS
+    of CPU."""
     from dldeck.timelimit import TimeLimitExceeded, time_limit
     from dldeck.verify.library import domain_of
 
     try:
         with time_limit(CRITICAL_SECONDS):
-            points = sympy.solve([sympy.diff(difference, s) for s in symbols], symbols, dict=True)
+            for face in _faces(symbols):
+                free = [s for s in symbols if s not in face]
+                on_face = difference.subs(face)
+                gradient = [sympy.diff(on_face, s) for s in free]
+                points = sympy.solve(gradient, free, dict=True) if free else [{}]
+                for point in points[:8]:
+                    merged = {**face, **point}
+                    if set(merged) != set(symbols):
+                        continue
+                    candidate = {symbol: merged[symbol] for symbol in symbols}
+                    inside = all(
+                        not value.free_symbols and domain_of(symbol).contains(value) is sympy.true
+                        for symbol, value in candidate.items())
+                    if inside and _is_zero_at(difference, candidate):
+                        return candidate
     except (TimeLimitExceeded, NotImplementedError, ValueError, TypeError, ArithmeticError):
         return None
-    for point in points[:8]:
-        inside = set(point) == set(symbols) and all(
-            not value.free_symbols and domain_of(symbol).contains(value) is sympy.true
-            for symbol, value in point.items())
-        if inside and _is_zero_at(difference, point):
-            return point
     return None
+
+
+MAX_BOUNDED = 4  # symbols whose closed bounds make faces: 3**4 = 81 faces at most
+
+
+def _faces(symbols: list[sympy.Symbol]) -> list[dict]:
+    """Each way of putting some symbols at a closed finite end of their domain, fewest free symbols
+    first; the empty assignment (the interior) comes last."""
+    from itertools import product
+
+    from dldeck.verify.library import domain_of
+
+    ends: list[list[dict]] = []
+    for symbol in symbols:
+        domain = domain_of(symbol)
+        if not isinstance(domain, sympy.Interval) or len(ends) == MAX_BOUNDED:
+            continue
+        choices = [{}]
+        if not domain.left_open and domain.inf.is_finite:
+            choices.append({symbol: domain.inf})
+        if not domain.right_open and domain.sup.is_finite:
+            choices.append({symbol: domain.sup})
+        if len(choices) > 1:
+            ends.append(choices)
+    faces = [{k: v for part in combination for k, v in part.items()} for combination in product(*ends)]
+    return sorted(faces, key=lambda face: -len(face))
 
 
 def _failed_at(a: sympy.Expr, b: sympy.Expr, point: dict) -> _Failed:
