@@ -66,7 +66,7 @@ test: $(STAMP) $(MATHJAX) $(CLIENTS)
 	$(BIN)/ruff check src tests scripts
 	DLDECK_REQUIRE_MATHJAX=$$([ -f $(MATHJAX) ] && echo 1) \
 	DLDECK_REQUIRE_CLIENTS=$$(command -v xvfb-run >/dev/null && [ -x /usr/bin/chromium ] && echo 1) \
-		$(BIN)/python -m pytest -n auto --dist loadgroup
+		$(BIN)/python -m pytest -n auto --dist loadgroup --durations=15
 
 # The framework facts of content/_facts read from PyTorch, Keras 3 and TensorFlow themselves.
 $(FACTS_STAMP): $(STAMP)

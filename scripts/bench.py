@@ -213,6 +213,21 @@ def repeat(name: str, corpus: str, cards: int, runs: int, prepare, command: list
 # --------------------------------------------------------------------------- corpora
 
 
+PROBE_ADDITIONS = 10**7
+
+
+def machine_probe() -> float:
+    """Seconds for 10^7 Python additions in a fresh interpreter (the best of three): the same code
+    takes 0.9 s on this machine at its fastest and about twice that when its host is busy, and every
+    figure of a run moves with it. Printed at the start and end of a run, so two runs are compared
+    like with like, and a target missed on a slow host is seen as such."""
+    loop = (f"import time\nt=time.perf_counter()\ns=0\nfor i in range({PROBE_ADDITIONS}): s+=i\n"
+            "print(time.perf_counter()-t)")
+    times = [float(subprocess.run([sys.executable, "-c", loop], capture_output=True, text=True,
+                                  check=True).stdout) for _ in range(3)]
+    return min(times)
+
+
 def real_proportions() -> tuple[int, float, float]:
     """Cards, check blocks per card and figures per card of the real content."""
     sys.path.insert(0, str(ROOT / "src"))
@@ -381,6 +396,8 @@ def main(runs: int, sizes: str, peer_sizes: str, skip_peer: bool) -> None:
                 print(problem, file=sys.stderr)
             else:
                 peers.append(peer)
+    probes = [machine_probe()]
+    print(f"machine probe: {probes[0]:.2f} s for 10^7 Python additions", file=sys.stderr)
     real_cards, checks_per_card, figures_per_card = real_proportions()
     results: list[Result] = []
     print("real content", file=sys.stderr)
@@ -398,12 +415,16 @@ def main(runs: int, sizes: str, peer_sizes: str, skip_peer: bool) -> None:
             results += comparison(size, runs, peers)
     left = ", ".join(f"{name} {count}" for name, count in sorted(LEFT_IN_TEMP.items())) or "none"
     notes.append(f"files the measured programs left in their temporary folders (removed with them): {left}")
+    probes.append(machine_probe())
+    notes.append(f"machine probe (10^7 Python additions, best of 3): {probes[0]:.2f} s at the start, "
+                 f"{probes[1]:.2f} s at the end")
     lines = summary_lines(results) + notes
     _print(results, lines, checks_per_card, figures_per_card)
     out = ROOT / "build" / "bench.json"
     out.write_text(json.dumps({"results": [asdict(r) for r in results],
                                "summary": lines,
                                "cores": os.cpu_count(),
+                               "probe_s": probes,
                                "proportions": {"checks_per_card": checks_per_card,
                                                "figures_per_card": figures_per_card}},
                               indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -68,3 +68,13 @@ def test_a_peer_that_needs_a_newer_python_finds_one_that_runs_or_none(bench) -> 
     found = bench._python_at_least((3, 99))
     assert found is None
     assert bench._python_at_least(sys.version_info[:2]) == sys.executable
+
+
+def test_the_machine_probe_times_the_additions_in_a_fresh_interpreter(bench) -> None:
+    """The probe is a positive time that grows with the work asked of it (the host's speed is what it
+    reads, so two runs of the benchmark can be compared)."""
+    bench.PROBE_ADDITIONS = 10**5
+    small = bench.machine_probe()
+    bench.PROBE_ADDITIONS = 10**7
+    large = bench.machine_probe()
+    assert 0 < small < large
