@@ -216,16 +216,16 @@ def repeat(name: str, corpus: str, cards: int, runs: int, prepare, command: list
 PROBE_ADDITIONS = 10**7
 
 
-def machine_probe() -> float:
-    """Seconds for 10^7 Python additions in a fresh interpreter (the best of three): the same code
-    takes 0.9 s on this machine at its fastest and about twice that when its host is busy, and every
-    figure of a run moves with it. Printed at the start and end of a run, so two runs are compared
-    like with like, and a target missed on a slow host is seen as such."""
+def machine_probe() -> list[float]:
+    """Seconds for 10^7 Python additions in a fresh interpreter, three times: the same code takes
+    0.9 s on this machine at its fastest and up to 1.7 s when its host is busy, from one second to the
+    next, and every figure of a run moves with it. Taken at the start and end of a run and printed as
+    a range, so a slow host shows; the peers, measured beside dldeck in the same run, are the steadier
+    yardstick (their ratio to dldeck is what the targets compare)."""
     loop = (f"import time\nt=time.perf_counter()\ns=0\nfor i in range({PROBE_ADDITIONS}): s+=i\n"
             "print(time.perf_counter()-t)")
-    times = [float(subprocess.run([sys.executable, "-c", loop], capture_output=True, text=True,
-                                  check=True).stdout) for _ in range(3)]
-    return min(times)
+    return [float(subprocess.run([sys.executable, "-c", loop], capture_output=True, text=True,
+                                 check=True).stdout) for _ in range(3)]
 
 
 def real_proportions() -> tuple[int, float, float]:
@@ -396,8 +396,8 @@ def main(runs: int, sizes: str, peer_sizes: str, skip_peer: bool) -> None:
                 print(problem, file=sys.stderr)
             else:
                 peers.append(peer)
-    probes = [machine_probe()]
-    print(f"machine probe: {probes[0]:.2f} s for 10^7 Python additions", file=sys.stderr)
+    probes = machine_probe()
+    print(f"machine probe: {min(probes):.2f}–{max(probes):.2f} s for 10^7 Python additions", file=sys.stderr)
     real_cards, checks_per_card, figures_per_card = real_proportions()
     results: list[Result] = []
     print("real content", file=sys.stderr)
@@ -415,9 +415,10 @@ def main(runs: int, sizes: str, peer_sizes: str, skip_peer: bool) -> None:
             results += comparison(size, runs, peers)
     left = ", ".join(f"{name} {count}" for name, count in sorted(LEFT_IN_TEMP.items())) or "none"
     notes.append(f"files the measured programs left in their temporary folders (removed with them): {left}")
-    probes.append(machine_probe())
-    notes.append(f"machine probe (10^7 Python additions, best of 3): {probes[0]:.2f} s at the start, "
-                 f"{probes[1]:.2f} s at the end")
+    start, end = probes, machine_probe()
+    probes = start + end
+    notes.append(f"machine probe (10^7 Python additions, 3 times): {min(start):.2f}–{max(start):.2f} s at "
+                 f"the start, {min(end):.2f}–{max(end):.2f} s at the end")
     lines = summary_lines(results) + notes
     _print(results, lines, checks_per_card, figures_per_card)
     out = ROOT / "build" / "bench.json"
