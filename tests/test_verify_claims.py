@@ -412,3 +412,19 @@ def test_a_strict_inequality_fails_where_its_symbols_sit_at_their_bounds():
     assert results[3].status == "failed" and "x=0, y=0" in results[3].message, results[3]
     assert results[4].status == "symbolic" and results[6].status == "symbolic", results
     assert results[8].status == "failed" and "p=1, q=0" in results[8].message, results[8]
+
+
+def test_an_empty_solution_set_for_a_generic_value_of_the_other_symbols_proves_nothing():
+    """solveset solves `x*y + y = 0` for x ≥ 0 as if y were a generic positive value: no solution. But
+    at y = 0 every x is one, so `x*y + y != 0` (passed as proved) and `x*y + y > 0` (passed as numeric)
+    are false there. The empty answer is trusted only after the search that needs no solving, faces
+    and corners included, finds no zero either; with y > 0 both claims hold."""
+    source = ("assume x, y: nonnegative\n"
+              "x*y + y != 0\n"
+              "x*y + y > 0\n"
+              "assume u, v: positive\n"
+              "u*v + v != 0\n")
+    results = {r.line: r for r in verify(make_card("generic", (0, source))).results}
+    assert results[2].status == "failed" and "x=0, y=0" in results[2].message, results[2]
+    assert results[3].status == "failed" and "x=0, y=0" in results[3].message, results[3]
+    assert results[5].status == "symbolic", results[5]

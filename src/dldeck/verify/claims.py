@@ -374,15 +374,23 @@ def _zero_of(difference: sympy.Expr, symbols: list[sympy.Symbol], rng: random.Ra
         if isinstance(solutions, sympy.FiniteSet) and all(not c.free_symbols for c in solutions):
             # every solution lies outside the symbol's assumptions
             return _unless_sampled_zero(difference, symbols, rng)
+    return _searched_zero(difference, symbols, rng)
+
+
+def _searched_zero(difference: sympy.Expr, symbols: list[sympy.Symbol], rng: random.Random) -> dict | None:
+    """A zero found without solving: a sign change bisected, else, in several symbols, a critical point
+    or a corner or face of the domain where the difference is 0; None if neither finds one."""
     zero = _bisected_zero(difference, symbols, rng)
     return _critical_zero(difference, symbols) if zero is None and len(symbols) > 1 else zero
 
 
 def _unless_sampled_zero(difference: sympy.Expr, symbols: list[sympy.Symbol], rng: random.Random) -> dict:
-    """NEVER, as solveset answered, unless sampling finds a zero all the same (`_bisected_zero`).
-    solveset has called a zero set empty: `V·(max(0, u) - u)` under `u > 0` (a condition in other
-    symbols) is 0 for every V, yet solving for V gave EmptySet, and `若 u>0, FFN(x)≠…` passed as proved."""
-    zero = _bisected_zero(difference, symbols, rng)
+    """NEVER, as solveset answered, unless the search without solving finds a zero all the same.
+    solveset answers for a generic value of the other symbols, and has called a zero set empty where
+    they take a special one: `V·(max(0, u) - u)` under `u > 0` (a condition in other symbols) is 0 for
+    every V, yet solving for V gave EmptySet, and `若 u>0, FFN(x)≠…` passed as proved; `xy + y` has no
+    zero in x ≥ 0 for y > 0, but for y = 0 every x is one, and `xy+y≠0` for x, y ≥ 0 passed as proved."""
+    zero = _searched_zero(difference, symbols, rng)
     return NEVER if zero is None else zero
 
 
