@@ -428,3 +428,27 @@ def test_an_empty_solution_set_for_a_generic_value_of_the_other_symbols_proves_n
     assert results[2].status == "failed" and "x=0, y=0" in results[2].message, results[2]
     assert results[3].status == "failed" and "x=0, y=0" in results[3].message, results[3]
     assert results[5].status == "symbolic", results[5]
+
+
+def test_a_false_identity_is_sampled_in_the_names_its_difference_lost():
+    """`params(Conv2d(C, N, K)) == C*N*K**2` forgets the bias: the difference is `N`, but the sides
+    also hold C and K. Sampled in N alone the sides had no value at any point, and the claim ended
+    as "cannot test the claim numerically"; sampled in every name of either side it fails with its
+    counterexample."""
+    source = ("assume C, N, K: positive integer\n"
+              "params(Conv2d(C, N, K)) == C*N*K**2\n"
+              "params(Conv2d(C, N, K)) == C*N*K**2 + N\n")
+    results = {r.line: r for r in verify(make_card("lost", (0, source))).results}
+    assert results[2].status == "failed" and "computed C*K**2*N + N" in results[2].message, results[2]
+    assert "lhs=" in results[2].message and "cannot test" not in results[2].message, results[2]
+    assert results[3].status == "symbolic", results[3]
+
+
+def test_a_bound_whose_extremum_sympy_cannot_find_in_time_is_tested_another_way():
+    """sympy's `minimum(x - sin(x), x, (0, oo))` runs for ever (it unions critical points without
+    end), so `sin(x) < x` for x > 0 timed out under a build's 5 s limit. The extremum gets
+    BOUND_SECONDS; past them the bound is not proved that way, and the claim is decided as any
+    other (here on the dense grid, where it holds)."""
+    source = "assume x: positive\nsin(x) < x\n"
+    result = only(verify(make_card("forever", (0, source)), timeout=5.0), 2)
+    assert result.status == "numeric", result
