@@ -58,6 +58,10 @@ def assert_wrong(tex: str, counterexample: str = "", **options: object) -> None:
 CONSTRUCTS = [
     ("decimal", r"\tfrac12 = 0.5", r"\tfrac12 = 0.4", "computed 1/2"),
     ("thousands", r"1{,}000 = 10^{3}", r"1{,}000 = 10^{4}", "computed 1000"),
+    # digits grouped by a thin space, a tie or a space: one number (read as 1·000 they claimed 1\,000 = 0)
+    ("thin-space thousands", r"1\,000\,000 = 10^{6}", r"1\,000 = 0", "computed 1000"),
+    ("tie and space thousands", r"1~000 + 2 000 = 3000", r"1~000 = 100", "computed 1000"),
+    ("grouped decimals", r"3.141\,59 = 3.14159", r"3.141\,59 = 3.141", "computed 314159/100000"),
     ("negative power of ten", r"10^{-8} = 0.00000001", r"10^{-8} = 0.0000001", "computed"),
     ("scientific", r"2\times10^{3} = 2000", r"2\times10^{3} = 200", "computed 2000"),
     ("plus minus", r"(x+1) - (x-1) = 2", r"(x+1) - (x-1) = 1", "computed 2"),
@@ -331,6 +335,9 @@ def test_strip_cloze_reveals_the_answer():
         (r"\begin{vmatrix} 1 \end{vmatrix} = 1", "vmatrix"),
         (r"\hat\mu \leftarrow (1-m)\hat\mu + m\mu_B", "an update rule («\\leftarrow») is not a relation"),
         (r"w \gets w - \eta g", "give the new value its own name"),
+        (r"2\,5 = 10", "two numbers side by side: «2\\,5»"),
+        (r"1000\,000 = 10^{6}", "group digits in threes"),
+        (r"4~5 = 20", "two numbers side by side"),
     ],
 )
 def test_unreadable_formulas_name_what_and_how_to_declare(tex: str, message: str):

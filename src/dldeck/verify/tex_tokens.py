@@ -155,6 +155,44 @@ def _apply_notation(lexemes: list[_Lexeme], notation: Mapping[str, str]) -> list
     return result
 
 
+_GROUP_SPACES = {"\\,", "\\:", "\\;", "\\ ", "~"}  # what may stand between groups of digits (`1\\,000`)
+_INTEGER_GROUP = re.compile(r"\d{3}(?:\.\d+)?")
+_FRACTION_GROUP = re.compile(r"\d{1,3}")
+
+
+def _digit_groups(lexemes: list[_Lexeme]) -> list[_Lexeme]:
+    """`1\\,000`, `1~000`, `1 000` and `3.141\\,59` are one number each, as `1{,}000` is: digits
+    grouped by a space. Read as two numbers they were a product, `1·000 = 0`, and `1\\,000 = 0` held.
+    A number that is a script's or a fraction's argument is not grouped (`x^2\\,000` stays apart, and
+    the tokenizer refuses two numbers side by side)."""
+    result: list[_Lexeme] = []
+    index = 0
+    while index < len(lexemes):
+        lexeme = lexemes[index]
+        before = result[-1].text if result else ""
+        argument = before in ("^", "_") or before[1:] in _TWO_ARGUMENTS
+        if lexeme.kind != "number" or argument or len(lexeme.text.split(".")[0]) > 3:
+            result.append(lexeme)
+            index += 1
+            continue
+        text, end = lexeme.text, lexeme.pos + len(lexeme.text)
+        at = index + 1
+        while True:
+            gap = at
+            while gap < len(lexemes) and lexemes[gap].text in _GROUP_SPACES:
+                gap += 1
+            following = lexemes[gap] if gap < len(lexemes) else None
+            spaced = gap > at or (following is not None and following.pos > end)
+            group = _FRACTION_GROUP if "." in text else _INTEGER_GROUP
+            if following is None or following.kind != "number" or not spaced \
+                    or not group.fullmatch(following.text):
+                break
+            text, end, at = text + following.text, following.pos + len(following.text), gap + 1
+        result.append(_Lexeme("number", text, lexeme.pos))
+        index = at
+    return result
+
+
 def _single_digit_arguments(lexemes: list[_Lexeme]) -> list[_Lexeme]:
     """As in TeX, an unbraced argument is one digit: `x^23` is x²·3, `\\frac123` is ½·3."""
     closing: dict[int, int] = {}
@@ -207,7 +245,7 @@ class Tokenizer:
         self.tex = tex
         self.line = line
         self.functions = functions
-        self.lex = _single_digit_arguments(_apply_notation(_lexemes(tex), notation))
+        self.lex = _single_digit_arguments(_apply_notation(_digit_groups(_lexemes(tex)), notation))
         self.index = 0
         self.tokens: list[Token] = []
         self.environments: list[str] = []
@@ -275,6 +313,17 @@ class Tokenizer:
             self.char(text, pos)
 
     def number(self, text: str, pos: int) -> None:
+        previous = self.lex[self.index - 2] if self.index >= 2 else None
+        split = (previous is not None and previous.kind == "number"
+                 and previous.pos + len(previous.text) == pos)
+        # After a script's number a number is read as TeX reads it (`x^23` is x²·3, `\log_2 8` is log₂ 8),
+        # and `\frac123` splits one run of digits; but two plain numbers side by side are no product a
+        # reader means: `2\,5`, or `1000\,000` (not grouped in threes) read as ·0.
+        script = len(self.tokens) > 1 and self.tokens[-2].type in ("CARET", "UNDERSCORE")
+        if self.tokens and self.tokens[-1].type == "NUMBER" and not split and not script:
+            raise self.error(
+                f"two numbers side by side: {quote(self.tex[self.tokens[-1].start_pos:pos + len(text)])}: "
+                "write a product with \\cdot or \\times, and group digits in threes (1\\,000 or 1{,}000)")
         self.emit("NUMBER", text.replace("{,}", ""), pos)
 
     def char(self, text: str, pos: int) -> None:
