@@ -183,7 +183,10 @@ class _Build(Transformer_NonRecursive):
             raise self.error(f"\\{function} takes no subscript")
         else:
             node = make_call(function, *(argument.elts if isinstance(argument, ast.Tuple) else [argument]))
-        return make_binop(node, ast.Pow(), power) if power is not None else node
+        node = make_binop(node, ast.Pow(), power) if power is not None else node
+        if isinstance(argument, ast.Constant):  # `\sin 2`: `product` refuses a factor after it (`\sin 2x`)
+            node.dldeck_number_argument = f"\\{function.lower()} {argument.value}"  # type: ignore[attr-defined]
+        return node
 
     def abs(self, children: list[Any]) -> ast.expr:
         return make_call("abs", *self.nodes(children))
@@ -330,7 +333,13 @@ class _Build(Transformer_NonRecursive):
         return self.product(self.nodes(children))
 
     def product(self, factors: list[ast.expr]) -> ast.expr:
-        """Juxtaposed factors; an operator d/dx applies to everything after it."""
+        """Juxtaposed factors; an operator d/dx applies to everything after it. `\\sin 2x` is sin(2x) to a
+        reader, but the grammar gives an operator one factor, sin(2)·x: refused, with both spellings."""
+        for factor in factors[:-1]:
+            shown = getattr(factor, "dldeck_number_argument", None)
+            if shown is not None:
+                raise self.error(f"«{shown}…» would be read as ({shown})·…: write the argument in "
+                                 "parentheses, as in \\sin(2x), or the product with \\cdot")
         for index, factor in enumerate(factors):
             if isinstance(factor, Marker) and factor.what == "derivative":
                 if index + 1 == len(factors):
