@@ -406,8 +406,16 @@ def test_a_strict_inequality_fails_where_its_symbols_sit_at_their_bounds():
               "assume u, v: positive\n"
               "u + v > 0\n"
               "assume p, q: nonnegative\n"
-              "(p - 1)**2 + q > 0\n")
+              "(p - 1)**2 + q > 0\n"
+              "assume a: real\n"
+              "exp(a)*q != 0\n"
+              "assume b, c, d, e: nonnegative\n"
+              "x + y + b + c + d + e > 0\n")
     results = {r.line: r for r in verify(make_card("faces", (0, source))).results}
+    # on the face q = 0 the difference is 0 for every a: the solve leaves a free, and a takes a value
+    assert results[10].status == "failed" and "q=0" in results[10].message, results[10]
+    # six bounded symbols: the full corner is tried first, whatever their number
+    assert results[12].status == "failed" and "e=0" in results[12].message, results[12]
     assert results[2].status == "failed" and "x=0, y=0" in results[2].message, results[2]
     assert results[3].status == "failed" and "x=0, y=0" in results[3].message, results[3]
     assert results[4].status == "symbolic" and results[6].status == "symbolic", results

@@ -573,11 +573,11 @@ def _critical_zero(difference: sympy.Expr, symbols: list[sympy.Symbol]) -> dict 
     meet at one isolated point (`x^2+y^2` at the origin, so `>0` and `\\neq0` fail there): solving for
     one variable with the others sampled never lands there, nor does a sign change show it, but it is
     a critical point. A symbol that stops at a closed bound (x ≥ 0) adds the faces where it sits at
-    that bound: `x+y>0` for x, y ≥ 0 fails at the corner (0, 0), which is no critical point. Faces
-    are searched corners first (nothing to solve), the interior last; all of them in CRITICAL_SECONDS
-    of CPU."""
-    from dldeck.timelimit import TimeLimitExceeded, time_limit
-    from dldeck.verify.library import domain_of
+    that bound: `x+y>0` for x, y ≥ 0 fails at the corner (0, 0), which is no critical point, and
+    `e^a b≠0` for b ≥ 0 on the face b = 0, where it is 0 for every a (a symbol a solution leaves
+    free takes a point of its domain). Faces are searched corners first (nothing to solve), the
+    interior last; all of them in CRITICAL_SECONDS of CPU."""
+    from dldeck.timelimit import time_limit
 
     try:
         with time_limit(CRITICAL_SECONDS):
@@ -585,36 +585,51 @@ def _critical_zero(difference: sympy.Expr, symbols: list[sympy.Symbol]) -> dict 
                 free = [s for s in symbols if s not in face]
                 on_face = difference.subs(face)
                 gradient = [sympy.diff(on_face, s) for s in free]
-                points = sympy.solve(gradient, free, dict=True) if free else [{}]
+                points = sympy.solve(gradient, free, dict=True) if free and on_face != 0 else [{}]
                 for point in points[:8]:
-                    merged = {**face, **point}
-                    if set(merged) != set(symbols):
-                        continue
-                    candidate = {symbol: merged[symbol] for symbol in symbols}
-                    inside = all(
-                        not value.free_symbols and domain_of(symbol).contains(value) is sympy.true
-                        for symbol, value in candidate.items())
-                    if inside and _is_zero_at(difference, candidate):
+                    candidate = _completed({**face, **point}, symbols)
+                    if candidate is not None and _is_zero_at(difference, candidate):
                         return candidate
-    except (TimeLimitExceeded, NotImplementedError, ValueError, TypeError, ArithmeticError):
+    except Exception:  # noqa: BLE001 - sympy raises many kinds here (and the time limit); any means "none found"
         return None
     return None
 
 
-MAX_BOUNDED = 4  # symbols whose closed bounds make faces: 3**4 = 81 faces at most
+def _completed(point: dict, symbols: list[sympy.Symbol]) -> dict | None:
+    """The point with every symbol it leaves free (or that its values still mention) at a point of the
+    symbol's domain, in symbol order; None if a value is not in its symbol's domain."""
+    from dldeck.verify.library import domain_of
+
+    chosen = {s: _inside(domain_of(s)) for s in symbols if s not in point}
+    candidate = {}
+    for symbol in symbols:
+        value = point.get(symbol, chosen.get(symbol))
+        value = sympy.sympify(value).subs(chosen) if symbol in point else value
+        if value.free_symbols or domain_of(symbol).contains(value) is not sympy.true:
+            return None
+        candidate[symbol] = value
+    return candidate
+
+
+def _inside(domain: sympy.Set) -> sympy.Expr:
+    """A point of a domain away from its ends: 1 for x > 0, x ≥ 0, the naturals and the reals."""
+    return sympy.Integer(1) if domain.contains(1) is sympy.true else sympy.Integer(-1)
+
+
+MAX_FACES = 16  # faces tried besides the interior: the full corner first, then one symbol freed at a time
 
 
 def _faces(symbols: list[sympy.Symbol]) -> list[dict]:
     """Each way of putting some symbols at a closed finite end of their domain, fewest free symbols
-    first; the empty assignment (the interior) comes last."""
-    from itertools import product
+    first (MAX_FACES of them); the empty assignment (the interior) comes last."""
+    from itertools import combinations, product
 
     from dldeck.verify.library import domain_of
 
     ends: list[list[dict]] = []
     for symbol in symbols:
         domain = domain_of(symbol)
-        if not isinstance(domain, sympy.Interval) or len(ends) == MAX_BOUNDED:
+        if not isinstance(domain, sympy.Interval):
             continue
         choices = [{}]
         if not domain.left_open and domain.inf.is_finite:
@@ -623,8 +638,14 @@ def _faces(symbols: list[sympy.Symbol]) -> list[dict]:
             choices.append({symbol: domain.sup})
         if len(choices) > 1:
             ends.append(choices)
-    faces = [{k: v for part in combination for k, v in part.items()} for combination in product(*ends)]
-    return sorted(faces, key=lambda face: -len(face))
+    faces: list[dict] = []
+    for size in range(len(ends), 0, -1):
+        for fixed in combinations(ends, size):
+            for parts in product(*(choices[1:] for choices in fixed)):
+                faces.append({k: v for part in parts for k, v in part.items()})
+                if len(faces) == MAX_FACES:
+                    return [*faces, {}]
+    return [*faces, {}]
 
 
 def _failed_at(a: sympy.Expr, b: sympy.Expr, point: dict) -> _Failed:
