@@ -340,8 +340,13 @@ def test_strip_cloze_reveals_the_answer():
         (r"1000\,000 = 10^{6}", "group digits in threes"),
         (r"4~5 = 20", "two numbers side by side"),
         # sin(2)·x to the grammar, sin(2x) to a reader: refused with both spellings
-        (r"\sin 2x = 2\sin x\cos x", "would be read as (\\sin 2)·…"),
+        (r"\sin 2x = 2\sin x\cos x", "«\\sin 2x…»: an operator without parentheses takes one factor"),
         (r"\log^2 10x = 1", "write the argument in parentheses"),
+        (r"\sin \pi x = 0", "«\\sin \\pi x…»"),
+        (r"\sin \frac12 x = 1", "takes one factor"),
+        # a group of digits after a script is no thousands group: x^2 000 was x²·0
+        (r"10^3\,000 = 0", "a number with a leading zero: «000»"),
+        (r"x^2 000 = 0", "a number with a leading zero"),
     ],
 )
 def test_unreadable_formulas_name_what_and_how_to_declare(tex: str, message: str):

@@ -71,13 +71,21 @@ def parser() -> Lark:
     return Lark(grammar, parser="lalr", lexer=_GivenTokens, maybe_placeholders=False)
 
 
+def _plain_factor(node: ast.expr) -> bool:
+    """A number or a name, or a power of one: what a reader takes into an operator's argument."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        node = node.left
+    return isinstance(node, ast.Constant | ast.Name)
+
+
 class _Build(Transformer_NonRecursive):
     """Parse tree → check-language `ast` nodes; bottom-up and without recursion."""
 
-    def __init__(self, functions: frozenset[str], line: int):
+    def __init__(self, functions: frozenset[str], line: int, tex: str = ""):
         super().__init__()
         self.functions = functions
         self.line = line
+        self.tex = tex  # quoted in messages
 
     def error(self, message: str) -> CheckError:
         return CheckError(message, self.line)
@@ -184,8 +192,9 @@ class _Build(Transformer_NonRecursive):
         else:
             node = make_call(function, *(argument.elts if isinstance(argument, ast.Tuple) else [argument]))
         node = make_binop(node, ast.Pow(), power) if power is not None else node
-        if isinstance(argument, ast.Constant):  # `\sin 2`: `product` refuses a factor after it (`\sin 2x`)
-            node.dldeck_number_argument = f"\\{function.lower()} {argument.value}"  # type: ignore[attr-defined]
+        # an argument without parentheses is one factor: `product` refuses a name or number after it
+        head = children[0]
+        node.dldeck_bare_argument = self.tex[head.start_pos:head.start_pos + 12]  # type: ignore[attr-defined]
         return node
 
     def abs(self, children: list[Any]) -> ast.expr:
@@ -333,13 +342,17 @@ class _Build(Transformer_NonRecursive):
         return self.product(self.nodes(children))
 
     def product(self, factors: list[ast.expr]) -> ast.expr:
-        """Juxtaposed factors; an operator d/dx applies to everything after it. `\\sin 2x` is sin(2x) to a
-        reader, but the grammar gives an operator one factor, sin(2)·x: refused, with both spellings."""
-        for factor in factors[:-1]:
-            shown = getattr(factor, "dldeck_number_argument", None)
-            if shown is not None:
-                raise self.error(f"«{shown}…» would be read as ({shown})·…: write the argument in "
-                                 "parentheses, as in \\sin(2x), or the product with \\cdot")
+        """Juxtaposed factors; an operator d/dx applies to everything after it. `\\sin 2x` and `\\sin \\pi x`
+        are sin(2x) and sin(πx) to a reader, but the grammar gives an operator without parentheses one
+        factor, sin(2)·x: a name or number right after such an operator is refused, with both spellings
+        (`\\sin x\\cos x`, an operator after it, reads as before)."""
+        for factor, following in zip(factors, factors[1:], strict=False):
+            shown = getattr(factor, "dldeck_bare_argument", None)
+            if shown is not None and _plain_factor(following):
+                shown = re.split(r"[=<>]", shown)[0].strip()
+                raise self.error(f"«{shown}…»: an operator without parentheses takes one factor, so what "
+                                 "follows would be multiplied after it: write the argument in parentheses, "
+                                 "as in \\sin(2x), or the product with \\cdot")
         for index, factor in enumerate(factors):
             if isinstance(factor, Marker) and factor.what == "derivative":
                 if index + 1 == len(factors):
@@ -539,7 +552,7 @@ def _read(tokenizer: Tokenizer, callable_names: frozenset[str]) -> list[Statemen
         return []
     try:
         tree = parser().parse(tokens)
-        bodies = _Build(callable_names, line).transform(tree)
+        bodies = _Build(callable_names, line, tex).transform(tree)
     except VisitError as error:
         if isinstance(error.orig_exc, CheckError):
             raise error.orig_exc from None

@@ -319,7 +319,11 @@ class Tokenizer:
         # After a script's number a number is read as TeX reads it (`x^23` is x²·3, `\log_2 8` is log₂ 8),
         # and `\frac123` splits one run of digits; but two plain numbers side by side are no product a
         # reader means: `2\,5`, or `1000\,000` (not grouped in threes) read as ·0.
-        script = len(self.tokens) > 1 and self.tokens[-2].type in ("CARET", "UNDERSCORE")
+        script = (len(self.tokens) > 1 and self.tokens[-2].type in ("CARET", "UNDERSCORE")
+                  and previous is not None and previous.kind == "number")  # no `\,` or `~` between
+        if len(text) > 1 and text[0] == "0" and text[1].isdigit():  # `000` alone: `x^2 000` read as x²·0
+            raise self.error(f"a number with a leading zero: {quote(text)}: group digits in threes after a "
+                             "first group of one to three (1\\,000 or 1{,}000)")
         if self.tokens and self.tokens[-1].type == "NUMBER" and not split and not script:
             raise self.error(
                 f"two numbers side by side: {quote(self.tex[self.tokens[-1].start_pos:pos + len(text)])}: "
