@@ -416,6 +416,9 @@ def test_a_strict_inequality_fails_where_its_symbols_sit_at_their_bounds():
     assert results[10].status == "failed" and "q=0" in results[10].message, results[10]
     # six bounded symbols: the full corner is tried first, whatever their number
     assert results[12].status == "failed" and "e=0" in results[12].message, results[12]
+    # a non-strict bound missed only at the corner: the grid of several symbols includes the corners
+    corner = only(verify(make_card("corner", (0, "assume x, y: nonnegative\nx + y >= 1/1000\n"))), 2)
+    assert corner.status == "failed" and "x=0, y=0" in corner.message, corner
     assert results[2].status == "failed" and "x=0, y=0" in results[2].message, results[2]
     assert results[3].status == "failed" and "x=0, y=0" in results[3].message, results[3]
     assert results[4].status == "symbolic" and results[6].status == "symbolic", results

@@ -714,7 +714,8 @@ def sample_points(symbols: list[sympy.Symbol], rng: random.Random, count: int) -
 
 
 def inequality_points(symbols: list[sympy.Symbol], rng: random.Random) -> Iterator[dict]:
-    """A dense grid for one real variable (where extrema hide), random points otherwise."""
+    """A dense grid for one real variable (where extrema hide), the domain's corners and random points
+    otherwise."""
     if len(symbols) == 1 and not symbols[0].is_integer:
         x = symbols[0]
         low = 0.0 if (x.is_positive or x.is_nonnegative) else -20.0
@@ -731,6 +732,8 @@ def inequality_points(symbols: list[sympy.Symbol], rng: random.Random) -> Iterat
         for value in range(start, stop + 1):
             yield {x: sympy.Integer(value)}
         return
+    # the corners and faces of the domain, where random points never land (`x+y\\ge0.001` for x, y ≥ 0)
+    yield from (point for face in _faces(symbols) if (point := _completed(face, symbols)) is not None)
     yield from sample_points(symbols, rng, INEQUALITY_RANDOM)
 
 
