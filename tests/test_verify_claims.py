@@ -419,6 +419,13 @@ def test_a_strict_inequality_fails_where_its_symbols_sit_at_their_bounds():
     # a non-strict bound missed only at the corner: the grid of several symbols includes the corners
     corner = only(verify(make_card("corner", (0, "assume x, y: nonnegative\nx + y >= 1/1000\n"))), 2)
     assert corner.status == "failed" and "x=0, y=0" in corner.message, corner
+    # integers have an end too; with five bounded symbols a face with one of them at its end is tried
+    source = ("assume m, n: nonnegative integer\nm + n >= 1\n"
+              "assume a, b, c, d, e: nonnegative\n"
+              "a + (b - 1)**2 + (c - 1)**2 + (d - 1)**2 + (e - 1)**2 > 0\n")
+    ends = {r.line: r for r in verify(make_card("ends", (0, source))).results}
+    assert ends[2].status == "failed" and "m=0, n=0" in ends[2].message, ends[2]
+    assert ends[4].status == "failed" and "a=0, b=1" in ends[4].message, ends[4]
     assert results[2].status == "failed" and "x=0, y=0" in results[2].message, results[2]
     assert results[3].status == "failed" and "x=0, y=0" in results[3].message, results[3]
     assert results[4].status == "symbolic" and results[6].status == "symbolic", results

@@ -344,6 +344,9 @@ def test_strip_cloze_reveals_the_answer():
         (r"\log^2 10x = 1", "write the argument in parentheses"),
         (r"\sin \pi x = 0", "«\\sin \\pi x…»"),
         (r"\sin \frac12 x = 1", "takes one factor"),
+        (r"-\sin \pi x = 0", "takes one factor"),  # the sign wraps the operator
+        (r"\sin 2(x+1) = (x+1)\sin(2)", "takes one factor"),
+        (r"x^2 0 = 0", "two numbers side by side"),  # a power's number, then a product
         # a group of digits after a script is no thousands group: x^2 000 was x²·0
         (r"10^3\,000 = 0", "a number with a leading zero: «000»"),
         (r"x^2 000 = 0", "a number with a leading zero"),

@@ -616,12 +616,13 @@ def _inside(domain: sympy.Set) -> sympy.Expr:
     return sympy.Integer(1) if domain.contains(1) is sympy.true else sympy.Integer(-1)
 
 
-MAX_FACES = 16  # faces tried besides the interior: the full corner first, then one symbol freed at a time
+MAX_FACES = 16  # faces tried besides the interior
 
 
 def _faces(symbols: list[sympy.Symbol]) -> list[dict]:
-    """Each way of putting some symbols at a closed finite end of their domain, fewest free symbols
-    first (MAX_FACES of them); the empty assignment (the interior) comes last."""
+    """Ways of putting some symbols at a finite end their domain holds (MAX_FACES of them): the full
+    corner first, then one symbol at its end and the rest free, then all but one, and so on; the
+    empty assignment (the interior) comes last."""
     from itertools import combinations, product
 
     from dldeck.verify.library import domain_of
@@ -629,17 +630,16 @@ def _faces(symbols: list[sympy.Symbol]) -> list[dict]:
     ends: list[list[dict]] = []
     for symbol in symbols:
         domain = domain_of(symbol)
-        if not isinstance(domain, sympy.Interval):
-            continue
         choices = [{}]
-        if not domain.left_open and domain.inf.is_finite:
-            choices.append({symbol: domain.inf})
-        if not domain.right_open and domain.sup.is_finite:
-            choices.append({symbol: domain.sup})
+        for end in (domain.inf, domain.sup):  # an end the domain holds: 0 for x ≥ 0 and for the naturals
+            if end.is_finite and domain.contains(end) is sympy.true:
+                choices.append({symbol: end})
         if len(choices) > 1:
             ends.append(choices)
     faces: list[dict] = []
-    for size in range(len(ends), 0, -1):
+    # the full corner, then one symbol at its end, then all but one, and so on inwards from both sides
+    sizes = sorted(range(1, len(ends) + 1), key=lambda size: (min(len(ends) - size, size - 1), -size))
+    for size in sizes:
         for fixed in combinations(ends, size):
             for parts in product(*(choices[1:] for choices in fixed)):
                 faces.append({k: v for part in parts for k, v in part.items()})

@@ -71,13 +71,6 @@ def parser() -> Lark:
     return Lark(grammar, parser="lalr", lexer=_GivenTokens, maybe_placeholders=False)
 
 
-def _plain_factor(node: ast.expr) -> bool:
-    """A number or a name, or a power of one: what a reader takes into an operator's argument."""
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
-        node = node.left
-    return isinstance(node, ast.Constant | ast.Name)
-
-
 class _Build(Transformer_NonRecursive):
     """Parse tree → check-language `ast` nodes; bottom-up and without recursion."""
 
@@ -344,11 +337,13 @@ class _Build(Transformer_NonRecursive):
     def product(self, factors: list[ast.expr]) -> ast.expr:
         """Juxtaposed factors; an operator d/dx applies to everything after it. `\\sin 2x` and `\\sin \\pi x`
         are sin(2x) and sin(πx) to a reader, but the grammar gives an operator without parentheses one
-        factor, sin(2)·x: a name or number right after such an operator is refused, with both spellings
-        (`\\sin x\\cos x`, an operator after it, reads as before)."""
+        factor, sin(2)·x: any factor but a call right after such an operator is refused, with both
+        spellings (`\\sin x\\cos x` and `\\sin x\\,e^{x}`, a call after it, read as before)."""
         for factor, following in zip(factors, factors[1:], strict=False):
+            while isinstance(factor, ast.UnaryOp):  # `-\\sin \\pi x`: the sign wraps the operator
+                factor = factor.operand
             shown = getattr(factor, "dldeck_bare_argument", None)
-            if shown is not None and _plain_factor(following):
+            if shown is not None and not isinstance(following, ast.Call):
                 shown = re.split(r"[=<>]", shown)[0].strip()
                 raise self.error(f"«{shown}…»: an operator without parentheses takes one factor, so what "
                                  "follows would be multiplied after it: write the argument in parentheses, "

@@ -319,8 +319,9 @@ class Tokenizer:
         # After a script's number a number is read as TeX reads it (`x^23` is x²·3, `\log_2 8` is log₂ 8),
         # and `\frac123` splits one run of digits; but two plain numbers side by side are no product a
         # reader means: `2\,5`, or `1000\,000` (not grouped in threes) read as ·0.
-        script = (len(self.tokens) > 1 and self.tokens[-2].type in ("CARET", "UNDERSCORE")
-                  and previous is not None and previous.kind == "number")  # no `\,` or `~` between
+        # an operator's script, then its argument (`\\log_2 8`), with no `\\,` or `~` between
+        script = (len(self.tokens) > 2 and self.tokens[-2].type in ("CARET", "UNDERSCORE")
+                  and self.tokens[-3].type == "FUNC" and previous is not None and previous.kind == "number")
         if len(text) > 1 and text[0] == "0" and text[1].isdigit():  # `000` alone: `x^2 000` read as x²·0
             raise self.error(f"a number with a leading zero: {quote(text)}: group digits in threes after a "
                              "first group of one to three (1\\,000 or 1{,}000)")
