@@ -24,6 +24,11 @@ def verify(*cards: Card, root: str = "", timeout: float = 60.0) -> VerifyReport:
     return verify_collection(Collection(tuple(cards), root), timeout=timeout, jobs=2)
 
 
+def by_line(slug: str, source: str) -> dict[int, ClaimResult]:
+    """One card with one check block of `source`: its results by line."""
+    return {r.line: r for r in verify(make_card(slug, (0, source))).results}
+
+
 def only(report: VerifyReport, line: int) -> ClaimResult:
     matches = [r for r in report.results if r.line == line]
     assert len(matches) == 1, report.results
@@ -346,7 +351,7 @@ def test_a_strict_bound_reached_only_in_a_limit_is_proved_and_a_reached_one_fail
               "sin(x) < 1\n"
               "sin(x) != 1\n"
               "abs(sin(x)) < 1\n")
-    results = {r.line: r for r in verify(make_card("bounds", (0, source))).results}
+    results = by_line("bounds", source)
     assert [results[line].status for line in (1, 2, 4)] == ["symbolic"] * 3, results
     assert results[3].status == "failed" and "x=3" in results[3].message.replace(" ", ""), results[3]
     # sin reaches 1 at 2nπ + π/2, between any grid's points: solveset's periodic answer gives the point
@@ -387,7 +392,7 @@ def test_a_strict_inequality_in_two_variables_fails_at_its_isolated_meeting_poin
               "assume u, v: positive\n"
               "u**2 + v**2 > 0\n"
               "(x - 1)**2 + (y + 2)**2 != 0\n")
-    results = {r.line: r for r in verify(make_card("isolated", (0, source))).results}
+    results = by_line("isolated", source)
     assert results[1].status == "failed" and "x=1, y=-2" in results[1].message, results[1]
     assert results[3].status in ("symbolic", "numeric"), results[3]
     # the same zero search decides `!=`: the isolated meeting point refutes it too
@@ -411,7 +416,7 @@ def test_a_strict_inequality_fails_where_its_symbols_sit_at_their_bounds():
               "exp(a)*q != 0\n"
               "assume b, c, d, e: nonnegative\n"
               "x + y + b + c + d + e > 0\n")
-    results = {r.line: r for r in verify(make_card("faces", (0, source))).results}
+    results = by_line("faces", source)
     # on the face q = 0 the difference is 0 for every a: the solve leaves a free, and a takes a value
     assert results[10].status == "failed" and "q=0" in results[10].message, results[10]
     # six bounded symbols: the full corner is tried first, whatever their number
@@ -423,7 +428,7 @@ def test_a_strict_inequality_fails_where_its_symbols_sit_at_their_bounds():
     source = ("assume m, n: nonnegative integer\nm + n >= 1\n"
               "assume a, b, c, d, e: nonnegative\n"
               "a + (b - 1)**2 + (c - 1)**2 + (d - 1)**2 + (e - 1)**2 > 0\n")
-    ends = {r.line: r for r in verify(make_card("ends", (0, source))).results}
+    ends = by_line("ends", source)
     assert ends[2].status == "failed" and "m=0, n=0" in ends[2].message, ends[2]
     assert ends[4].status == "failed" and "a=0, b=1" in ends[4].message, ends[4]
     assert results[2].status == "failed" and "x=0, y=0" in results[2].message, results[2]
@@ -442,7 +447,7 @@ def test_an_empty_solution_set_for_a_generic_value_of_the_other_symbols_proves_n
               "x*y + y > 0\n"
               "assume u, v: positive\n"
               "u*v + v != 0\n")
-    results = {r.line: r for r in verify(make_card("generic", (0, source))).results}
+    results = by_line("generic", source)
     assert results[2].status == "failed" and "x=0, y=0" in results[2].message, results[2]
     assert results[3].status == "failed" and "x=0, y=0" in results[3].message, results[3]
     assert results[5].status == "symbolic", results[5]
@@ -456,7 +461,7 @@ def test_a_false_identity_is_sampled_in_the_names_its_difference_lost():
     source = ("assume C, N, K: positive integer\n"
               "params(Conv2d(C, N, K)) == C*N*K**2\n"
               "params(Conv2d(C, N, K)) == C*N*K**2 + N\n")
-    results = {r.line: r for r in verify(make_card("lost", (0, source))).results}
+    results = by_line("lost", source)
     assert results[2].status == "failed" and "computed C*K**2*N + N" in results[2].message, results[2]
     assert "lhs=" in results[2].message and "cannot test" not in results[2].message, results[2]
     assert results[3].status == "symbolic", results[3]

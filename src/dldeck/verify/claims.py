@@ -603,8 +603,7 @@ def _completed(point: dict, symbols: list[sympy.Symbol]) -> dict | None:
     chosen = {s: _inside(domain_of(s)) for s in symbols if s not in point}
     candidate = {}
     for symbol in symbols:
-        value = point.get(symbol, chosen.get(symbol))
-        value = sympy.sympify(value).subs(chosen) if symbol in point else value
+        value = sympy.sympify(point[symbol]).subs(chosen) if symbol in point else chosen[symbol]
         if value.free_symbols or domain_of(symbol).contains(value) is not sympy.true:
             return None
         candidate[symbol] = value

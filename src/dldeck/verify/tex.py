@@ -185,7 +185,7 @@ class _Build(Transformer_NonRecursive):
         else:
             node = make_call(function, *(argument.elts if isinstance(argument, ast.Tuple) else [argument]))
         node = make_binop(node, ast.Pow(), power) if power is not None else node
-        # an argument without parentheses is one factor: `product` refuses a name or number after it
+        # an argument without parentheses is one factor: `product` refuses anything but a call after it
         head = children[0]
         node.dldeck_bare_argument = self.tex[head.start_pos:head.start_pos + 12]  # type: ignore[attr-defined]
         return node

@@ -316,10 +316,9 @@ class Tokenizer:
         previous = self.lex[self.index - 2] if self.index >= 2 else None
         split = (previous is not None and previous.kind == "number"
                  and previous.pos + len(previous.text) == pos)
-        # After a script's number a number is read as TeX reads it (`x^23` is x²·3, `\log_2 8` is log₂ 8),
-        # and `\frac123` splits one run of digits; but two plain numbers side by side are no product a
-        # reader means: `2\,5`, or `1000\,000` (not grouped in threes) read as ·0.
-        # an operator's script, then its argument (`\\log_2 8`), with no `\\,` or `~` between
+        # Two numbers side by side are no product a reader means (`2\,5`, `x^2 0`, `1000\,000` not grouped
+        # in threes), except where TeX splits one run of digits (`x^23` is x²·3, `\frac123` is ½·3) and an
+        # operator's script is followed by its argument (`\log_2 8`, with no `\,` or `~` between).
         script = (len(self.tokens) > 2 and self.tokens[-2].type in ("CARET", "UNDERSCORE")
                   and self.tokens[-3].type == "FUNC" and previous is not None and previous.kind == "number")
         if len(text) > 1 and text[0] == "0" and text[1].isdigit():  # `000` alone: `x^2 000` read as x²·0
